@@ -1,0 +1,33 @@
+/** A message that exceeded the transport's size limit; the bytes were discarded unread. */
+export class OversizedMessage {
+  /**
+   * @example
+   * ```ts
+   * new OversizedMessage(64 * 1024 * 1024);
+   * ```
+   */
+  constructor(readonly limit: number) {}
+}
+
+/** One inbound unit from a transport: a whole JSON text (string or UTF-8 bytes) or an oversize marker. */
+export type Inbound = string | Uint8Array | OversizedMessage;
+
+/**
+ * One bidirectional channel of JSON-RPC messages: a websocket, stdio JSON lines, or a relay stream.
+ * The server and client never need to know which.
+ */
+export interface MessageTransport {
+  /** Names the peer in error messages, e.g. `exec-server websocket 127.0.0.1:4242`. */
+  readonly label: string;
+  /** Inbound messages in arrival order; the iteration ends when the peer disconnects. */
+  receive(): AsyncIterable<Inbound>;
+  /** Sends one message; resolves once the transport accepted it (waits while its buffer is full). */
+  send(text: string): Promise<void>;
+  /** Closes the channel; idempotent. */
+  close(): void;
+  /** Resolves once the channel is closed from either side. */
+  readonly closed: Promise<void>;
+}
+
+/** Largest JSON-RPC message accepted on any transport (64 MiB, as upstream). */
+export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
