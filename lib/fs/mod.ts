@@ -1,0 +1,5 @@
+/**
+ * Filesystem methods and path helpers.
+ * @module
+ */
+export { pathFromUri, uriFromPath } from "./path_uri.ts";

@@ -1,0 +1,88 @@
+/**
+ * `file:` URI <-> native path conversion compatible with the Rust `url` crate's
+ * `Url::from_file_path` (spec §1.6). Inputs may also be plain absolute paths (legacy clients).
+ * @module
+ */
+import { invalidParams, invalidRequest } from "../jsonrpc/errors.ts";
+
+// Bytes the url crate leaves unescaped in a path segment (everything else is %XX).
+const KEEP = new Set(
+  Array.from(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*+,;=:@[]\\^|",
+  ).map((c) => c.charCodeAt(0)),
+);
+const encoder = new TextEncoder();
+const strictDecoder = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * Encodes an absolute native POSIX path as a `file:` URI.
+ *
+ * @example
+ * ```ts
+ * uriFromPath("/tmp/a b"); // "file:///tmp/a%20b"
+ * ```
+ */
+export function uriFromPath(path: string): string {
+  if (path.includes("\0")) {
+    const b64 = btoa(String.fromCharCode(...encoder.encode(path)))
+      .replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+    return `file:///%00/bad/path/${b64}`;
+  }
+  let out = "file://";
+  for (const byte of encoder.encode(path)) {
+    if (byte === 0x2f || KEEP.has(byte)) out += String.fromCharCode(byte);
+    else out += "%" + byte.toString(16).toUpperCase().padStart(2, "0");
+  }
+  return out;
+}
+
+/**
+ * Decodes a `file:` URI or a plain absolute path into a native path.
+ * Unparsable input is -32602 (like a failed deserialization); a Windows-convention URI on this
+ * POSIX host is -32600 (`InvalidInput`).
+ *
+ * @example
+ * ```ts
+ * pathFromUri("file:///tmp/a%20b"); // "/tmp/a b"
+ * pathFromUri("/tmp/x"); // "/tmp/x"
+ * ```
+ */
+export function pathFromUri(input: string): string {
+  if (!/^file:/i.test(input)) {
+    if (input.startsWith("/")) return input;
+    throw invalidParams(
+      `invalid path \`${input}\`: expected a file: URI or an absolute path`,
+    );
+  }
+  let url: URL;
+  try {
+    url = new URL(input);
+  } catch {
+    throw invalidParams(`invalid file URI \`${input}\``);
+  }
+  if (url.host !== "" && url.host !== "localhost") {
+    throw invalidRequest(
+      `file URI \`${input}\` names a Windows UNC path, which this host cannot use`,
+    );
+  }
+  if (/^\/[A-Za-z]:(\/|$)/.test(url.pathname)) {
+    throw invalidRequest(
+      `file URI \`${input}\` names a Windows drive path, which this host cannot use`,
+    );
+  }
+  const bytes: number[] = [];
+  const raw = url.pathname;
+  for (let i = 0; i < raw.length; i++) {
+    if (raw[i] === "%" && /^[0-9A-Fa-f]{2}$/.test(raw.slice(i + 1, i + 3))) {
+      bytes.push(parseInt(raw.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else {
+      bytes.push(...encoder.encode(raw[i]));
+    }
+  }
+  try {
+    return strictDecoder.decode(new Uint8Array(bytes));
+  } catch {
+    throw invalidRequest(`file URI \`${input}\` does not decode to a UTF-8 path`);
+  }
+}
