@@ -1,0 +1,65 @@
+/**
+ * CLI dispatch: `codex-exec-server [serve|remote|rendezvous|exec|fs] ...`.
+ * @module
+ */
+import { VERSION } from "../version.ts";
+import { log } from "../util/log.ts";
+import { UsageError } from "./_args.ts";
+import { runServe, SERVE_USAGE } from "./serve.ts";
+
+type Command = (args: string[]) => Promise<number>;
+
+const COMMANDS: Record<string, Command> = {
+  serve: runServe,
+};
+
+const USAGE = `codex-exec-server ${VERSION}
+
+Usage: codex-exec-server [COMMAND] [options]
+
+Commands:
+  serve        serve the exec-server protocol locally (default)
+
+Run \`codex-exec-server COMMAND --help\` for a command's options.
+${SERVE_USAGE}`;
+
+/**
+ * Runs the CLI and returns the process exit code.
+ *
+ * @example
+ * ```ts
+ * Deno.exit(await runCli(["serve", "--listen", "stdio"]));
+ * ```
+ */
+export async function runCli(args: string[]): Promise<number> {
+  if (args[0] === "--version" || args[0] === "-V") {
+    console.log(`codex-exec-server ${VERSION}`);
+    return 0;
+  }
+  if (args[0] === "--help" || args[0] === "-h" || args[0] === "help") {
+    console.log(USAGE);
+    return 0;
+  }
+  const [name, rest] = args.length > 0 && !args[0].startsWith("-")
+    ? [args[0], args.slice(1)]
+    : ["serve", args];
+  const command = COMMANDS[name];
+  if (!command) {
+    console.error(`error: unknown command \`${name}\`\n\n${USAGE}`);
+    return 2;
+  }
+  try {
+    return await command(rest);
+  } catch (err) {
+    if (
+      err instanceof UsageError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")
+    ) {
+      console.error(
+        `error: ${(err as Error).message}\nRun \`codex-exec-server ${name} --help\` for usage.`,
+      );
+      return 2;
+    }
+    log.error(String((err as Error).stack ?? err));
+    return 1;
+  }
+}

@@ -1,0 +1,6 @@
+/**
+ * The exec-server JSON-RPC dialect: message parsing/encoding and error codes.
+ * @module
+ */
+export * from "./errors.ts";
+export * from "./message.ts";

@@ -1,0 +1,145 @@
+/**
+ * One process of a session: its child, its gap-free event seq, its retained output and the
+ * state `process/read` reports. Events are numbered at emission; notifications go to whatever
+ * sink is attached at that moment (none while the session is detached).
+ * @module
+ */
+import { encodeBase64 } from "../util/base64.ts";
+import { delay } from "../util/async.ts";
+import { OutputRetention, type RetainedChunk, type RetentionLimits } from "./output_retention.ts";
+import type { ChildHandle, OutputStream } from "./spawner.ts";
+
+/** Delivers a notification to the attached client, if any. */
+export type EventSink = (method: string, params: unknown) => Promise<void>;
+
+/** Upstream reads child output in pieces of at most this many bytes; one notification each. */
+export const OUTPUT_CHUNK_BYTES = 8192;
+/** How long an exit waits for buffered output to drain so that it tends to follow that output. */
+const EXIT_DRAIN_GRACE_MS = 20;
+/** How many accepted writeIds are remembered per process. */
+export const REMEMBERED_WRITE_IDS = 4096;
+
+/** Options of {@link ManagedProcess}. */
+export interface ManagedProcessOptions {
+  retention: RetentionLimits;
+  /** Returns the sink to notify now (changes as connections attach and detach). */
+  sink: () => EventSink | null;
+  /** Called once the process is closed (exit known and all output at EOF). */
+  onClosed: () => void;
+}
+
+/**
+ * @example
+ * ```ts
+ * const p = new ManagedProcess("proc-1", { retention: DEFAULT_RETENTION, sink: () => null, onClosed() {} });
+ * ```
+ */
+export class ManagedProcess {
+  readonly id: string;
+  child: ChildHandle | null = null;
+  tty = false;
+  exitCode: number | null = null;
+  closed = false;
+  /** Set when a terminate arrives while the child is still being spawned. */
+  startCancelled = false;
+  #nextSeq = 1;
+  #retention: OutputRetention;
+  #wake = Promise.withResolvers<void>();
+  #writeIds = new Set<string>();
+  #options: ManagedProcessOptions;
+
+  constructor(id: string, options: ManagedProcessOptions) {
+    this.id = id;
+    this.#options = options;
+    this.#retention = new OutputRetention(options.retention);
+  }
+
+  /** The next unassigned seq (last event seq + 1). */
+  get nextSeq(): number {
+    return this.#nextSeq;
+  }
+  /** Whether the child is still being spawned. */
+  get starting(): boolean {
+    return this.child === null;
+  }
+  /** Whether the exit code is known. */
+  get exited(): boolean {
+    return this.exitCode !== null;
+  }
+  /** Bytes of output currently retained. */
+  get retainedBytes(): number {
+    return this.#retention.bytes;
+  }
+
+  /** Resolves on the next event of this process. */
+  changed(): Promise<void> {
+    return this.#wake.promise;
+  }
+
+  /** Retained output after `afterSeq`, within a byte budget (spec §3.1.2). */
+  select(afterSeq: number, maxBytes: number | undefined): RetainedChunk[] {
+    return this.#retention.select(afterSeq, maxBytes);
+  }
+
+  /** Records a writeId; false when it was already seen (the write must not be repeated). */
+  rememberWrite(writeId: string): boolean {
+    if (this.#writeIds.has(writeId)) return false;
+    this.#writeIds.add(writeId);
+    if (this.#writeIds.size > REMEMBERED_WRITE_IDS) {
+      this.#writeIds.delete(this.#writeIds.values().next().value!);
+    }
+    return true;
+  }
+
+  /** Starts pumping the child's output and watching its exit. */
+  attach(child: ChildHandle): void {
+    this.child = child;
+    const drained = Promise.all(child.outputs.map((o) => this.#pump(o.stream, o.readable)));
+    const exited = child.exitCode.then(async (code) => {
+      await Promise.race([drained, delay(EXIT_DRAIN_GRACE_MS)]);
+      this.exitCode = code;
+      await this.#emit("process/exited", (seq) => ({
+        processId: this.id,
+        seq,
+        exitCode: code,
+        sandboxDenied: false,
+      }));
+    });
+    Promise.all([drained, exited]).then(async () => {
+      this.closed = true;
+      await this.#emit("process/closed", (seq) => ({ processId: this.id, seq }));
+      this.#options.onClosed();
+    });
+  }
+
+  async #pump(stream: OutputStream, readable: ReadableStream<Uint8Array>): Promise<void> {
+    try {
+      for await (const bytes of readable) {
+        for (let at = 0; at < bytes.length; at += OUTPUT_CHUNK_BYTES) {
+          const piece = bytes.subarray(at, at + OUTPUT_CHUNK_BYTES);
+          await this.#emit("process/output", (seq) => {
+            this.#retention.push({ seq, stream, bytes: piece });
+            return { processId: this.id, seq, stream, chunk: encodeBase64(piece) };
+          });
+        }
+      }
+    } catch {
+      // A read error ends this stream like EOF; the exit still arrives through exitCode.
+    }
+  }
+
+  async #emit(method: string, build: (seq: number) => unknown): Promise<void> {
+    const params = build(this.#nextSeq++);
+    const wake = this.#wake;
+    this.#wake = Promise.withResolvers<void>();
+    wake.resolve();
+    const sink = this.#options.sink();
+    if (sink) {
+      try {
+        await sink(method, params);
+      } catch {
+        // The client went away mid-send; the event stays readable through process/read.
+      }
+    }
+  }
+}

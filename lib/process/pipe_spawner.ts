@@ -1,0 +1,141 @@
+/**
+ * Starts children with plain pipes, each in a new session and process group (via `setsid`), so
+ * signals and kills reach the whole group as with upstream's `setpgid(0, 0)` + `killpg`.
+ * @module
+ */
+import { internalError } from "../jsonrpc/errors.ts";
+import { osErrorMessage, osErrorText } from "../util/os_error.ts";
+import type { ChildHandle, Spawner, SpawnRequest } from "./spawner.ts";
+
+const SETSID = findExecutable("setsid", "/usr/bin:/bin") ?? "setsid";
+const BASH = findExecutable("bash", "/bin:/usr/bin") ?? "bash";
+
+function findExecutable(name: string, searchPath: string): string | undefined {
+  for (const dir of searchPath.split(":")) {
+    try {
+      const path = `${dir}/${name}`;
+      const info = Deno.statSync(path);
+      if (info.isFile && ((info.mode ?? 0o111) & 0o111) !== 0) return path;
+    } catch {
+      // not in this directory
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Resolves the program the way `execvp` will, so that a missing or non-executable program is a
+ * spawn error (-32603 with the OS text) instead of a child that exits 1.
+ *
+ * @example
+ * ```ts
+ * resolveProgram("sh", { cwd: "/", path: "/usr/bin:/bin" }); // "/usr/bin/sh"
+ * ```
+ */
+export function resolveProgram(program: string, options: { cwd: string; path?: string }): string {
+  if (program.includes("/")) {
+    const full = program.startsWith("/") ? program : `${options.cwd}/${program}`;
+    let info: Deno.FileInfo;
+    try {
+      info = Deno.statSync(full);
+    } catch (err) {
+      throw internalError(osErrorMessage(err));
+    }
+    if (info.isDirectory || ((info.mode ?? 0o111) & 0o111) === 0) {
+      throw internalError(osErrorText("EACCES"));
+    }
+    return full;
+  }
+  const found = program === "" ? undefined : findExecutable(
+    program,
+    options.path ?? Deno.env.get("PATH") ?? "/usr/local/bin:/usr/bin:/bin",
+  );
+  if (!found) throw internalError(osErrorText("ENOENT"));
+  return found;
+}
+
+function checkDirectory(cwd: string): void {
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.statSync(cwd);
+  } catch (err) {
+    throw internalError(osErrorMessage(err));
+  }
+  if (!info.isDirectory) throw internalError(osErrorText("ENOTDIR"));
+}
+
+/**
+ * Signals a process group, ignoring "no such process".
+ *
+ * @example
+ * ```ts
+ * signalProcessGroup(1234, "SIGKILL");
+ * ```
+ */
+export function signalProcessGroup(pgid: number, signal: Deno.Signal): void {
+  try {
+    Deno.kill(-pgid, signal);
+  } catch {
+    // Already gone: the same as upstream ignoring ESRCH.
+  }
+}
+
+/**
+ * The pipe-mode backend.
+ *
+ * @example
+ * ```ts
+ * const child = await new PipeSpawner().spawn({ argv: ["true"], cwd: "/", env: {}, pipeStdin: false });
+ * await child.exitCode; // 0
+ * ```
+ */
+export class PipeSpawner implements Spawner {
+  spawn(request: SpawnRequest): Promise<ChildHandle> {
+    checkDirectory(request.cwd);
+    const [program, ...rest] = request.argv;
+    const resolved = resolveProgram(program, { cwd: request.cwd, path: request.env.PATH });
+    const args = request.arg0 != null
+      ? [BASH, "-c", 'exec -a "$0" "$@"', request.arg0, resolved, ...rest]
+      : [resolved, ...rest];
+    let child: Deno.ChildProcess;
+    try {
+      child = new Deno.Command(SETSID, {
+        args,
+        cwd: request.cwd,
+        clearEnv: true,
+        env: request.env,
+        stdin: request.pipeStdin ? "piped" : "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+    } catch (err) {
+      throw internalError(osErrorMessage(err));
+    }
+    return Promise.resolve(pipeChild(child, request.pipeStdin));
+  }
+}
+
+function pipeChild(child: Deno.ChildProcess, pipeStdin: boolean): ChildHandle {
+  const writer = pipeStdin ? child.stdin.getWriter() : null;
+  // A dead pipe rejects the writer's ready/closed promises; nobody may be awaiting them.
+  writer?.closed.catch(() => {});
+  return {
+    pid: child.pid,
+    outputs: [
+      { stream: "stdout", readable: child.stdout },
+      { stream: "stderr", readable: child.stderr },
+    ],
+    hasStdin: pipeStdin,
+    async write(bytes) {
+      if (!writer) throw new Error("stdin is not a pipe");
+      await writer.write(bytes);
+    },
+    async closeStdin() {
+      await writer?.close().catch(() => {});
+    },
+    signalGroup(signal) {
+      signalProcessGroup(child.pid, signal);
+    },
+    exitCode: child.status.then((status) => status.code),
+  };
+}

@@ -1,0 +1,212 @@
+/**
+ * A session's processes by client-chosen id: start, read (long poll), write, signal, terminate,
+ * and the retention rules of spec §3.1.
+ * @module
+ */
+import { invalidRequest, RpcError } from "../jsonrpc/errors.ts";
+import { settleWithin } from "../util/async.ts";
+import { encodeBase64 } from "../util/base64.ts";
+import { type EventSink, ManagedProcess } from "./managed_process.ts";
+import { DEFAULT_RETENTION, type RetentionLimits } from "./output_retention.ts";
+import type { Spawner, SpawnRequest } from "./spawner.ts";
+
+/** Options of {@link ProcessTable}. */
+export interface ProcessTableOptions {
+  /** Backends by mode; `pty` may be absent on platforms without one. */
+  spawners: { pipe: Spawner; pty?: Spawner };
+  retention?: RetentionLimits;
+  /** How long a closed process stays readable (upstream: 30 s). */
+  closedRetentionMs?: number;
+}
+
+/** What `process/start` asks for, after path and env resolution. */
+export interface StartRequest extends SpawnRequest {
+  processId: string;
+  tty: boolean;
+}
+
+/** Result of `process/read`. */
+export interface ReadResult {
+  chunks: { seq: number; stream: string; chunk: string }[];
+  nextSeq: number;
+  exited: boolean;
+  exitCode: number | null;
+  closed: boolean;
+  failure: null;
+  sandboxDenied: boolean;
+}
+
+/** Status of `process/write`. */
+export type WriteStatus = "accepted" | "unknownProcess" | "stdinClosed" | "starting";
+
+/**
+ * @example
+ * ```ts
+ * const table = new ProcessTable({ spawners: { pipe: new PipeSpawner() } });
+ * ```
+ */
+export class ProcessTable {
+  #processes = new Map<string, ManagedProcess>();
+  #sink: EventSink | null = null;
+  #options: Required<Omit<ProcessTableOptions, "spawners">> & ProcessTableOptions;
+  #timers = new Set<ReturnType<typeof setTimeout>>();
+
+  constructor(options: ProcessTableOptions) {
+    this.#options = {
+      retention: DEFAULT_RETENTION,
+      closedRetentionMs: 30_000,
+      ...options,
+    };
+  }
+
+  /** Where notifications go; null while detached (events are then only retained). */
+  setSink(sink: EventSink | null): void {
+    this.#sink = sink;
+  }
+
+  /** Looks up a process. */
+  get(processId: string): ManagedProcess | undefined {
+    return this.#processes.get(processId);
+  }
+
+  /** Starts a process; the id must not be live or retained. */
+  async start(request: StartRequest): Promise<void> {
+    const { processId } = request;
+    if (this.#processes.has(processId)) {
+      throw invalidRequest(`process ${processId} already exists`);
+    }
+    const spawner = request.tty ? this.#options.spawners.pty : this.#options.spawners.pipe;
+    if (!spawner) throw new RpcError(-32603, "PTY processes are not supported on this platform");
+    const proc = new ManagedProcess(processId, {
+      retention: this.#options.retention,
+      sink: () => this.#sink,
+      onClosed: () => this.#scheduleRemoval(proc),
+    });
+    proc.tty = request.tty;
+    this.#processes.set(processId, proc);
+    let child;
+    try {
+      child = await spawner.spawn(request);
+    } catch (err) {
+      if (this.#processes.get(processId) === proc) this.#processes.delete(processId);
+      throw err;
+    }
+    if (proc.startCancelled) {
+      child.signalGroup("SIGKILL");
+      throw invalidRequest(`process ${processId} start was cancelled`);
+    }
+    proc.attach(child);
+  }
+
+  /** `process/read` (spec §3.1.2). `signal` aborts the long poll (eviction, disconnect). */
+  async read(
+    params: {
+      processId: string;
+      afterSeq?: number | null;
+      maxBytes?: number | null;
+      waitMs?: number | null;
+    },
+    signal?: AbortSignal,
+  ): Promise<ReadResult> {
+    const afterSeq = params.afterSeq ?? 0;
+    const maxBytes = params.maxBytes ?? undefined;
+    const deadline = Date.now() + (params.waitMs ?? 0);
+    while (true) {
+      const proc = this.#processes.get(params.processId);
+      if (!proc) throw invalidRequest(`unknown process id ${params.processId}`);
+      if (proc.starting) throw invalidRequest(`process id ${params.processId} is starting`);
+      const changed = proc.changed();
+      const chunks = proc.select(afterSeq, maxBytes);
+      const nextSeq = maxBytes !== undefined && chunks.length > 0
+        ? chunks[chunks.length - 1].seq + 1
+        : proc.nextSeq;
+      const remaining = deadline - Date.now();
+      if (
+        chunks.length > 0 || proc.closed || (proc.exited && afterSeq < nextSeq - 1) ||
+        remaining <= 0
+      ) {
+        return {
+          chunks: chunks.map((c) => ({
+            seq: c.seq,
+            stream: c.stream,
+            chunk: encodeBase64(c.bytes),
+          })),
+          nextSeq,
+          exited: proc.exited,
+          exitCode: proc.exitCode,
+          closed: proc.closed,
+          failure: null,
+          sandboxDenied: false,
+        };
+      }
+      await settleWithin(changed, remaining, signal);
+    }
+  }
+
+  /** `process/write`: queues bytes unless the writeId was seen before. */
+  async write(
+    processId: string,
+    bytes: Uint8Array,
+    writeId: string | undefined,
+  ): Promise<WriteStatus> {
+    const proc = this.#processes.get(processId);
+    if (!proc) return "unknownProcess";
+    if (proc.starting) return "starting";
+    const child = proc.child!;
+    if (!child.hasStdin) return "stdinClosed";
+    if (writeId !== undefined && !proc.rememberWrite(writeId)) return "accepted";
+    try {
+      await child.write(bytes);
+    } catch {
+      // Upstream swallows writes to a child that is exiting; a closed stdin pipe is reported.
+      if (!proc.exited) return "stdinClosed";
+    }
+    return "accepted";
+  }
+
+  /** Sends a signal to a running process's group; a no-op for unknown, starting or exited ones. */
+  signal(processId: string, signal: Deno.Signal): void {
+    const proc = this.#processes.get(processId);
+    if (!proc || proc.starting || proc.exited) return;
+    proc.child!.signalGroup(signal);
+  }
+
+  /** `process/terminate`: SIGKILL to the group; `running` tells whether it was still running. */
+  terminate(processId: string): { running: boolean } {
+    const proc = this.#processes.get(processId);
+    if (!proc) return { running: false };
+    if (proc.starting) {
+      proc.startCancelled = true;
+      this.#processes.delete(processId);
+      return { running: true };
+    }
+    if (proc.exited) return { running: false };
+    proc.child!.signalGroup("SIGKILL");
+    return { running: true };
+  }
+
+  /** Kills every process group and forgets all processes (session expiry, shutdown). */
+  killAll(): void {
+    for (const proc of this.#processes.values()) {
+      if (proc.starting) proc.startCancelled = true;
+      else if (!proc.closed) proc.child!.signalGroup("SIGKILL");
+    }
+    this.#processes.clear();
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
+  }
+
+  /** Number of processes live or retained. */
+  get size(): number {
+    return this.#processes.size;
+  }
+
+  #scheduleRemoval(proc: ManagedProcess): void {
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      if (this.#processes.get(proc.id) === proc) this.#processes.delete(proc.id);
+    }, this.#options.closedRetentionMs);
+    Deno.unrefTimer(timer);
+    this.#timers.add(timer);
+  }
+}

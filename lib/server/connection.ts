@@ -1,0 +1,265 @@
+/**
+ * One client connection on the server: parses messages, enforces the initialize/initialized gate,
+ * dispatches to method handlers in order (or on two lanes with `--concurrent-requests N`), and
+ * detaches its session when the transport ends (spec §1, §2).
+ * @module
+ */
+import { z } from "zod";
+import {
+  ErrorCode,
+  internalError,
+  invalidParams,
+  invalidRequest,
+  RpcError,
+} from "../jsonrpc/errors.ts";
+import {
+  encodeError,
+  encodeNotification,
+  encodeResponse,
+  type Message,
+  parseMessage,
+  type RequestMessage,
+} from "../jsonrpc/message.ts";
+import { type MessageTransport, OversizedMessage } from "../transport/types.ts";
+import { Semaphore } from "../util/async.ts";
+import type { ConnectionContext, Lane, MethodContext, MethodTable } from "./method.ts";
+import { formatParamsError } from "./params_error.ts";
+import type { Session } from "./session.ts";
+import type { SessionOwner, SessionRegistry } from "./session_registry.ts";
+import { environmentInfo } from "./environment.ts";
+import { log } from "../util/log.ts";
+
+const initializeParams = z.object({
+  clientName: z.string(),
+  resumeSessionId: z.string().nullish(),
+});
+
+/** Shared by all connections of one server. */
+export interface ConnectionDeps {
+  registry: SessionRegistry;
+  methods: MethodTable;
+  /** 1 = strictly in order (upstream default); N ≥ 2 = two lanes of N after the handshake. */
+  concurrentRequests: number;
+}
+
+type HandshakeState = "new" | "initialized-pending" | "ready";
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * Serves one transport until it closes.
+ *
+ * @example
+ * ```ts
+ * await new ServerConnection(transport, deps).run();
+ * ```
+ */
+export class ServerConnection implements ConnectionContext, SessionOwner {
+  readonly label: string;
+  #transport: MessageTransport;
+  #deps: ConnectionDeps;
+  #state: HandshakeState = "new";
+  #session: Session | null = null;
+  #evicted = false;
+  #closing = false;
+  #abort = new AbortController();
+  #resources = new Map<string, Disposable | AsyncDisposable>();
+  #lanes: Record<Lane, Semaphore> | null;
+
+  constructor(transport: MessageTransport, deps: ConnectionDeps) {
+    this.#transport = transport;
+    this.#deps = deps;
+    this.label = transport.label;
+    this.#lanes = deps.concurrentRequests >= 2
+      ? {
+        control: new Semaphore(deps.concurrentRequests),
+        ordinary: new Semaphore(deps.concurrentRequests),
+      }
+      : null;
+  }
+
+  /** Aborted when the connection ends, or with a -32600 reason when the session is taken over. */
+  get signal(): AbortSignal {
+    return this.#abort.signal;
+  }
+
+  /** Reads and handles messages until the transport ends or the connection must close. */
+  async run(): Promise<void> {
+    // A long poll holds the read loop in inline mode; a dead peer must still detach at once.
+    this.#transport.closed.then(() => this.#close());
+    try {
+      for await (const inbound of this.#transport.receive()) {
+        if (this.#evicted) break;
+        if (inbound instanceof OversizedMessage) {
+          await this.#sendError(
+            -1,
+            invalidRequest(
+              `JSON-RPC message exceeds the ${inbound.limit}-byte limit and was discarded`,
+            ),
+          );
+          continue;
+        }
+        let text: string;
+        try {
+          text = typeof inbound === "string" ? inbound : utf8.decode(inbound);
+        } catch {
+          await this.#sendError(-1, invalidRequest(`${this.#parseFailurePrefix()}: invalid UTF-8`));
+          continue;
+        }
+        const message = parseMessage(text);
+        if (message.kind === "malformed") {
+          await this.#sendError(
+            -1,
+            invalidRequest(`${this.#parseFailurePrefix()}: ${message.detail}`),
+          );
+          continue;
+        }
+        if (!await this.#handle(message)) break;
+      }
+    } catch (err) {
+      log.warn(`connection ${this.label} failed: ${(err as Error).message}`);
+    } finally {
+      await this.#close();
+    }
+  }
+
+  notify(method: string, params: unknown): Promise<void> {
+    if (this.#closing) return Promise.resolve();
+    return this.#transport.send(encodeNotification(method, params));
+  }
+
+  evict(): void {
+    this.#evicted = true;
+    this.#abort.abort(invalidRequest("session has been resumed by another connection"));
+  }
+
+  resource<T extends Disposable | AsyncDisposable>(key: string, create: () => T): T {
+    let value = this.#resources.get(key) as T | undefined;
+    if (value === undefined) {
+      if (this.#closing) throw internalError("connection is closed");
+      value = create();
+      this.#resources.set(key, value);
+    }
+    return value;
+  }
+
+  #parseFailurePrefix(): string {
+    const kind = this.label.startsWith("exec-server websocket") ? "websocket " : "";
+    return `failed to parse ${kind}JSON-RPC message from ${this.label}`;
+  }
+
+  /** Handles one message; false when the connection must close. */
+  async #handle(message: Message): Promise<boolean> {
+    switch (message.kind) {
+      case "notification":
+        if (message.method !== "initialized") {
+          log.warn(`${this.label}: unexpected notification \`${message.method}\`; closing`);
+          return false;
+        }
+        if (this.#state !== "initialized-pending") {
+          log.warn(`${this.label}: received \`initialized\` notification before \`initialize\``);
+          return false;
+        }
+        this.#state = "ready";
+        return true;
+      case "response":
+      case "error":
+        log.warn(`${this.label}: unexpected response id ${message.id}; closing`);
+        return false;
+      case "request":
+        if (this.#lanes && this.#state === "ready" && message.method !== "initialize") {
+          const spec = this.#deps.methods[message.method];
+          const lane = this.#lanes[spec?.lane ?? "ordinary"];
+          lane.run(() => this.#answer(message)).catch(() => {});
+        } else {
+          await this.#answer(message);
+        }
+        return true;
+    }
+  }
+
+  async #answer(request: RequestMessage): Promise<void> {
+    const afterResponse: (() => void | Promise<void>)[] = [];
+    let result: unknown;
+    try {
+      result = await this.#dispatch(request, afterResponse);
+    } catch (err) {
+      if (this.#closing && !(err instanceof RpcError && this.#evicted)) return;
+      const rpcError = err instanceof RpcError ? err : internalError(String(err));
+      if (!(err instanceof RpcError)) log.error(`${request.method} failed: ${String(err)}`);
+      await this.#sendError(request.id, rpcError);
+      return;
+    }
+    if (this.#closing) return;
+    await this.#transport.send(encodeResponse(request.id, result)).catch(() => {});
+    for (const task of afterResponse) {
+      Promise.resolve().then(task).catch((err) =>
+        log.error(`${request.method} background task failed: ${String(err)}`)
+      );
+    }
+  }
+
+  #dispatch(
+    request: RequestMessage,
+    afterResponse: (() => void | Promise<void>)[],
+  ): unknown {
+    if (request.method === "initialize") return this.#initialize(request.params);
+    const spec = this.#deps.methods[request.method];
+    if (!spec) {
+      throw new RpcError(
+        ErrorCode.MethodNotFound,
+        `exec-server stub does not implement \`${request.method}\` yet`,
+      );
+    }
+    if (this.#state === "new") {
+      throw invalidRequest(`client must call initialize before using ${spec.family} methods`);
+    }
+    if (this.#state === "initialized-pending") {
+      throw invalidRequest(`client must send initialized before using ${spec.family} methods`);
+    }
+    const parsed = spec.params.safeParse(request.params ?? null, { reportInput: true });
+    if (!parsed.success) throw invalidParams(formatParamsError(parsed.error));
+    const context: MethodContext = {
+      session: this.#session!,
+      connection: this,
+      afterResponse: (task) => afterResponse.push(task),
+    };
+    return spec.handle(parsed.data, context);
+  }
+
+  #initialize(params: unknown): unknown {
+    if (this.#state !== "new") {
+      throw invalidRequest("initialize may only be sent once per connection");
+    }
+    const parsed = initializeParams.safeParse(params ?? null, { reportInput: true });
+    if (!parsed.success) throw invalidParams(formatParamsError(parsed.error));
+    const { resumeSessionId } = parsed.data;
+    this.#session = resumeSessionId
+      ? this.#deps.registry.resume(resumeSessionId, this)
+      : this.#deps.registry.create(this);
+    this.#state = "initialized-pending";
+    return { sessionId: this.#session.id, environmentInfo: environmentInfo() };
+  }
+
+  async #sendError(id: string | number, error: RpcError): Promise<void> {
+    if (this.#closing) return;
+    await this.#transport.send(encodeError(id, error)).catch(() => {});
+  }
+
+  async #close(): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    if (!this.#abort.signal.aborted) this.#abort.abort(new Error("connection closed"));
+    if (this.#session) this.#deps.registry.detach(this.#session, this);
+    this.#transport.close();
+    for (const resource of this.#resources.values()) {
+      try {
+        if (Symbol.asyncDispose in resource) await resource[Symbol.asyncDispose]();
+        else resource[Symbol.dispose]();
+      } catch (err) {
+        log.warn(`${this.label}: closing a resource failed: ${String(err)}`);
+      }
+    }
+    this.#resources.clear();
+  }
+}

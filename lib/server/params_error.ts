@@ -1,0 +1,76 @@
+/**
+ * Turns a zod validation failure into upstream's serde-style text (`missing field \`processId\``),
+ * so clients see the messages they already know.
+ * @module
+ */
+import type { z } from "zod";
+
+function describeValue(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "sequence";
+  switch (typeof value) {
+    case "string":
+      return `string ${JSON.stringify(value)}`;
+    case "number":
+      return Number.isInteger(value) ? `integer \`${value}\`` : `floating point \`${value}\``;
+    case "boolean":
+      return `boolean \`${value}\``;
+    case "object":
+      return "map";
+    default:
+      return "unit value";
+  }
+}
+
+const EXPECTED: Record<string, string> = {
+  string: "a string",
+  number: "a number",
+  int: "an integer",
+  boolean: "a boolean",
+  array: "a sequence",
+  object: "a map",
+  record: "a map",
+};
+
+function fieldName(path: PropertyKey[]): string {
+  return path.map(String).join(".");
+}
+
+/**
+ * Formats the first issue of a failed parse.
+ *
+ * @example
+ * ```ts
+ * const r = schema.safeParse(params, { reportInput: true });
+ * if (!r.success) throw invalidParams(formatParamsError(r.error));
+ * ```
+ */
+export function formatParamsError(error: z.ZodError): string {
+  const issue = error.issues[0];
+  if (!issue) return "invalid params";
+  const last = issue.path[issue.path.length - 1];
+  const where = issue.path.length > 0 ? ` at \`${fieldName(issue.path)}\`` : "";
+  const input = (issue as { input?: unknown }).input;
+  switch (issue.code) {
+    case "invalid_type":
+      if (input === undefined && last !== undefined && typeof last !== "number") {
+        return `missing field \`${String(last)}\``;
+      }
+      return `invalid type: ${describeValue(input)}, expected ${
+        EXPECTED[issue.expected] ?? issue.expected
+      }${where}`;
+    case "invalid_value": {
+      const options = issue.values.map((v) => `\`${String(v)}\``).join(", ");
+      return `unknown variant \`${String(input)}\`, expected ${
+        issue.values.length === 1 ? options : `one of ${options}`
+      }${where}`;
+    }
+    case "too_small":
+    case "too_big": {
+      const bound = issue.code === "too_small" ? `>= ${issue.minimum}` : `<= ${issue.maximum}`;
+      return `invalid value: ${describeValue(input)}, expected a value ${bound}${where}`;
+    }
+    default:
+      return `${issue.message}${where}`;
+  }
+}

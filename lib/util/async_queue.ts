@@ -1,0 +1,57 @@
+/**
+ * A single-consumer queue that turns pushed values into an async iterable.
+ * @module
+ */
+
+/**
+ * @example
+ * ```ts
+ * const q = new AsyncQueue<string>();
+ * q.push("a");
+ * q.close();
+ * for await (const v of q) console.log(v);
+ * ```
+ */
+export class AsyncQueue<T> implements AsyncIterable<T> {
+  #items: T[] = [];
+  #head = 0;
+  #closed = false;
+  #waiter: PromiseWithResolvers<void> | null = null;
+
+  /** Number of queued, unconsumed values. */
+  get length(): number {
+    return this.#items.length - this.#head;
+  }
+
+  /** Adds a value; ignored after close. */
+  push(value: T): void {
+    if (this.#closed) return;
+    this.#items.push(value);
+    this.#waiter?.resolve();
+  }
+
+  /** Ends the iteration once queued values are consumed. */
+  close(): void {
+    this.#closed = true;
+    this.#waiter?.resolve();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<T> {
+    while (true) {
+      if (this.#head < this.#items.length) {
+        const value = this.#items[this.#head];
+        this.#items[this.#head++] = undefined as T;
+        if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
+          this.#items = this.#items.slice(this.#head);
+          this.#head = 0;
+        }
+        yield value;
+        continue;
+      }
+      if (this.#closed) return;
+      this.#waiter = Promise.withResolvers<void>();
+      await this.#waiter.promise;
+      this.#waiter = null;
+    }
+  }
+}
