@@ -1,0 +1,397 @@
+/**
+ * The pseudo-terminal backend of {@link Spawner}: Deno FFI on libc for the terminal itself and
+ * `setsid(1)` so that the child becomes a session leader with the slave as its controlling
+ * terminal (spec §4.1). Linux only; another platform would add its own backend behind the same
+ * interface (e.g. a prebuilt node-pty).
+ *
+ * Exit codes follow spec §4.5 with one deliberate choice: a child killed by signal N reports
+ * 128+N, as in pipe mode (upstream's portable-pty path reports 1 for every signal death).
+ * @module
+ */
+
+import { internalError, invalidParams } from "../jsonrpc/errors.ts";
+import type { ChildHandle, ChildOutput, Spawner, SpawnRequest } from "./spawner.ts";
+import {
+  closeFd,
+  eofChar,
+  foregroundGroup,
+  openPipe,
+  openPty,
+  ownProcessGroup,
+  POLLERR,
+  POLLHUP,
+  POLLIN,
+  pollNow,
+  POLLNVAL,
+  POLLOUT,
+  pollWait,
+  type PtyPair,
+  readNow,
+  setWindowSize,
+  writeNow,
+} from "./_libc.ts";
+import { killGroup, sessionGroups } from "./_session_kill.ts";
+import { findProgram } from "./_find_program.ts";
+
+/** Window size used when `process/start` gives none (spec §4.2). */
+export const DEFAULT_PTY_ROWS = 24;
+/** Window size used when `process/start` gives none (spec §4.2). */
+export const DEFAULT_PTY_COLS = 80;
+
+/** Upper bound of one output chunk (spec §4.1). */
+const READ_CHUNK = 8192;
+/** After a forced close, at most this many more chunks are drained before the stream ends. */
+const FINAL_DRAIN_CHUNKS = 64;
+/** Consecutive failed reads/writes that poll calls ready before we give the terminal up. */
+const MAX_SPINS = 100;
+
+/**
+ * Opens the slave as stdin/stdout/stderr, then execs `setsid -w -c` which starts a new session
+ * and makes stdin its controlling terminal before exec'ing the program. The shell does not
+ * fork, so the pid we get from Deno is the program's pid, its pgid and its session id. `$2` is
+ * the requested `PWD` after a `+`, or `-` for none: the shell exports its own `PWD` otherwise,
+ * and the child must see exactly the requested environment.
+ */
+const LAUNCH_SCRIPT = "t=$1 p=$2; shift 2; " +
+  "case $p in -) unset PWD ;; *) PWD=${p#+}; export PWD ;; esac; " +
+  'exec "$0" -w -c "$@" <>"$t" >&0 2>&0';
+
+/** Options of {@link PtySpawner}. */
+export interface PtySpawnerOptions {
+  /**
+   * How long processes that still hold the terminal after the main child exited (background
+   * jobs) get between SIGHUP and SIGKILL before the `pty` stream is ended anyway. Default 100.
+   */
+  hangupGraceMs?: number;
+  /** `setsid(1)` from util-linux. Default: `/usr/bin/setsid` or `/bin/setsid`. */
+  setsidPath?: string;
+  /** POSIX shell used to set up the child's descriptors. Default `/bin/sh`. */
+  shellPath?: string;
+}
+
+/**
+ * Starts children under a fresh pseudo-terminal. The child gets the slave as controlling
+ * terminal and as stdin/stdout/stderr, in its own session (pid = pgid = sid); its output is one
+ * `pty` stream. Where the request sets `arg0`, that program is executed instead of `argv[0]`
+ * (upstream's PTY behaviour, spec §4.1).
+ *
+ * Signals from {@link ChildHandle.signalGroup}: SIGINT, SIGQUIT and SIGTSTP go to the
+ * terminal's foreground process group, as the keys ^C, ^\ and ^Z would; any other signal goes
+ * to every process group of the child's session, so job-control shells lose their background
+ * jobs too. `closeStdin` types the terminal's EOF character (^D): the terminal stays writable.
+ *
+ * @example
+ * ```ts
+ * const spawner = new PtySpawner();
+ * const child = await spawner.spawn({
+ *   argv: ["stty", "size"], cwd: "/", env: { PATH: "/usr/bin:/bin" }, pipeStdin: false,
+ * });
+ * for await (const bytes of child.outputs[0].readable) console.log(new TextDecoder().decode(bytes));
+ * console.log(await child.exitCode); // 0, after printing "24 80"
+ * ```
+ */
+export class PtySpawner implements Spawner {
+  #graceMs: number;
+  #setsidPath: string | undefined;
+  #shellPath: string;
+
+  constructor(options: PtySpawnerOptions = {}) {
+    this.#graceMs = options.hangupGraceMs ?? 100;
+    this.#setsidPath = options.setsidPath;
+    this.#shellPath = options.shellPath ?? "/bin/sh";
+  }
+
+  spawn(request: SpawnRequest): Promise<ChildHandle> {
+    try {
+      return Promise.resolve(this.#start(request));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  #start(request: SpawnRequest): ChildHandle {
+    const rows = windowDimension(request.rows, DEFAULT_PTY_ROWS, "rows");
+    const cols = windowDimension(request.cols, DEFAULT_PTY_COLS, "cols");
+    const program = request.arg0 ?? request.argv[0];
+    if (program === undefined) throw invalidParams("argv must not be empty");
+    checkDirectory(request.cwd);
+    try {
+      findProgram(program, { cwd: request.cwd, path: request.env.PATH });
+    } catch (error) {
+      throw internalError((error as Error).message);
+    }
+    const setsid = this.#setsidPath ??= locateSetsid();
+    let pair: PtyPair;
+    try {
+      pair = openPty(rows, cols);
+    } catch (error) {
+      throw internalError(`failed to open a pseudo-terminal: ${(error as Error).message}`);
+    }
+    let child: Deno.ChildProcess;
+    try {
+      child = new Deno.Command(this.#shellPath, {
+        args: [
+          "-c",
+          LAUNCH_SCRIPT,
+          setsid,
+          pair.slavePath,
+          request.env.PWD === undefined ? "-" : `+${request.env.PWD}`,
+          program,
+          ...request.argv.slice(1),
+        ],
+        cwd: request.cwd,
+        env: request.env,
+        clearEnv: true,
+        stdin: "null",
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+    } catch (error) {
+      closeFd(pair.master);
+      closeFd(pair.slave);
+      throw internalError(osErrorText(error));
+    }
+    return new PtyChild(pair, child, this.#graceMs);
+  }
+}
+
+function windowDimension(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < 1 || value > 0xffff) {
+    throw invalidParams(`${name} must be an integer between 1 and 65535`);
+  }
+  return value;
+}
+
+function checkDirectory(cwd: string): void {
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.statSync(cwd);
+  } catch (error) {
+    throw internalError(osErrorText(error));
+  }
+  if (!info.isDirectory) throw internalError("Not a directory (os error 20)");
+}
+
+function locateSetsid(): string {
+  for (const candidate of ["/usr/bin/setsid", "/bin/setsid"]) {
+    try {
+      if (Deno.statSync(candidate).isFile) return candidate;
+    } catch {
+      // try the next location
+    }
+  }
+  throw internalError("PTY processes need setsid(1) from util-linux; install util-linux");
+}
+
+/** Keeps the OS part of a Deno error ("No such file or directory (os error 2)"). */
+function osErrorText(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.match(/([^:]*\(os error \d+\))/)?.[1].trim() ?? message;
+}
+
+interface PendingWrite {
+  bytes: Uint8Array;
+  offset: number;
+  resolve(): void;
+  reject(error: Error): void;
+}
+
+/** One child on one terminal, and the descriptors it owns. */
+class PtyChild implements ChildHandle {
+  readonly pid: number;
+  readonly outputs: ChildOutput[];
+  readonly hasStdin = true;
+  readonly exitCode: Promise<number>;
+
+  #master: number;
+  #slave: number;
+  #wakeRead: number;
+  #wakeWrite: number;
+  #graceMs: number;
+  #graceTimer: ReturnType<typeof setTimeout> | undefined;
+  #scratch = new Uint8Array(READ_CHUNK);
+  #finalChunks = 0;
+  /** Main child reaped. */
+  #exited = false;
+  /** The `pty` readable ended or was cancelled: nobody reads the master any more. */
+  #readerDone = false;
+  /** Stop waiting on the terminal: the stream ends after a short final drain. */
+  #closing = false;
+  /** Descriptors closed. */
+  #released = false;
+  #waits = new Set<Promise<void>>();
+  #writes: PendingWrite[] = [];
+  #pumping = false;
+
+  constructor(pair: PtyPair, child: Deno.ChildProcess, graceMs: number) {
+    this.pid = child.pid;
+    this.#master = pair.master;
+    this.#slave = pair.slave;
+    this.#graceMs = graceMs;
+    [this.#wakeRead, this.#wakeWrite] = openPipe();
+    const readable = new ReadableStream<Uint8Array>({
+      pull: (controller) => this.#pull(controller),
+      cancel: () => this.#finishReading(),
+    }, { highWaterMark: 0 });
+    this.outputs = [{ stream: "pty", readable }];
+    this.exitCode = child.status.then((status) => status.code, () => -1).then((code) => {
+      this.#onExit();
+      return code;
+    });
+  }
+
+  write(bytes: Uint8Array): Promise<void> {
+    if (this.#closing) return Promise.reject(new Error("the terminal is closed"));
+    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    this.#writes.push({ bytes, offset: 0, resolve, reject });
+    void this.#pump();
+    return promise;
+  }
+
+  closeStdin(): Promise<void> {
+    if (this.#closing) return Promise.resolve();
+    // The line discipline turns VEOF into end-of-file for a reader in canonical mode; a raw-mode
+    // program just receives the byte, as it would from a keyboard.
+    return this.write(new Uint8Array([eofChar(this.#master)]));
+  }
+
+  signalGroup(signal: Deno.Signal): void {
+    const own = ownProcessGroup();
+    const fg = this.#released ? -1 : foregroundGroup(this.#master);
+    if (signal === "SIGINT" || signal === "SIGQUIT" || signal === "SIGTSTP") {
+      const target = fg > 0 ? fg : this.pid;
+      if (target !== own) killGroup(target, signal);
+      return;
+    }
+    const groups = sessionGroups(this.pid);
+    if (fg > 0) groups.add(fg);
+    for (const pgid of groups) if (pgid !== own) killGroup(pgid, signal);
+  }
+
+  resize(rows: number, cols: number): void {
+    windowDimension(rows, rows, "rows");
+    windowDimension(cols, cols, "cols");
+    if (!this.#released) setWindowSize(this.#master, rows, cols);
+  }
+
+  /**
+   * Reads one chunk. `highWaterMark: 0` means we only read when the consumer asks, so an absent
+   * consumer applies backpressure through the kernel instead of growing a queue here.
+   */
+  async #pull(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
+    let spins = 0;
+    for (;;) {
+      const n = this.#released ? 0 : readNow(this.#master, this.#scratch);
+      if (n > 0 && !(this.#closing && ++this.#finalChunks > FINAL_DRAIN_CHUNKS)) {
+        controller.enqueue(this.#scratch.slice(0, n));
+        return;
+      }
+      if (n <= 0 && !this.#released) {
+        // -1 is either "nothing yet" (EAGAIN) or EIO once no slave descriptor is left; poll
+        // tells the two apart without relying on errno surviving the trip back to JavaScript.
+        const revents = pollNow(this.#master, POLLIN);
+        if (n < 0 && (revents & POLLIN) && ++spins < MAX_SPINS) continue;
+        if (n < 0 && !(revents & (POLLHUP | POLLERR | POLLNVAL)) && !this.#closing) {
+          await this.#wait([this.#master, POLLIN]);
+          continue;
+        }
+      }
+      controller.close();
+      this.#finishReading();
+      return;
+    }
+  }
+
+  async #pump(): Promise<void> {
+    if (this.#pumping) return;
+    this.#pumping = true;
+    try {
+      let spins = 0;
+      while (this.#writes.length > 0 && !this.#closing) {
+        const item = this.#writes[0];
+        const n = writeNow(this.#master, item.bytes.subarray(item.offset));
+        if (n > 0 || item.offset >= item.bytes.length) {
+          spins = 0;
+          item.offset += Math.max(n, 0);
+          if (item.offset >= item.bytes.length) {
+            this.#writes.shift();
+            item.resolve();
+          }
+          continue;
+        }
+        const revents = pollNow(this.#master, POLLOUT);
+        if (revents & (POLLERR | POLLNVAL | POLLHUP) || ++spins > MAX_SPINS) break;
+        if (!(revents & POLLOUT)) await this.#wait([this.#master, POLLOUT]);
+      }
+    } finally {
+      this.#pumping = false;
+    }
+    this.#failWrites();
+  }
+
+  #failWrites(): void {
+    for (const item of this.#writes.splice(0)) {
+      item.reject(new Error("the terminal is closed"));
+    }
+  }
+
+  /** Waits for the master on a worker thread; the wake pipe ends the wait on close. */
+  async #wait(on: [number, number]): Promise<void> {
+    const wait = pollWait([on, [this.#wakeRead, POLLIN]]);
+    this.#waits.add(wait);
+    try {
+      await wait;
+    } finally {
+      this.#waits.delete(wait);
+    }
+  }
+
+  #onExit(): void {
+    this.#exited = true;
+    // Our slave descriptor only kept the terminal alive until the child had its own; from now
+    // on the master reports EOF as soon as the last other holder goes.
+    closeFd(this.#slave);
+    this.#slave = -1;
+    if (this.#readerDone) {
+      void this.#release();
+      return;
+    }
+    // The kernel hangs up only the foreground group when a session leader dies; background jobs
+    // would keep the slave open and delay `process/closed`. Hang them up, then kill stragglers.
+    this.signalGroup("SIGHUP");
+    this.#graceTimer = setTimeout(() => {
+      this.#graceTimer = undefined;
+      if (this.#readerDone) return;
+      this.signalGroup("SIGKILL");
+      this.#close();
+    }, this.#graceMs);
+  }
+
+  #finishReading(): void {
+    this.#readerDone = true;
+    clearTimeout(this.#graceTimer);
+    this.#graceTimer = undefined;
+    if (this.#exited) void this.#release();
+  }
+
+  /** Ends every wait: the reader drains what is buffered and ends, writes fail. */
+  #close(): void {
+    if (this.#closing) return;
+    this.#closing = true;
+    writeNow(this.#wakeWrite, new Uint8Array([1]));
+    this.#failWrites();
+  }
+
+  async #release(): Promise<void> {
+    if (this.#released) return;
+    this.#close();
+    // A descriptor number must not be closed (and reused) while a worker thread polls it.
+    while (this.#waits.size > 0) await Promise.allSettled([...this.#waits]);
+    if (this.#released) return;
+    this.#released = true;
+    closeFd(this.#master);
+    closeFd(this.#wakeRead);
+    closeFd(this.#wakeWrite);
+  }
+}
