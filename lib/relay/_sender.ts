@@ -1,0 +1,243 @@
+/**
+ * Send half of a reliable relay stream: segmentation, the bounded window of unacknowledged
+ * segments, cumulative + selective ack processing, and the adaptive retransmission timeout.
+ * @module
+ */
+import type { ResolvedRelayOptions } from "./limits.ts";
+
+/** One segment ready to go on the wire. */
+export interface OutSegment {
+  seq: number;
+  index: number;
+  count: number;
+  payload: Uint8Array;
+}
+
+interface Inflight extends OutSegment {
+  sentAt: number;
+  transmissions: number;
+  /** Queued for retransmission (in `#due`). */
+  due: boolean;
+}
+
+interface OutMessage {
+  bytes: Uint8Array;
+  offset: number;
+  index: number;
+  count: number;
+}
+
+/** Largest seq a u32 `seq` field can carry; the stream ends rather than wrap. */
+const MAX_SEQ = 0xffff_ffff;
+
+/**
+ * Sender state of one stream direction. Pure bookkeeping: the owning stream decides when to
+ * call it and puts the segments into frames.
+ */
+export class Sender {
+  /** Seq the next new segment gets. */
+  nextSeq = 0;
+  /** Bytes of queued messages not yet cut into sent segments. */
+  outboxBytes = 0;
+  /** Payload bytes sent and not yet acknowledged. */
+  inflightBytes = 0;
+  /** Highest seq the peer acknowledged cumulatively, -1 before any. */
+  peerAck = -1;
+  /** Current retransmission timeout in ms. */
+  rto: number;
+  #srtt: number | undefined;
+  #rttvar = 0;
+  #outbox: OutMessage[] = [];
+  #inflight = new Map<number, Inflight>();
+  #due: number[] = [];
+  #options: ResolvedRelayOptions;
+
+  constructor(options: ResolvedRelayOptions) {
+    this.#options = options;
+    this.rto = options.initialRtoMs;
+  }
+
+  /** Queues one message. */
+  enqueue(bytes: Uint8Array, segmentBytes: number): void {
+    const count = Math.max(1, Math.ceil(bytes.length / segmentBytes));
+    this.#outbox.push({ bytes, offset: 0, index: 0, count });
+    this.outboxBytes += bytes.length;
+  }
+
+  /** Number of segments sent and not acknowledged. */
+  get inflightCount(): number {
+    return this.#inflight.size;
+  }
+
+  /** True when nothing is queued or unacknowledged. */
+  get idle(): boolean {
+    return this.#outbox.length === 0 && this.#inflight.size === 0;
+  }
+
+  /** True when a queued message exists (whatever the window says). */
+  get hasQueued(): boolean {
+    return this.#outbox.length > 0;
+  }
+
+  /** True when the window admits the next new segment (of at most `segmentBytes`). */
+  canSendNew(segmentBytes: number): boolean {
+    const next = this.#outbox[0];
+    if (next === undefined) return false;
+    if (this.nextSeq > MAX_SEQ) return false;
+    if (this.#inflight.size === 0) return true;
+    if (this.#inflight.size >= this.#options.windowSegments) return false;
+    // Selective acks free memory but never slide the window past the oldest hole.
+    if (this.nextSeq - (this.peerAck + 1) >= this.#options.windowSegments) return false;
+    const length = Math.min(segmentBytes, next.bytes.length - next.offset);
+    return this.inflightBytes + length <= this.#options.windowBytes;
+  }
+
+  /** True once the seq space is used up (the stream must end). */
+  get exhausted(): boolean {
+    return this.nextSeq > MAX_SEQ && this.#outbox.length > 0;
+  }
+
+  /**
+   * Takes the next new segment. `retain` keeps it for retransmission (reliable mode); legacy
+   * peers get `segmentBytes = Infinity` (whole messages) and nothing is retained.
+   */
+  takeNew(segmentBytes: number, retain: boolean, now: number): OutSegment {
+    const message = this.#outbox[0];
+    const length = Math.min(segmentBytes, message.bytes.length - message.offset);
+    const payload = message.bytes.subarray(message.offset, message.offset + length);
+    const segment: OutSegment = {
+      seq: this.nextSeq++,
+      index: message.index,
+      count: segmentBytes === Infinity ? 1 : message.count,
+      payload,
+    };
+    message.offset += length;
+    message.index++;
+    this.outboxBytes -= length;
+    if (message.offset >= message.bytes.length) this.#outbox.shift();
+    if (retain) {
+      this.#inflight.set(segment.seq, { ...segment, sentAt: now, transmissions: 1, due: false });
+      this.inflightBytes += length;
+    }
+    return segment;
+  }
+
+  /** Takes the next segment due for retransmission, if any. */
+  takeDue(now: number): OutSegment | undefined {
+    while (this.#due.length > 0) {
+      const seq = this.#due.shift()!;
+      const segment = this.#inflight.get(seq);
+      if (segment === undefined || !segment.due) continue;
+      segment.due = false;
+      segment.sentAt = now;
+      segment.transmissions++;
+      return segment;
+    }
+    return undefined;
+  }
+
+  /** True when a retransmission is waiting. */
+  get hasDue(): boolean {
+    for (const seq of this.#due) {
+      if (this.#inflight.get(seq)?.due) return true;
+    }
+    this.#due.length = 0;
+    return false;
+  }
+
+  /**
+   * Applies the peer's `ack`/`ack_bits`.
+   * @returns an error description if they name a seq that was never sent.
+   */
+  applyAck(ack: number | undefined, ackBits: number, now: number): string | undefined {
+    const highestSent = this.nextSeq - 1;
+    if (ack !== undefined && ack > highestSent) {
+      return `ack ${ack} for an unsent seq (highest sent ${highestSent})`;
+    }
+    const base = (ack ?? -1) + 1;
+    if (ackBits !== 0) {
+      const highestBit = 31 - Math.clz32(ackBits);
+      if (base + highestBit > highestSent) {
+        return `ack_bits acknowledge seq ${
+          base + highestBit
+        }, never sent (highest sent ${highestSent})`;
+      }
+    }
+    if (ack !== undefined && ack > this.peerAck) {
+      for (const [seq, segment] of this.#inflight) {
+        if (seq > ack) break;
+        this.#release(seq, segment, now);
+      }
+      this.peerAck = ack;
+    }
+    for (let bits = ackBits, i = 0; bits !== 0; bits >>>= 1, i++) {
+      if ((bits & 1) === 0) continue;
+      const segment = this.#inflight.get(base + i);
+      if (segment) this.#release(base + i, segment, now);
+    }
+    return undefined;
+  }
+
+  #release(seq: number, segment: Inflight, now: number): void {
+    // Karn: a retransmitted segment's ack cannot tell which copy it answers.
+    if (segment.transmissions === 1) this.#sampleRtt(now - segment.sentAt);
+    this.#inflight.delete(seq);
+    this.inflightBytes -= segment.payload.length;
+  }
+
+  #sampleRtt(sample: number): void {
+    if (this.#srtt === undefined) {
+      this.#srtt = sample;
+      this.#rttvar = sample / 2;
+    } else {
+      this.#rttvar = 0.75 * this.#rttvar + 0.25 * Math.abs(this.#srtt - sample);
+      this.#srtt = 0.875 * this.#srtt + 0.125 * sample;
+    }
+    const { minRtoMs, maxRtoMs } = this.#options;
+    this.rto = Math.min(maxRtoMs, Math.max(minRtoMs, this.#srtt + Math.max(1, 4 * this.#rttvar)));
+  }
+
+  /** Smoothed round-trip time, once measured. */
+  get srtt(): number | undefined {
+    return this.#srtt;
+  }
+
+  /**
+   * Marks segments whose timeout expired as due (exponential backoff per segment).
+   * @returns the earliest future deadline, or `undefined` if nothing is waiting for an ack.
+   */
+  scanTimeouts(now: number): number | undefined {
+    let next: number | undefined;
+    for (const [seq, segment] of this.#inflight) {
+      if (segment.due) continue;
+      const backoff = Math.min(
+        this.#options.maxRtoMs,
+        this.rto * 2 ** Math.min(segment.transmissions - 1, 8),
+      );
+      const deadline = segment.sentAt + backoff;
+      if (deadline <= now) {
+        segment.due = true;
+        this.#due.push(seq);
+      } else if (next === undefined || deadline < next) {
+        next = deadline;
+      }
+    }
+    return next;
+  }
+
+  /** Marks every unacknowledged segment from `fromSeq` on as due now (after a resume). */
+  markDueFrom(fromSeq: number): void {
+    for (const [seq, segment] of this.#inflight) {
+      if (seq < fromSeq || segment.due) continue;
+      segment.due = true;
+      this.#due.push(seq);
+    }
+  }
+
+  /** Forgets everything unacknowledged (the peer turned out not to ack). */
+  dropInflight(): void {
+    this.#inflight.clear();
+    this.#due.length = 0;
+    this.inflightBytes = 0;
+  }
+}

@@ -1,0 +1,615 @@
+/**
+ * One relay stream (one `stream_id`, both directions) exposed as a `MessageTransport`.
+ * Owns the mode negotiation (pending -> reliable | legacy), turns sender/receiver state into
+ * frames when the endpoint's scheduler pulls, and ends with a `reset`.
+ * @module
+ */
+import type { Inbound, MessageTransport } from "../transport/types.ts";
+import type { OversizedMessage } from "../transport/types.ts";
+import { RelayError } from "./errors.ts";
+import {
+  checkDataSegment,
+  encodeFrame,
+  type RelayFrameInit,
+  type RelayMessageFrame,
+} from "./frame.ts";
+import { MAX_RESET_REASON_BYTES, type ResolvedRelayOptions, SEGMENT_BYTES } from "./limits.ts";
+import { Receiver } from "./_receiver.ts";
+import { type OutSegment, Sender } from "./_sender.ts";
+
+/** Which end of the relay this stream lives on. */
+export type StreamRole = "executor" | "harness";
+
+/**
+ * `pending`: the peer has not shown whether it acks; `reliable`: it acks (segmentation,
+ * retransmission, window); `legacy`: an upstream peer (whole messages, no retransmission).
+ */
+export type StreamMode = "pending" | "reliable" | "legacy";
+
+/** What a stream needs from the endpoint that multiplexes it. */
+export interface StreamHost {
+  /** The stream has frames to send; schedule a `pull`. */
+  markReady(stream: RelayStream): void;
+  /** The stream ended; forget it. */
+  finalized(stream: RelayStream): void;
+  /** Whether a link is attached right now (frames can be sent). */
+  readonly attached: boolean;
+  /** Label of the current link, for messages. */
+  readonly linkLabel: string;
+}
+
+/** Memory held by one stream, for tests and diagnostics. */
+export interface StreamStats {
+  mode: StreamMode;
+  inflightSegments: number;
+  inflightBytes: number;
+  outboxBytes: number;
+  reorderSegments: number;
+  reorderBytes: number;
+  assemblyBytes: number;
+  deliveryQueueBytes: number;
+  /** Next seq this side will send. */
+  sentSeq: number;
+  /** Next seq this side expects. */
+  expectedSeq: number;
+  rtoMs: number;
+  retransmissions: number;
+}
+
+const encoder = new TextEncoder();
+
+function inboundSize(item: Inbound): number {
+  return typeof item === "string" ? item.length : item instanceof Uint8Array ? item.length : 0;
+}
+
+function truncate(text: string, bytes: number): string {
+  return text.length <= bytes ? text : `${text.slice(0, bytes)}…`;
+}
+
+/** One multiplexed stream; the endpoint creates it, the application sees a `MessageTransport`. */
+export class RelayStream implements MessageTransport {
+  readonly id: string;
+  readonly role: StreamRole;
+  mode: StreamMode = "pending";
+  /** Last time any frame for this stream arrived (ms, `performance.now()`). */
+  lastInboundAt: number;
+  readonly closed: Promise<void>;
+
+  #host: StreamHost;
+  #options: ResolvedRelayOptions;
+  #sender: Sender;
+  #receiver: Receiver;
+  #resolveClosed: () => void;
+
+  #queue: Inbound[] = [];
+  #queueBytes = 0;
+  #wakeReader: (() => void) | undefined;
+  #receiveEnded = false;
+  #flowBlocked = false;
+  #sendWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
+
+  #ackPending = false;
+  #resumePending = false;
+  #heartbeatPending = false;
+  #lastHeartbeatAt = 0;
+  #retransmitOnNextAck = false;
+  #retransmissions = 0;
+
+  // Harness negotiation: `resume` claims the stream, an `ack_frame` announces we ack.
+  #openPending = false;
+  #helloDue = false;
+  #helloAttempts = 0;
+  #helloNextAt = Infinity;
+  #negotiateDeadline = Infinity;
+
+  #draining = false;
+  #closeDeadline = Infinity;
+  #resetReason: string | undefined;
+  #finalized = false;
+  #endReason: string | undefined;
+
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timerAt = Infinity;
+
+  constructor(
+    host: StreamHost,
+    init: { id: string; role: StreamRole; options: ResolvedRelayOptions },
+  ) {
+    this.#host = host;
+    this.id = init.id;
+    this.role = init.role;
+    this.#options = init.options;
+    this.#sender = new Sender(init.options);
+    this.#receiver = new Receiver(init.options, (message) => this.#deliver(message));
+    this.lastInboundAt = performance.now();
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.closed = promise;
+    this.#resolveClosed = resolve;
+    if (this.role === "harness") {
+      const now = performance.now();
+      this.#openPending = true;
+      this.#helloDue = true;
+      this.#negotiateDeadline = now + init.options.negotiateTimeoutMs;
+      this.#arm(this.#negotiateDeadline);
+    }
+  }
+
+  get label(): string {
+    return `relay stream ${this.id} via ${this.#host.linkLabel}`;
+  }
+
+  /** Why the stream ended, once it has. */
+  get endReason(): string | undefined {
+    return this.#endReason;
+  }
+
+  // ---- MessageTransport -------------------------------------------------------------------
+
+  async *receive(): AsyncIterable<Inbound> {
+    while (true) {
+      if (this.#receiveEnded) return;
+      const item = this.#queue.shift();
+      if (item !== undefined) {
+        this.#queueBytes -= inboundSize(item);
+        this.#maybeUnblock();
+        yield item;
+        continue;
+      }
+      if (this.#finalized) return;
+      await new Promise<void>((resolve) => this.#wakeReader = resolve);
+    }
+  }
+
+  send(text: string): Promise<void> {
+    if (this.#finalized || this.#draining || this.#resetReason !== undefined) {
+      return Promise.reject(
+        new RelayError(
+          "stream_closed",
+          `${this.label} is closed (${this.#endReason ?? "closing"}); reconnect to continue`,
+        ),
+      );
+    }
+    const bytes = encoder.encode(text);
+    if (bytes.length === 0) {
+      return Promise.reject(
+        new RelayError("invalid_message", "cannot send an empty relay message"),
+      );
+    }
+    this.#sender.enqueue(bytes, SEGMENT_BYTES);
+    this.#host.markReady(this);
+    if (this.#sender.outboxBytes <= this.#options.sendBufferBytes) return Promise.resolve();
+    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    this.#sendWaiters.push({ resolve, reject });
+    return promise;
+  }
+
+  close(): void {
+    if (this.#finalized || this.#draining || this.#resetReason !== undefined) return;
+    this.#endReceive();
+    if (!this.#host.attached || this.mode === "pending") {
+      this.#resetReason = "closed";
+      if (!this.#host.attached) this.#finalize("closed locally");
+      else this.#host.markReady(this);
+      return;
+    }
+    this.#draining = true;
+    this.#closeDeadline = performance.now() + this.#options.closeTimeoutMs;
+    this.#arm(this.#closeDeadline);
+    this.#checkDrained();
+    this.#host.markReady(this);
+  }
+
+  // ---- endpoint side ----------------------------------------------------------------------
+
+  /** Current memory use and counters. */
+  stats(): StreamStats {
+    return {
+      mode: this.mode,
+      inflightSegments: this.#sender.inflightCount,
+      inflightBytes: this.#sender.inflightBytes,
+      outboxBytes: this.#sender.outboxBytes,
+      reorderSegments: this.#receiver.reorderCount,
+      reorderBytes: this.#receiver.reorderBytes,
+      assemblyBytes: this.#receiver.assemblyBytes,
+      deliveryQueueBytes: this.#queueBytes,
+      sentSeq: this.#sender.nextSeq,
+      expectedSeq: this.#receiver.expected,
+      rtoMs: this.#sender.rto,
+      retransmissions: this.#retransmissions,
+    };
+  }
+
+  /** True when the stream ended. */
+  get finalized(): boolean {
+    return this.#finalized;
+  }
+
+  /** Handles one validated frame addressed to this stream. */
+  onFrame(frame: RelayMessageFrame, now: number): void {
+    if (this.#finalized) return;
+    this.lastInboundAt = now;
+    const body = frame.body;
+    if (body.case === "reset") {
+      this.#finalize(`reset by peer (${truncate(body.value.reason, MAX_RESET_REASON_BYTES)})`);
+      return;
+    }
+    if (this.#resetReason !== undefined) return;
+    if (body.case === "handshake") {
+      this.fail(
+        "noise_not_supported",
+        "peer sent a Noise handshake; this relay endpoint speaks cleartext only",
+      );
+      return;
+    }
+    if (this.mode === "pending" && (frame.ack !== undefined || body.case === "ackFrame")) {
+      this.#becomeReliable();
+    }
+    if (this.mode === "reliable") {
+      const problem = this.#sender.applyAck(frame.ack, frame.ackBits, now);
+      if (problem) {
+        this.fail("relay_protocol_error", problem);
+        return;
+      }
+      if (this.#retransmitOnNextAck) {
+        // Nothing of ours is in flight on a fresh link: whatever is still unacked was lost.
+        this.#retransmitOnNextAck = false;
+        this.#sender.markDueFrom(0);
+      }
+      this.#checkDrained();
+      this.#resolveSendWaiters();
+    }
+    switch (body.case) {
+      case "data":
+        this.#onData(frame, now);
+        break;
+      case "ackFrame":
+        // An `ack_frame` that acknowledges nothing is a peer announcing it acks: answer so it
+        // learns we ack too. Harnesses never answer, so this cannot loop.
+        if (this.role === "executor" && frame.ack === undefined) this.#ackPending = true;
+        break;
+      case "resume":
+        if (this.mode === "reliable") this.#onResume(body.value.nextSeq, now);
+        break;
+      case "heartbeat":
+        this.#ackPending = true;
+        break;
+    }
+    if (this.hasWork()) this.#host.markReady(this);
+    this.#rearm(now);
+  }
+
+  #onData(frame: RelayMessageFrame, _now: number): void {
+    if (frame.body.case !== "data") return;
+    const data = frame.body.value;
+    if (this.mode === "pending") this.#becomeLegacy();
+    const problem = checkDataSegment(data, {
+      segmentBytes: SEGMENT_BYTES,
+      maxMessageBytes: this.#options.maxMessageBytes,
+      legacy: this.mode === "legacy",
+    });
+    if (problem) {
+      this.fail("relay_protocol_error", `invalid data frame seq ${data.seq}: ${problem}`);
+      return;
+    }
+    const reliable = this.mode === "reliable";
+    const blocked = reliable && this.#queueBytes >= this.#options.deliveryQueueBytes;
+    const result = this.#receiver.accept(data, blocked);
+    switch (result.kind) {
+      case "error":
+        this.fail("relay_protocol_error", result.why);
+        return;
+      case "dropped":
+        if (blocked) this.#flowBlocked = true;
+        break;
+    }
+    if (!reliable && this.#queueBytes > this.#options.deliveryQueueBytes) {
+      this.fail(
+        "application_backpressure",
+        "application is not reading; legacy peers cannot be paused",
+      );
+      return;
+    }
+    if (reliable) this.#ackPending = true;
+  }
+
+  #onResume(nextSeq: number, now: number): void {
+    if (nextSeq > this.#sender.nextSeq) {
+      this.fail(
+        "relay_protocol_error",
+        `resume next_seq ${nextSeq} is beyond the next seq ${this.#sender.nextSeq} we would send`,
+      );
+      return;
+    }
+    if (nextSeq > 0) {
+      const problem = this.#sender.applyAck(nextSeq - 1, 0, now);
+      if (problem) {
+        this.fail("relay_protocol_error", problem);
+        return;
+      }
+    }
+    this.#sender.markDueFrom(nextSeq);
+    this.#ackPending = true;
+    this.#checkDrained();
+    this.#resolveSendWaiters();
+  }
+
+  #becomeReliable(): void {
+    this.mode = "reliable";
+    this.#helloDue = false;
+    this.#helloNextAt = Infinity;
+    this.#negotiateDeadline = Infinity;
+  }
+
+  #becomeLegacy(): void {
+    this.mode = "legacy";
+    this.#helloDue = false;
+    this.#helloNextAt = Infinity;
+    this.#negotiateDeadline = Infinity;
+    this.#sender.dropInflight();
+  }
+
+  /** Resets the stream with `reason` after logging `detail`. */
+  fail(reason: string, detail: string): void {
+    if (this.#finalized || this.#resetReason !== undefined) return;
+    this.#options.log(`relay: ${this.label}: ${detail}; resetting the stream (${reason})`);
+    this.reset(reason);
+  }
+
+  /** Ends the stream now with a `reset{reason}` to the peer (unsent data is dropped). */
+  reset(reason: string): void {
+    if (this.#finalized || this.#resetReason !== undefined) return;
+    this.#draining = false;
+    this.#resetReason = reason;
+    this.#endReceive();
+    if (!this.#host.attached) this.#finalize(reason);
+    else this.#host.markReady(this);
+  }
+
+  /** Periodic liveness check from the endpoint. @returns true if the stream is silent past the dead line. */
+  tick(now: number): boolean {
+    if (this.#finalized || this.mode !== "reliable") return false;
+    const silent = now - this.lastInboundAt;
+    if (silent >= this.#options.deadAfterMs) return true;
+    if (
+      silent >= this.#options.heartbeatIntervalMs &&
+      now - this.#lastHeartbeatAt >= this.#options.heartbeatIntervalMs
+    ) {
+      this.#heartbeatPending = true;
+      this.#lastHeartbeatAt = now;
+      this.#host.markReady(this);
+    }
+    return false;
+  }
+
+  /** The link went away; only reliable streams can survive until a new link comes. */
+  linkLost(reason: string): void {
+    if (this.#finalized) return;
+    if (this.mode !== "reliable" || this.#resetReason !== undefined) {
+      this.#finalize(`link lost: ${reason}`);
+    }
+  }
+
+  /** A new link replaced a lost one: ask the peer to resend from our next expected seq. */
+  linkReplaced(now: number): void {
+    if (this.#finalized) return;
+    this.lastInboundAt = now;
+    this.#resumePending = true;
+    this.#retransmitOnNextAck = true;
+    this.#host.markReady(this);
+  }
+
+  /** Ends the stream without sending anything (the endpoint is shutting down). */
+  abort(reason: string): void {
+    this.#finalize(reason);
+  }
+
+  /** True when `pull` would return a frame. */
+  hasWork(): boolean {
+    if (this.#finalized) return false;
+    if (this.#resetReason !== undefined) return true;
+    if (this.mode === "pending") {
+      return this.#openPending || this.#helloDue || this.#ackPending;
+    }
+    if (this.#resumePending || this.#heartbeatPending || this.#ackPending) return true;
+    if (this.mode === "reliable") {
+      return this.#sender.hasDue || this.#sender.canSendNew(SEGMENT_BYTES);
+    }
+    return this.#sender.hasQueued;
+  }
+
+  /** The next frame to write, or `undefined`. Called by the endpoint's fair scheduler. */
+  pull(now: number): Uint8Array | undefined {
+    if (this.#finalized) return undefined;
+    if (this.#resetReason !== undefined) {
+      const reason = this.#resetReason;
+      const frame = this.#frame({ body: { case: "reset", value: { reason } } });
+      this.#finalize(reason === "closed" ? "closed locally" : `reset locally (${reason})`);
+      return frame;
+    }
+    if (this.mode === "pending") return this.#pullPending(now);
+    let frame: Uint8Array | undefined;
+    if (this.#resumePending) {
+      this.#resumePending = false;
+      frame = this.#frame({
+        body: { case: "resume", value: { nextSeq: this.#receiver.expected } },
+      });
+    } else if (this.mode === "reliable") {
+      const due = this.#sender.takeDue(now);
+      if (due) {
+        this.#retransmissions++;
+        frame = this.#dataFrame(due);
+      } else if (this.#sender.canSendNew(SEGMENT_BYTES)) {
+        frame = this.#dataFrame(this.#sender.takeNew(SEGMENT_BYTES, true, now));
+      }
+      if (frame) this.#rearm(now);
+    } else if (this.#sender.hasQueued) {
+      frame = this.#dataFrame(this.#sender.takeNew(Infinity, false, now));
+    }
+    if (frame) {
+      this.#resolveSendWaiters();
+      this.#checkDrained();
+    } else if (this.#heartbeatPending) {
+      this.#heartbeatPending = false;
+      frame = this.#frame({ body: { case: "heartbeat", value: {} } });
+    } else if (this.#ackPending) {
+      frame = this.#frame({ body: { case: "ackFrame", value: {} } });
+    }
+    return frame;
+  }
+
+  #pullPending(now: number): Uint8Array | undefined {
+    if (this.#openPending) {
+      this.#openPending = false;
+      return this.#frame({ body: { case: "resume", value: { nextSeq: 0 } } });
+    }
+    if (this.#helloDue || this.#ackPending) {
+      if (this.#helloDue) {
+        this.#helloDue = false;
+        this.#helloAttempts++;
+        const backoff = Math.min(
+          this.#options.maxRtoMs,
+          this.#options.initialRtoMs * 2 ** (this.#helloAttempts - 1),
+        );
+        this.#helloNextAt = now + backoff;
+        this.#arm(this.#helloNextAt);
+      }
+      return this.#frame({ body: { case: "ackFrame", value: {} } });
+    }
+    return undefined;
+  }
+
+  #dataFrame(segment: OutSegment): Uint8Array {
+    return this.#frame({
+      body: {
+        case: "data",
+        value: {
+          seq: segment.seq,
+          segmentIndex: segment.index,
+          segmentCount: segment.count,
+          payload: segment.payload,
+        },
+      },
+    });
+  }
+
+  #frame(init: RelayFrameInit): Uint8Array {
+    this.#ackPending = false;
+    if (this.mode === "legacy") {
+      // Upstream peers never ack; send exactly what they send.
+      return encodeFrame({ streamId: this.id, ...init });
+    }
+    return encodeFrame({
+      streamId: this.id,
+      ack: this.#receiver.ack,
+      ackBits: this.#receiver.ackBits,
+      ...init,
+    });
+  }
+
+  // ---- internals --------------------------------------------------------------------------
+
+  #deliver(message: Uint8Array | OversizedMessage): void {
+    if (this.#receiveEnded) return;
+    this.#queue.push(message);
+    this.#queueBytes += inboundSize(message);
+    const wake = this.#wakeReader;
+    this.#wakeReader = undefined;
+    wake?.();
+  }
+
+  #maybeUnblock(): void {
+    if (!this.#flowBlocked || this.#queueBytes > this.#options.deliveryQueueBytes / 2) return;
+    this.#flowBlocked = false;
+    // `resume` asks the peer to resend what we refused right away instead of after its timeout.
+    this.#resumePending = true;
+    this.#host.markReady(this);
+  }
+
+  #endReceive(): void {
+    this.#receiveEnded = true;
+    this.#queue = [];
+    this.#queueBytes = 0;
+    const wake = this.#wakeReader;
+    this.#wakeReader = undefined;
+    wake?.();
+  }
+
+  #resolveSendWaiters(): void {
+    if (
+      this.#sendWaiters.length === 0 || this.#sender.outboxBytes > this.#options.sendBufferBytes
+    ) return;
+    for (const waiter of this.#sendWaiters.splice(0)) waiter.resolve();
+  }
+
+  #checkDrained(): void {
+    if (this.#draining && this.#resetReason === undefined && this.#sender.idle) {
+      this.#resetReason = "closed";
+      this.#host.markReady(this);
+    }
+  }
+
+  #finalize(reason: string): void {
+    if (this.#finalized) return;
+    this.#finalized = true;
+    this.#endReason = reason;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#receiver.clear();
+    this.#sender.dropInflight();
+    const error = new RelayError("stream_closed", `${this.label} closed: ${reason}`);
+    for (const waiter of this.#sendWaiters.splice(0)) waiter.reject(error);
+    const wake = this.#wakeReader;
+    this.#wakeReader = undefined;
+    wake?.();
+    this.#resolveClosed();
+    this.#host.finalized(this);
+  }
+
+  /** Makes sure a timer fires no later than `at`. */
+  #arm(at: number): void {
+    if (this.#finalized || at === Infinity || at >= this.#timerAt) return;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timerAt = at;
+    this.#timer = setTimeout(() => this.#onTimer(), Math.max(0, at - performance.now()));
+  }
+
+  #rearm(now: number): void {
+    const next = Math.min(
+      this.#sender.inflightCount > 0 ? this.#sender.scanTimeouts(now) ?? Infinity : Infinity,
+      this.#helloNextAt,
+      this.#negotiateDeadline,
+      this.#closeDeadline,
+    );
+    if (this.#sender.hasDue) this.#host.markReady(this);
+    this.#arm(next);
+  }
+
+  #onTimer(): void {
+    this.#timer = undefined;
+    this.#timerAt = Infinity;
+    if (this.#finalized) return;
+    const now = performance.now();
+    if (now >= this.#closeDeadline) {
+      this.#closeDeadline = Infinity;
+      if (this.#resetReason === undefined) {
+        this.#options.log(
+          `relay: ${this.label}: peer did not acknowledge everything within ${this.#options.closeTimeoutMs} ms of close`,
+        );
+        this.#resetReason = "closed";
+      }
+    }
+    if (this.mode === "pending" && this.role === "harness") {
+      if (now >= this.#negotiateDeadline) {
+        this.#options.log(
+          `relay: ${this.label}: peer never acknowledged; assuming a legacy executor (no retransmission)`,
+        );
+        this.#becomeLegacy();
+      } else if (now >= this.#helloNextAt) {
+        this.#helloDue = true;
+        this.#helloNextAt = Infinity;
+      }
+    }
+    this.#rearm(now);
+    if (this.hasWork()) this.#host.markReady(this);
+  }
+}

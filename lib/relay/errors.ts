@@ -1,0 +1,45 @@
+/**
+ * Errors raised by the relay: one class, told apart by a stable `code`.
+ * @module
+ */
+
+/** Stable identifiers of relay failures. */
+export type RelayErrorCode =
+  /** A frame could not be decoded or broke a rule of the frame format. */
+  | "invalid_frame"
+  /** A peer broke the stream protocol (bad segment, ack for an unsent seq, ...). */
+  | "protocol_error"
+  /** The stream ended (locally, by a peer `reset`, or with its link). */
+  | "stream_closed"
+  /** A message cannot be sent (empty). */
+  | "invalid_message"
+  /** The websocket to the rendezvous could not be opened. */
+  | "connect_failed";
+
+/**
+ * A relay failure. `code` is stable; `message` says what happened and what to do.
+ *
+ * @example
+ * ```ts
+ * import { RelayError } from "./errors.ts";
+ * try {
+ *   throw new RelayError("stream_closed", "relay stream s closed: reset by peer (bye)");
+ * } catch (error) {
+ *   if (error instanceof RelayError && error.code === "stream_closed") console.log("gone");
+ * }
+ * ```
+ */
+export class RelayError extends Error {
+  /** Stable machine-readable reason. */
+  readonly code: RelayErrorCode;
+
+  /**
+   * @param code stable reason
+   * @param message human-readable explanation
+   */
+  constructor(code: RelayErrorCode, message: string) {
+    super(message);
+    this.name = "RelayError";
+    this.code = code;
+  }
+}

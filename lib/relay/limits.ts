@@ -1,0 +1,105 @@
+/**
+ * Wire limits and tuning defaults of the reliable relay stream.
+ *
+ * Sizes are chosen so one frame always fits the 256 KiB websocket limit that upstream Noise
+ * endpoints enforce, and so one stream's in-flight data (window) is bounded.
+ * @module
+ */
+
+/** The only frame `version` on the wire. */
+export const RELAY_FRAME_VERSION = 1;
+
+/**
+ * Largest payload of one data segment (60 KiB, like upstream's Noise record plaintext).
+ * Messages longer than this are split into `segment_count` segments on reliable streams.
+ */
+export const SEGMENT_BYTES = 60 * 1024;
+
+/** Longest accepted `stream_id` in UTF-8 bytes (the strict upstream rule). */
+export const MAX_STREAM_ID_BYTES = 128;
+
+/** Longest `reset.reason` we send or log (longer peer reasons are truncated in logs). */
+export const MAX_RESET_REASON_BYTES = 256;
+
+/** Tunables of one relay endpoint (all streams of a link share them). */
+export interface RelayStreamOptions {
+  /** Most unacknowledged segments per stream and direction. Default 64. */
+  windowSegments?: number;
+  /** Most unacknowledged payload bytes per stream and direction. Default 4 MiB. */
+  windowBytes?: number;
+  /**
+   * `send()` waits while more than this many bytes are queued but not yet sent on one
+   * stream. Default 2 MiB.
+   */
+  sendBufferBytes?: number;
+  /** Farthest ahead of the next expected seq a segment may arrive and still be kept. Default 128. */
+  receiveWindowSegments?: number;
+  /** Most out-of-order bytes kept per stream. Default 8 MiB. */
+  receiveWindowBytes?: number;
+  /**
+   * Most bytes of complete messages waiting for the application per stream; above it a
+   * reliable stream stops accepting segments (the peer retransmits later), a legacy stream is
+   * reset. Default 16 MiB.
+   */
+  deliveryQueueBytes?: number;
+  /** Largest reassembled message; larger ones are delivered as `OversizedMessage`. Default 64 MiB. */
+  maxMessageBytes?: number;
+  /** Retransmission timeout before any RTT sample. Default 250 ms. */
+  initialRtoMs?: number;
+  /** Lower bound of the adaptive retransmission timeout. Default 50 ms. */
+  minRtoMs?: number;
+  /** Upper bound of the adaptive retransmission timeout (after backoff). Default 4 s. */
+  maxRtoMs?: number;
+  /** A stream silent this long gets a heartbeat. Default 10 s. */
+  heartbeatIntervalMs?: number;
+  /** A link (or stream) silent this long despite heartbeats is dead. Default 30 s. */
+  deadAfterMs?: number;
+  /**
+   * Harness only: how long to wait for the executor to show it acks before falling back to
+   * the legacy one-message-per-frame mode. Default 3 s.
+   */
+  negotiateTimeoutMs?: number;
+  /** Graceful `close()` waits at most this long for the peer to ack sent data. Default 5 s. */
+  closeTimeoutMs?: number;
+  /** The scheduler stops writing while the link buffers more than this. Default 1 MiB. */
+  linkHighWaterBytes?: number;
+  /** Receives one line per dropped frame or reset stream. Default: `console.error`. */
+  log?: (line: string) => void;
+}
+
+/** {@linkcode RelayStreamOptions} with every default filled in. */
+export type ResolvedRelayOptions = Required<RelayStreamOptions>;
+
+/**
+ * Fills in the defaults of {@linkcode RelayStreamOptions}.
+ *
+ * @example
+ * ```ts
+ * import { resolveRelayOptions } from "./limits.ts";
+ * resolveRelayOptions({ minRtoMs: 10 }).windowSegments; // 64
+ * ```
+ */
+export function resolveRelayOptions(options: RelayStreamOptions = {}): ResolvedRelayOptions {
+  return {
+    windowSegments: options.windowSegments ?? 64,
+    windowBytes: options.windowBytes ?? 4 * 1024 * 1024,
+    sendBufferBytes: options.sendBufferBytes ?? 2 * 1024 * 1024,
+    receiveWindowSegments: options.receiveWindowSegments ?? 128,
+    receiveWindowBytes: options.receiveWindowBytes ?? 8 * 1024 * 1024,
+    deliveryQueueBytes: options.deliveryQueueBytes ?? 16 * 1024 * 1024,
+    maxMessageBytes: options.maxMessageBytes ?? 64 * 1024 * 1024,
+    initialRtoMs: options.initialRtoMs ?? 250,
+    minRtoMs: options.minRtoMs ?? 50,
+    maxRtoMs: options.maxRtoMs ?? 4000,
+    heartbeatIntervalMs: options.heartbeatIntervalMs ?? 10_000,
+    deadAfterMs: options.deadAfterMs ?? 30_000,
+    negotiateTimeoutMs: options.negotiateTimeoutMs ?? 3000,
+    closeTimeoutMs: options.closeTimeoutMs ?? 5000,
+    linkHighWaterBytes: options.linkHighWaterBytes ?? 1024 * 1024,
+    log: options.log ?? defaultLog,
+  };
+}
+
+function defaultLog(line: string): void {
+  console.error(line);
+}
