@@ -1,0 +1,138 @@
+/**
+ * Block-read handles (`fs/open`, `fs/readBlock`, `fs/close`): client-chosen ids, at most 128 per
+ * connection, positional reads of at most 1 MiB, closed with the connection.
+ * @module
+ */
+import type fsp from "node:fs/promises";
+import { ErrorCode, invalidRequest, RpcError } from "../jsonrpc/errors.ts";
+import { encodeBase64 } from "./base64.ts";
+import { ioError } from "./io_error.ts";
+import { type FollowOptions, openRegularFile } from "./read_write.ts";
+
+/** Open handles allowed per connection. */
+export const MAX_OPEN_HANDLES = 128;
+/** Largest `len` of one `fs/readBlock`. */
+export const MAX_BLOCK_LENGTH = 1024 * 1024;
+/** Longest handle id, in UTF-8 bytes. */
+export const MAX_HANDLE_ID_BYTES = 32;
+
+interface OpenHandle {
+  /** Undefined while the open is in flight (the slot is reserved synchronously). */
+  file?: fsp.FileHandle;
+  /** Reads on one handle run one after another: a positional read is seek + read here. */
+  tail: Promise<unknown>;
+}
+
+/** The `fs/readBlock` result. */
+export interface Block {
+  chunk: string;
+  eof: boolean;
+}
+
+/**
+ * One connection's open file handles. Dispose it when the connection ends.
+ *
+ * @example
+ * ```ts
+ * await using handles = new FileHandleTable();
+ * await handles.open("h1", "/tmp/big.bin");
+ * const { chunk, eof } = await handles.readBlock("h1", { offset: 0, len: 1024 * 1024 });
+ * await handles.close("h1");
+ * ```
+ */
+export class FileHandleTable implements AsyncDisposable {
+  #handles = new Map<string, OpenHandle>();
+  #disposed = false;
+
+  /** Number of open (or opening) handles. */
+  get size(): number {
+    return this.#handles.size;
+  }
+
+  /**
+   * Opens `path` under `handleId`. Directories and FIFOs are refused without blocking; the file
+   * stays readable under this handle even if its path is later replaced.
+   */
+  async open(handleId: string, path: string, options: FollowOptions = {}): Promise<void> {
+    if (handleId === "") throw invalidRequest("file handle id cannot be empty");
+    if (new TextEncoder().encode(handleId).length > MAX_HANDLE_ID_BYTES) {
+      throw invalidRequest(`file handle ID must not exceed ${MAX_HANDLE_ID_BYTES} bytes`);
+    }
+    if (this.#handles.has(handleId)) {
+      throw invalidRequest(`file handle \`${handleId}\` already exists`);
+    }
+    if (this.#handles.size >= MAX_OPEN_HANDLES) {
+      throw invalidRequest(
+        `at most ${MAX_OPEN_HANDLES} file handles may be open per connection`,
+      );
+    }
+    const slot: OpenHandle = { tail: Promise.resolve() };
+    this.#handles.set(handleId, slot);
+    try {
+      slot.file = await openRegularFile(path, options);
+    } catch (err) {
+      this.#handles.delete(handleId);
+      throw err;
+    }
+    // Closed (or the connection ended) while opening: do not leak the descriptor.
+    if (this.#disposed || this.#handles.get(handleId) !== slot) await slot.file.close();
+  }
+
+  /**
+   * Reads up to `len` bytes at `offset`. Fewer bytes only at end of file (`eof` true). A read
+   * error closes the handle.
+   */
+  readBlock(handleId: string, block: { offset: number; len: number }): Promise<Block> {
+    const { offset, len } = block;
+    if (!Number.isInteger(len) || len < 1 || len > MAX_BLOCK_LENGTH) {
+      return Promise.reject(
+        invalidRequest(`file read block length must be between 1 and ${MAX_BLOCK_LENGTH}`),
+      );
+    }
+    const handle = this.#handles.get(handleId);
+    if (!handle?.file) {
+      return Promise.reject(
+        new RpcError(ErrorCode.NotFound, `unknown file handle \`${handleId}\``),
+      );
+    }
+    const file = handle.file;
+    const result = handle.tail.then(() => this.#read(handleId, file, offset, len));
+    handle.tail = result.catch(() => {});
+    return result;
+  }
+
+  async #read(handleId: string, file: fsp.FileHandle, offset: number, len: number) {
+    const buffer = new Uint8Array(len);
+    let filled = 0;
+    try {
+      while (filled < len) {
+        const { bytesRead } = await file.read(buffer, filled, len - filled, offset + filled);
+        if (bytesRead === 0) break;
+        filled += bytesRead;
+      }
+    } catch (err) {
+      // Not close(): that waits for the queue this read is part of.
+      if (this.#handles.get(handleId)?.file === file) this.#handles.delete(handleId);
+      await file.close().catch(() => {});
+      throw ioError(err, { operation: "read", path: `file handle ${handleId}` });
+    }
+    return { chunk: encodeBase64(buffer.subarray(0, filled)), eof: filled < len };
+  }
+
+  /** Closes `handleId`; unknown ids are fine. */
+  async close(handleId: string): Promise<void> {
+    const handle = this.#handles.get(handleId);
+    if (!handle) return;
+    this.#handles.delete(handleId);
+    // Let reads already queued on this handle finish before the descriptor goes away.
+    await handle.tail;
+    await handle.file?.close();
+  }
+
+  /** Closes every handle. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.#disposed = true;
+    const ids = [...this.#handles.keys()];
+    await Promise.all(ids.map((id) => this.close(id)));
+  }
+}

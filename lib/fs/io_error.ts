@@ -1,0 +1,187 @@
+/**
+ * Maps operating-system I/O failures to JSON-RPC errors the way upstream does (spec §3.3):
+ * `NotFound` → -32004, `InvalidInput`/`PermissionDenied` → -32600, everything else → -32603.
+ *
+ * Messages start with the Rust `io::Error` display of the reference build (musl `strerror` text
+ * plus `(os error N)`), so clients matching on upstream text keep working, and then name the
+ * operation and path that failed so a user can act on it.
+ * @module
+ */
+import { ErrorCode, RpcError } from "../jsonrpc/errors.ts";
+
+/** The error kinds that decide the JSON-RPC code. */
+type Kind = "notFound" | "invalidInput" | "permissionDenied" | "other";
+
+interface Errno {
+  readonly errno: number;
+  readonly text: string;
+  readonly kind: Kind;
+}
+
+// Linux errno numbers with the musl strerror text (the upstream Linux binary is a musl build).
+const ERRNO: Record<string, Errno> = {
+  EPERM: { errno: 1, text: "Operation not permitted", kind: "permissionDenied" },
+  ENOENT: { errno: 2, text: "No such file or directory", kind: "notFound" },
+  EIO: { errno: 5, text: "I/O error", kind: "other" },
+  ENXIO: { errno: 6, text: "No such device or address", kind: "other" },
+  EBADF: { errno: 9, text: "Bad file descriptor", kind: "other" },
+  EAGAIN: { errno: 11, text: "Resource temporarily unavailable", kind: "other" },
+  EWOULDBLOCK: { errno: 11, text: "Resource temporarily unavailable", kind: "other" },
+  ENOMEM: { errno: 12, text: "Out of memory", kind: "other" },
+  EACCES: { errno: 13, text: "Permission denied", kind: "permissionDenied" },
+  EBUSY: { errno: 16, text: "Resource busy", kind: "other" },
+  EEXIST: { errno: 17, text: "File exists", kind: "other" },
+  EXDEV: { errno: 18, text: "Cross-device link", kind: "other" },
+  ENODEV: { errno: 19, text: "No such device", kind: "other" },
+  ENOTDIR: { errno: 20, text: "Not a directory", kind: "other" },
+  EISDIR: { errno: 21, text: "Is a directory", kind: "other" },
+  EINVAL: { errno: 22, text: "Invalid argument", kind: "invalidInput" },
+  ENFILE: { errno: 23, text: "Too many open files in system", kind: "other" },
+  EMFILE: { errno: 24, text: "No file descriptors available", kind: "other" },
+  ETXTBSY: { errno: 26, text: "Text file busy", kind: "other" },
+  EFBIG: { errno: 27, text: "File too large", kind: "other" },
+  ENOSPC: { errno: 28, text: "No space left on device", kind: "other" },
+  ESPIPE: { errno: 29, text: "Invalid seek", kind: "other" },
+  EROFS: { errno: 30, text: "Read-only file system", kind: "other" },
+  EMLINK: { errno: 31, text: "Too many links", kind: "other" },
+  ENAMETOOLONG: { errno: 36, text: "Filename too long", kind: "invalidInput" },
+  ENOTEMPTY: { errno: 39, text: "Directory not empty", kind: "other" },
+  ELOOP: { errno: 40, text: "Symbolic link loop", kind: "other" },
+  EOPNOTSUPP: { errno: 95, text: "Not supported", kind: "other" },
+  EDQUOT: { errno: 122, text: "Quota exceeded", kind: "other" },
+};
+
+// Deno error classes that arrive without an errno `code`.
+const CLASS_KIND: Record<string, Kind> = {
+  NotFound: "notFound",
+  PermissionDenied: "permissionDenied",
+  NotCapable: "permissionDenied",
+  InvalidData: "invalidInput",
+};
+
+const CODE_OF_KIND: Record<Kind, number> = {
+  notFound: ErrorCode.NotFound,
+  invalidInput: ErrorCode.InvalidRequest,
+  permissionDenied: ErrorCode.InvalidRequest,
+  other: ErrorCode.Internal,
+};
+
+/** Where an I/O failure happened, used when the runtime's error does not already say. */
+export interface IoErrorContext {
+  /** What was being done, e.g. `open` or `fs/copy`. */
+  operation?: string;
+  /** The native path involved. */
+  path?: string;
+}
+
+/**
+ * Returns the Rust-style display (`No such file or directory (os error 2)`) of an errno name,
+ * or `undefined` for names we do not know.
+ *
+ * @example
+ * ```ts
+ * osErrorText("ENOENT"); // "No such file or directory (os error 2)"
+ * ```
+ */
+export function osErrorText(code: string): string | undefined {
+  const entry = ERRNO[code];
+  return entry ? `${entry.text} (os error ${entry.errno})` : undefined;
+}
+
+/**
+ * Builds the RpcError for an errno name with an optional context, for failures we detect
+ * ourselves (e.g. a symlink where none may be followed).
+ *
+ * @example
+ * ```ts
+ * throw osError("EISDIR", { operation: "open", path: "/tmp/dir" });
+ * ```
+ */
+export function osError(code: string, context: IoErrorContext = {}): RpcError {
+  const entry = ERRNO[code] ?? { errno: 0, text: code, kind: "other" as const };
+  return new RpcError(
+    CODE_OF_KIND[entry.kind],
+    `${entry.text} (os error ${entry.errno})${describeContext(context)}`,
+  );
+}
+
+function describeContext(context: IoErrorContext): string {
+  if (context.path === undefined) return "";
+  return context.operation ? `: ${context.operation} '${context.path}'` : `: '${context.path}'`;
+}
+
+// Deno's own messages already end in `: <syscall> '<path>'`; node:fs errors carry syscall/path.
+function contextOf(err: Error & { syscall?: unknown; path?: unknown; dest?: unknown }): string {
+  const deno = /\(os error \d+\)(: .+)$/s.exec(err.message);
+  if (deno) return deno[1];
+  if (typeof err.syscall === "string" && typeof err.path === "string") {
+    const dest = typeof err.dest === "string" ? ` -> '${err.dest}'` : "";
+    return `: ${err.syscall} '${err.path}'${dest}`;
+  }
+  return "";
+}
+
+/**
+ * Converts anything a filesystem call threw into the RpcError upstream would answer with.
+ * RpcErrors pass through unchanged.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await Deno.stat(path);
+ * } catch (err) {
+ *   throw ioError(err, { operation: "stat", path });
+ * }
+ * ```
+ */
+export function ioError(err: unknown, context: IoErrorContext = {}): RpcError {
+  if (err instanceof RpcError) return err;
+  if (!(err instanceof Error)) return new RpcError(ErrorCode.Internal, String(err));
+  const code = (err as { code?: unknown }).code;
+  const entry = typeof code === "string" ? ERRNO[code] : undefined;
+  const suffix = contextOf(err) || describeContext(context);
+  if (entry) {
+    return new RpcError(
+      CODE_OF_KIND[entry.kind],
+      `${entry.text} (os error ${entry.errno})${suffix}`,
+    );
+  }
+  const kind = CLASS_KIND[err.name] ?? "other";
+  const message = /\(os error \d+\)/.test(err.message)
+    ? err.message
+    : `${err.message}${describeContext(context)}`;
+  return new RpcError(CODE_OF_KIND[kind], message);
+}
+
+/**
+ * Runs `task`, converting any I/O failure with {@linkcode ioError}.
+ *
+ * @example
+ * ```ts
+ * const info = await mapIoErrors(() => Deno.stat(path), { operation: "stat", path });
+ * ```
+ */
+export async function mapIoErrors<T>(
+  task: () => Promise<T>,
+  context: IoErrorContext = {},
+): Promise<T> {
+  try {
+    return await task();
+  } catch (err) {
+    throw ioError(err, context);
+  }
+}
+
+/**
+ * Whether `err` is a "not found" failure (ENOENT), whatever API raised it.
+ *
+ * @example
+ * ```ts
+ * if (isNotFound(err)) return; // already gone
+ * ```
+ */
+export function isNotFound(err: unknown): boolean {
+  return err instanceof Deno.errors.NotFound ||
+    (err instanceof Error && (err as { code?: unknown }).code === "ENOENT") ||
+    (err instanceof RpcError && err.code === ErrorCode.NotFound);
+}

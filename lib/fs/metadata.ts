@@ -1,0 +1,69 @@
+/**
+ * `fs/getMetadata` and `fs/canonicalize`.
+ * @module
+ */
+import { ioError } from "./io_error.ts";
+import { uriFromPath } from "./path_uri.ts";
+import type { FollowOptions } from "./read_write.ts";
+import { rejectFinalSymlink, rejectSymlinkAncestors } from "./_symlinks.ts";
+
+/** The `fs/getMetadata` result. */
+export interface FileMetadata {
+  isDirectory: boolean;
+  isFile: boolean;
+  isSymlink: boolean;
+  size: number;
+  createdAtMs: number;
+  modifiedAtMs: number;
+}
+
+/**
+ * Metadata of `path`: type, size and times follow symlinks (stat), `isSymlink` comes from lstat.
+ * A dangling symlink is NotFound. Times are milliseconds since the epoch, 0 when unavailable.
+ *
+ * @example
+ * ```ts
+ * const { isFile, size } = await getMetadata("/tmp/note.txt");
+ * ```
+ */
+export async function getMetadata(
+  path: string,
+  options: FollowOptions = {},
+): Promise<FileMetadata> {
+  if (options.followSymlinks === false) {
+    await rejectSymlinkAncestors(path);
+    await rejectFinalSymlink(path);
+  }
+  let link: Deno.FileInfo;
+  let target: Deno.FileInfo;
+  try {
+    link = await Deno.lstat(path);
+    target = link.isSymlink ? await Deno.stat(path) : link;
+  } catch (err) {
+    throw ioError(err, { operation: "stat", path });
+  }
+  return {
+    isDirectory: target.isDirectory,
+    isFile: target.isFile,
+    isSymlink: link.isSymlink,
+    size: target.size,
+    createdAtMs: target.birthtime?.getTime() ?? 0,
+    modifiedAtMs: target.mtime?.getTime() ?? 0,
+  };
+}
+
+/**
+ * The real path of `path` (symlinks and `..` resolved) as a `file:` URI.
+ *
+ * @example
+ * ```ts
+ * const { path } = await canonicalize("/tmp/alias/file"); // "file:///private/tmp/file"
+ * ```
+ */
+export async function canonicalize(path: string): Promise<{ path: string }> {
+  try {
+    return { path: uriFromPath(await Deno.realPath(path)) };
+  } catch (err) {
+    throw ioError(err, { operation: "realpath", path });
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * The filesystem JSON-RPC methods (`fs/*`, family `filesystem`).
+ * @module
+ */
+import { defineMethod, type MethodContext, type MethodTable } from "../server/method.ts";
+import { copyPath } from "./copy.ts";
+import { createDirectory, readDirectory, removePath } from "./directory.ts";
+import { FileHandleTable } from "./handles.ts";
+import { canonicalize, getMetadata } from "./metadata.ts";
+import { pathFromUri } from "./path_uri.ts";
+import { readFileBase64, writeFileBase64 } from "./read_write.ts";
+import { rejectRestrictedSandbox } from "./sandbox.ts";
+import * as schema from "./schemas.ts";
+import { walk } from "./walk.ts";
+
+/** Key of the per-connection {@linkcode FileHandleTable}. */
+export const FILE_HANDLES_RESOURCE = "fs.handles";
+
+/**
+ * The connection's file handle table, created on first use and disposed with the connection.
+ *
+ * @example
+ * ```ts
+ * await fileHandles(ctx).close("h1");
+ * ```
+ */
+export function fileHandles(context: MethodContext): FileHandleTable {
+  return context.connection.resource(FILE_HANDLES_RESOURCE, () => new FileHandleTable());
+}
+
+/**
+ * Every `fs/*` method, ready to merge into the server's method table.
+ *
+ * @example
+ * ```ts
+ * const methods: MethodTable = { ...fsMethods, ...httpMethods };
+ * ```
+ */
+export const fsMethods: MethodTable = {
+  "fs/readFile": defineMethod({
+    family: "filesystem",
+    params: schema.readFileParams,
+    handle(params) {
+      rejectRestrictedSandbox(params.sandbox);
+      return readFileBase64(pathFromUri(params.path), params);
+    },
+  }),
+  "fs/writeFile": defineMethod({
+    family: "filesystem",
+    params: schema.writeFileParams,
+    handle(params) {
+      rejectRestrictedSandbox(params.sandbox);
+      return writeFileBase64(pathFromUri(params.path), params.dataBase64, params);
+    },
+  }),
+  "fs/createDirectory": defineMethod({
+    family: "filesystem",
+    params: schema.createDirectoryParams,
+    handle(params) {
+      rejectRestrictedSandbox(params.sandbox);
+      return createDirectory(pathFromUri(params.path), params);
+    },
+  }),
+  "fs/getMetadata": defineMethod({
+    family: "filesystem",
+    params: schema.getMetadataParams,
+    handle(params) {
+      rejectRestrictedSandbox(params.sandbox);
+      return getMetadata(pathFromUri(params.path), params);
+    },
+  }),
+  "fs/canonicalize": defineMethod({
+    family: "filesystem",
+    params: schema.canonicalizeParams,
+    handle(params) {
+      rejectRestrictedSandbox(params.sandbox);
+      return canonicalize(pathFromUri(params.path));
+    },
+  }),
+  "fs/readDirectory": defineMethod({
+    family: "filesystem",
+    params: schema.readDirectoryParams,
+    handle(params) {
+      rejectRestrictedSandbox(params.sandbox);
+      return readDirectory(pathFromUri(params.path));
+    },
+  }),
+  "fs/walk": defineMethod({
+    family: "filesystem",
+    params: schema.walkParams,
+    handle(params) {
+      rejectRestrictedSandbox(params.sandbox);
+      return walk(pathFromUri(params.path), params.options);
+    },
+  }),
+  "fs/remove": defineMethod({
+    family: "filesystem",
+    params: schema.removeParams,
+    handle(params) {
+      rejectRestrictedSandbox(params.sandbox);
+      return removePath(pathFromUri(params.path), params);
+    },
+  }),
+  "fs/copy": defineMethod({
+    family: "filesystem",
+    params: schema.copyParams,
+    handle(params) {
+      rejectRestrictedSandbox(params.sandbox);
+      const source = pathFromUri(params.sourcePath);
+      const destination = pathFromUri(params.destinationPath);
+      return copyPath(source, destination, params);
+    },
+  }),
+  "fs/open": defineMethod({
+    family: "filesystem",
+    params: schema.openParams,
+    async handle(params, context) {
+      rejectRestrictedSandbox(params.sandbox);
+      const path = pathFromUri(params.path);
+      await fileHandles(context).open(params.handleId, path, params);
+      return { handleId: params.handleId };
+    },
+  }),
+  "fs/readBlock": defineMethod({
+    family: "filesystem",
+    params: schema.readBlockParams,
+    handle(params, context) {
+      return fileHandles(context).readBlock(params.handleId, params);
+    },
+  }),
+  "fs/close": defineMethod({
+    family: "filesystem",
+    lane: "control",
+    params: schema.closeParams,
+    async handle(params, context) {
+      await fileHandles(context).close(params.handleId);
+      return {};
+    },
+  }),
+};
