@@ -10,6 +10,8 @@
  */
 
 import { internalError, invalidParams } from "../jsonrpc/errors.ts";
+import { osErrorMessage, osErrorText } from "../util/os_error.ts";
+import { resolveProgram } from "./pipe_spawner.ts";
 import type { ChildHandle, ChildOutput, Spawner, SpawnRequest } from "./spawner.ts";
 import {
   closeFd,
@@ -31,7 +33,6 @@ import {
   writeNow,
 } from "./_libc.ts";
 import { killGroup, sessionGroups } from "./_session_kill.ts";
-import { findProgram } from "./_find_program.ts";
 
 /** Window size used when `process/start` gives none (spec §4.2). */
 export const DEFAULT_PTY_ROWS = 24;
@@ -115,11 +116,10 @@ export class PtySpawner implements Spawner {
     const program = request.arg0 ?? request.argv[0];
     if (program === undefined) throw invalidParams("argv must not be empty");
     checkDirectory(request.cwd);
-    try {
-      findProgram(program, { cwd: request.cwd, path: request.env.PATH });
-    } catch (error) {
-      throw internalError((error as Error).message);
-    }
+    const resolved = resolveProgram(program, { cwd: request.cwd, path: request.env.PATH });
+    // execvp in setsid searches the child's PATH, as the check above did; without one, run
+    // what the check found. A name searched again keeps argv[0] as the client sent it.
+    const executable = request.env.PATH === undefined ? resolved : program;
     const setsid = this.#setsidPath ??= locateSetsid();
     let pair: PtyPair;
     try {
@@ -136,7 +136,7 @@ export class PtySpawner implements Spawner {
           setsid,
           pair.slavePath,
           request.env.PWD === undefined ? "-" : `+${request.env.PWD}`,
-          program,
+          executable,
           ...request.argv.slice(1),
         ],
         cwd: request.cwd,
@@ -149,7 +149,7 @@ export class PtySpawner implements Spawner {
     } catch (error) {
       closeFd(pair.master);
       closeFd(pair.slave);
-      throw internalError(osErrorText(error));
+      throw internalError(osErrorMessage(error));
     }
     return new PtyChild(pair, child, this.#graceMs);
   }
@@ -168,9 +168,9 @@ function checkDirectory(cwd: string): void {
   try {
     info = Deno.statSync(cwd);
   } catch (error) {
-    throw internalError(osErrorText(error));
+    throw internalError(osErrorMessage(error));
   }
-  if (!info.isDirectory) throw internalError("Not a directory (os error 20)");
+  if (!info.isDirectory) throw internalError(osErrorText("ENOTDIR"));
 }
 
 function locateSetsid(): string {
@@ -182,12 +182,6 @@ function locateSetsid(): string {
     }
   }
   throw internalError("PTY processes need setsid(1) from util-linux; install util-linux");
-}
-
-/** Keeps the OS part of a Deno error ("No such file or directory (os error 2)"). */
-function osErrorText(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  return message.match(/([^:]*\(os error \d+\))/)?.[1].trim() ?? message;
 }
 
 interface PendingWrite {
