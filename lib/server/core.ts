@@ -6,6 +6,7 @@
 import { environmentMethods } from "./environment.ts";
 import { processMethods } from "../process/methods.ts";
 import { PipeSpawner } from "../process/pipe_spawner.ts";
+import { PtySpawner } from "../process/pty_spawner.ts";
 import type { Spawner } from "../process/spawner.ts";
 import type { MessageTransport } from "../transport/types.ts";
 import { ServerConnection } from "./connection.ts";
@@ -20,7 +21,7 @@ export interface ExecServerCoreOptions {
   sessionTtlMs?: number;
   /** How long a closed process stays readable (default 30 s). */
   processRetentionMs?: number;
-  /** Process backends; pipe mode defaults to {@link PipeSpawner}. */
+  /** Process backends; defaults: {@link PipeSpawner}, and {@link PtySpawner} on Linux. */
   spawners?: { pipe?: Spawner; pty?: Spawner };
   /** Extra methods (fs, http, …) merged over the built-in process and environment methods. */
   methods?: MethodTable;
@@ -43,7 +44,10 @@ export class ExecServerCore {
     this.registry = new SessionRegistry({
       detachedTtlMs: options.sessionTtlMs ?? 30_000,
       processTable: {
-        spawners: { pipe: options.spawners?.pipe ?? new PipeSpawner(), pty: options.spawners?.pty },
+        spawners: {
+          pipe: options.spawners?.pipe ?? new PipeSpawner(),
+          pty: options.spawners?.pty ?? (Deno.build.os === "linux" ? new PtySpawner() : undefined),
+        },
         closedRetentionMs: options.processRetentionMs ?? 30_000,
       },
     });
