@@ -10,6 +10,8 @@ import { decodeBase64 } from "../util/base64.ts";
 import { buildChildEnv } from "./env_policy.ts";
 
 const u64 = z.number().int().nonnegative();
+/** A terminal dimension (rows or columns), as `struct winsize` holds it. */
+const dimension = z.number().int().min(1).max(65535);
 
 /** Params of `process/start`. */
 export const startParams = z.object({
@@ -19,6 +21,9 @@ export const startParams = z.object({
   env: z.record(z.string(), z.string()),
   tty: z.boolean(),
   pipeStdin: z.boolean().optional(),
+  /** Ours: initial PTY window size (default 24x80); ignored without `tty`. */
+  rows: dimension.optional(),
+  cols: dimension.optional(),
   arg0: z.string().nullish(),
   envPolicy: z.object({
     inherit: z.enum(["all", "core", "none"]),
@@ -52,11 +57,26 @@ export const writeParams = z.object({
   writeId: z.string(),
 });
 
-/** Signal names accepted by `process/signal`, with the signal each sends to the group. */
-export const PROCESS_SIGNALS: Record<string, Deno.Signal> = { interrupt: "SIGINT" };
+/**
+ * Signal names accepted by `process/signal`, with the signal each sends to the group. Upstream
+ * knows only `interrupt`; the others are ours (capability `processSignals`).
+ */
+export const PROCESS_SIGNALS: Record<string, Deno.Signal> = {
+  interrupt: "SIGINT",
+  terminate: "SIGTERM",
+  kill: "SIGKILL",
+  hangup: "SIGHUP",
+  quit: "SIGQUIT",
+};
 
 /** Params of `process/signal`. */
 export const signalParams = z.object({ processId: z.string(), signal: z.string() });
+
+/** Params of `process/resize` (ours, capability `processResize`). */
+export const resizeParams = z.object({ processId: z.string(), rows: dimension, cols: dimension });
+
+/** Params of `process/closeStdin` (ours, capability `processCloseStdin`). */
+export const closeStdinParams = z.object({ processId: z.string() });
 
 /** Params of `process/terminate`. */
 export const terminateParams = z.object({ processId: z.string() });
@@ -82,6 +102,8 @@ export const processMethods: MethodTable = {
         env,
         tty: params.tty,
         pipeStdin: params.pipeStdin ?? false,
+        rows: params.rows,
+        cols: params.cols,
       });
       return { processId: params.processId, sandboxType: "none" };
     },
@@ -121,8 +143,24 @@ export const processMethods: MethodTable = {
           }`,
         );
       }
-      session.processes.signal(params.processId, signal);
-      return {};
+      // Upstream answers `{}`; the extra status is ours and ignored by upstream clients.
+      return { status: session.processes.signal(params.processId, signal) };
+    },
+  }),
+  "process/resize": defineMethod({
+    family: "exec",
+    lane: "control",
+    params: resizeParams,
+    handle(params, { session }) {
+      return { status: session.processes.resize(params.processId, params) };
+    },
+  }),
+  "process/closeStdin": defineMethod({
+    family: "exec",
+    // Ordinary lane: an EOF must not overtake writes sent before it.
+    params: closeStdinParams,
+    async handle(params, { session }) {
+      return { status: await session.processes.closeStdin(params.processId) };
     },
   }),
   "process/terminate": defineMethod({

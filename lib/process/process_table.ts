@@ -36,6 +36,9 @@ export interface ReadResult {
   sandboxDenied: boolean;
 }
 
+/** Outcome of `process/signal`, `process/resize` and `process/closeStdin` (ours). */
+export type ControlStatus = "accepted" | "unknownProcess" | "starting" | "exited";
+
 /** Status of `process/write`. */
 export type WriteStatus = "accepted" | "unknownProcess" | "stdinClosed" | "starting";
 
@@ -164,11 +167,41 @@ export class ProcessTable {
     return "accepted";
   }
 
-  /** Sends a signal to a running process's group; a no-op for unknown, starting or exited ones. */
-  signal(processId: string, signal: Deno.Signal): void {
+  /**
+   * Sends a signal to a running process's group. Unknown, starting or exited processes are a
+   * no-op, told apart by the status (as `process/write` does), never an error.
+   */
+  signal(processId: string, signal: Deno.Signal): ControlStatus {
+    const status = this.#controlStatus(processId);
+    if (status === "accepted") this.#processes.get(processId)!.child!.signalGroup(signal);
+    return status;
+  }
+
+  /** `process/resize`: sets a PTY's window size; `notTty` for a pipe process. */
+  resize(processId: string, size: { rows: number; cols: number }): ControlStatus | "notTty" {
+    const status = this.#controlStatus(processId);
+    if (status !== "accepted") return status;
+    const child = this.#processes.get(processId)!.child!;
+    if (!child.resize) return "notTty";
+    child.resize(size.rows, size.cols);
+    return "accepted";
+  }
+
+  /** `process/closeStdin`: EOF on a stdin pipe, ^D on a PTY; `stdinClosed` without a stdin. */
+  async closeStdin(processId: string): Promise<ControlStatus | "stdinClosed"> {
+    const status = this.#controlStatus(processId);
+    if (status !== "accepted") return status;
+    const child = this.#processes.get(processId)!.child!;
+    if (!child.hasStdin) return "stdinClosed";
+    await child.closeStdin().catch(() => {});
+    return "accepted";
+  }
+
+  #controlStatus(processId: string): ControlStatus {
     const proc = this.#processes.get(processId);
-    if (!proc || proc.starting || proc.exited) return;
-    proc.child!.signalGroup(signal);
+    if (!proc) return "unknownProcess";
+    if (proc.starting) return "starting";
+    return proc.exited ? "exited" : "accepted";
   }
 
   /** `process/terminate`: SIGKILL to the group; `running` tells whether it was still running. */

@@ -18,6 +18,11 @@ export const CAPABILITIES: Record<string, boolean> = {
   shellSnapshotV2: false,
   fileWriteStreaming: false,
   windowsMxc: false,
+  // Ours, beyond upstream: `process/resize` (+ rows/cols on start), `process/closeStdin`, and
+  // `process/signal` names beyond `interrupt`. PTYs exist on Linux only (lib/process/_libc.ts).
+  processResize: Deno.build.os === "linux",
+  processCloseStdin: true,
+  processSignals: true,
 };
 
 /** Params of unit-typed methods: absent, null or `{}`. */
