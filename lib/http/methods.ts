@@ -1,0 +1,178 @@
+/**
+ * The `http/request` JSON-RPC method (family `http`) and its `http/request/bodyDelta`
+ * notifications.
+ * @module
+ */
+import { internalError } from "../jsonrpc/errors.ts";
+import { encodeBase64 } from "../fs/base64.ts";
+import { defineMethod, type MethodContext, type MethodTable } from "../server/method.ts";
+import { ActiveStreams } from "./active_streams.ts";
+import { prepareRequest } from "./prepare.ts";
+import {
+  describeHttpError,
+  HttpSendError,
+  type PerformedResponse,
+  performRequest,
+} from "./request.ts";
+import { httpRequestParams } from "./schemas.ts";
+
+/** Largest decoded payload of one `http/request/bodyDelta`. */
+export const MAX_BODY_DELTA_BYTES = 1024 * 1024;
+/** Key of the per-connection {@linkcode ActiveStreams}. */
+export const ACTIVE_STREAMS_RESOURCE = "http.streams";
+/** Notification carrying streamed body bytes. */
+export const BODY_DELTA_METHOD = "http/request/bodyDelta";
+
+/** The `http/request` result. */
+export interface HttpRequestResult {
+  status: number;
+  headers: { name: string; value: string }[];
+  bodyBase64: string;
+}
+
+/** The `http/request/bodyDelta` params. */
+export interface BodyDelta {
+  requestId: string;
+  seq: number;
+  deltaBase64: string;
+  done: boolean;
+  error: string | null;
+}
+
+/**
+ * `http/request` for the server's method table.
+ *
+ * @example
+ * ```ts
+ * const methods: MethodTable = { ...fsMethods, ...httpMethods };
+ * ```
+ */
+export const httpMethods: MethodTable = {
+  "http/request": defineMethod({
+    family: "http",
+    params: httpRequestParams,
+    async handle(params, context): Promise<HttpRequestResult> {
+      const request = prepareRequest(params);
+      if (!params.streamResponse) {
+        const response = await send(request, context.connection.signal);
+        try {
+          const body = await readBody(response);
+          return { ...head(response), bodyBase64: encodeBase64(body) };
+        } finally {
+          response.finish();
+        }
+      }
+      const streams = context.connection.resource(
+        ACTIVE_STREAMS_RESOURCE,
+        () => new ActiveStreams(),
+      );
+      const reservation = streams.reserve(params.requestId);
+      let response: PerformedResponse;
+      try {
+        response = await send(
+          request,
+          AbortSignal.any([reservation.signal, context.connection.signal]),
+        );
+      } catch (err) {
+        reservation.release();
+        throw err;
+      }
+      context.afterResponse(async () => {
+        try {
+          await pumpBody(params.requestId, response, context);
+        } finally {
+          response.finish();
+          reservation.release();
+        }
+      });
+      return { ...head(response), bodyBase64: "" };
+    },
+  }),
+};
+
+async function send(
+  request: ReturnType<typeof prepareRequest>,
+  signal: AbortSignal,
+): Promise<PerformedResponse> {
+  try {
+    return await performRequest(request, { signal });
+  } catch (err) {
+    throw internalError(`http/request failed: ${describeHttpError(err)}`);
+  }
+}
+
+function head(response: PerformedResponse): Omit<HttpRequestResult, "bodyBase64"> {
+  return {
+    status: response.status,
+    headers: response.headers.map(([name, value]) => ({ name, value })),
+  };
+}
+
+async function readBody(response: PerformedResponse): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  try {
+    for await (const chunk of response.body) {
+      chunks.push(chunk);
+      total += chunk.length;
+    }
+  } catch (err) {
+    throw internalError(
+      `failed to read http/request response body: ${describeHttpError(abortReason(response, err))}`,
+    );
+  }
+  const body = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    body.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return body;
+}
+
+/** Streams the body as deltas of at most 1 MiB, seq from 1, then a terminal frame. */
+async function pumpBody(
+  requestId: string,
+  response: PerformedResponse,
+  context: MethodContext,
+): Promise<void> {
+  let seq = 0;
+  const delta = (bytes: Uint8Array, done: boolean, error: string | null) =>
+    context.connection.notify(
+      BODY_DELTA_METHOD,
+      {
+        requestId,
+        seq: ++seq,
+        deltaBase64: encodeBase64(bytes),
+        done,
+        error,
+      } satisfies BodyDelta,
+    );
+  const reader = response.body.getReader();
+  try {
+    while (true) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      if (context.connection.signal.aborted) return;
+      for (let start = 0; start < value.length; start += MAX_BODY_DELTA_BYTES) {
+        await delta(value.subarray(start, start + MAX_BODY_DELTA_BYTES), false, null);
+      }
+    }
+    await delta(new Uint8Array(0), true, null);
+  } catch (err) {
+    // Nobody is left to tell when the connection is gone.
+    if (context.connection.signal.aborted) return;
+    const message = `failed to read http/request response body: ${
+      describeHttpError(abortReason(response, err))
+    }`;
+    await delta(new Uint8Array(0), true, message);
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+}
+
+function abortReason(response: PerformedResponse, err: unknown): unknown {
+  return response.signal.aborted && response.signal.reason instanceof HttpSendError
+    ? response.signal.reason
+    : err;
+}

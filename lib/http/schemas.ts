@@ -1,0 +1,28 @@
+/**
+ * Params schema of `http/request` (spec §3.4), the single source of its TS type.
+ * @module
+ */
+import { z } from "zod";
+
+/** One request header; repeated names are kept, in order. */
+export const httpHeaderSchema = z.object({
+  name: z.string(),
+  value: z.string(),
+  /** Gated by the `httpHeaderEnvVars` capability, which this server does not advertise. */
+  valueEnvVar: z.string().nullish(),
+});
+
+/** `http/request` params. */
+export const httpRequestParams = z.object({
+  method: z.string(),
+  url: z.string(),
+  headers: z.array(httpHeaderSchema).nullish().transform((headers) => headers ?? []),
+  bodyBase64: z.string().nullish(),
+  timeoutMs: z.number().int().min(0).nullish(),
+  redirectPolicy: z.enum(["follow", "stop"]).nullish().transform((policy) => policy ?? "follow"),
+  requestId: z.string(),
+  streamResponse: z.boolean().nullish().transform((stream) => stream ?? false),
+});
+
+/** Parsed `http/request` params. */
+export type HttpRequestParams = z.output<typeof httpRequestParams>;
