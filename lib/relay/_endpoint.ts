@@ -290,6 +290,13 @@ export class RelayEndpoint implements StreamHost {
   #tick(): void {
     if (this.#closed || !this.#link) return;
     const now = performance.now();
+    // Streams first, with twice the link's patience: a silent stream whose link is otherwise
+    // alive lost its peer; if everything is silent, the link check below fires first.
+    for (const stream of [...this.streams.values()]) {
+      if (stream.tick(now)) {
+        stream.fail("heartbeat_timeout", `peer silent for ${2 * this.#options.deadAfterMs} ms`);
+      }
+    }
     let reliable = 0;
     for (const stream of this.streams.values()) if (stream.mode === "reliable") reliable++;
     if (reliable > 0 && now - this.#lastInboundAt >= this.#options.deadAfterMs) {
@@ -300,12 +307,6 @@ export class RelayEndpoint implements StreamHost {
       const link = this.#link;
       this.#linkGone(`no traffic for ${silentMs} ms`);
       link.close();
-      return;
-    }
-    for (const stream of [...this.streams.values()]) {
-      if (stream.tick(now)) {
-        stream.fail("heartbeat_timeout", `peer silent for ${this.#options.deadAfterMs} ms`);
-      }
     }
   }
 }

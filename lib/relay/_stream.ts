@@ -365,11 +365,15 @@ export class RelayStream implements MessageTransport {
     else this.#host.markReady(this);
   }
 
-  /** Periodic liveness check from the endpoint. @returns true if the stream is silent past the dead line. */
+  /**
+   * Periodic liveness check from the endpoint: queues a heartbeat when the stream has been
+   * silent for a heartbeat interval.
+   * @returns true if the stream has been silent for twice `deadAfterMs` (its peer is gone).
+   */
   tick(now: number): boolean {
     if (this.#finalized || this.mode !== "reliable") return false;
     const silent = now - this.lastInboundAt;
-    if (silent >= this.#options.deadAfterMs) return true;
+    if (silent >= 2 * this.#options.deadAfterMs) return true;
     if (
       silent >= this.#options.heartbeatIntervalMs &&
       now - this.#lastHeartbeatAt >= this.#options.heartbeatIntervalMs
@@ -392,7 +396,9 @@ export class RelayStream implements MessageTransport {
   /** A new link replaced a lost one: ask the peer to resend from our next expected seq. */
   linkReplaced(now: number): void {
     if (this.#finalized) return;
-    this.lastInboundAt = now;
+    // Give the peer a full dead-line to answer on the new link, but no more: a peer that
+    // vanished while we were detached must still time out.
+    this.lastInboundAt = Math.max(this.lastInboundAt, now - this.#options.deadAfterMs);
     this.#resumePending = true;
     this.#retransmitOnNextAck = true;
     this.#host.markReady(this);

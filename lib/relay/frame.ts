@@ -142,7 +142,9 @@ export function checkDataSegment(data: RelayData, limits: SegmentLimits): string
     return `segment_count ${data.segmentCount} on a stream whose peer never negotiated segmentation`;
   }
   if (data.segmentCount > 1) {
-    const maxCount = Math.ceil(limits.maxMessageBytes / limits.segmentBytes);
+    // Peers may cut smaller segments than ours, so only "at least one byte per segment" bounds
+    // the count; reassembly itself is bounded by bytes.
+    const maxCount = limits.maxMessageBytes;
     if (data.segmentCount > maxCount) {
       return `segment_count ${data.segmentCount} exceeds ${maxCount} (message limit ${limits.maxMessageBytes} bytes)`;
     }
