@@ -59,12 +59,18 @@ export class SimLinkEnd implements RelayLink {
 
   constructor(label: string, conditions: Required<LinkConditions>, random: () => number) {
     this.label = label;
-    this.#conditions = conditions;
+    this.#conditions = { ...conditions };
     this.#random = random;
   }
 
   get bufferedAmount(): number {
     return this.#inflightBytes;
+  }
+
+  /** From now on, both directions of this pair lose every frame (a silently dead path). */
+  blackhole(): void {
+    this.#conditions.loss = 1;
+    this.peer.#conditions.loss = 1;
   }
 
   get isClosed(): boolean {
