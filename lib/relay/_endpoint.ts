@@ -185,7 +185,19 @@ export class RelayEndpoint implements StreamHost {
       this.#sendControl(frame.streamId, "noise_not_supported");
       return;
     }
-    if (kind === "heartbeat") return;
+    if (kind === "heartbeat" || kind === "resume") return;
+    // Only a fresh start creates a stream: a legacy harness's data seq 0, or our harness's
+    // hello (`ack_frame` acknowledging nothing). Anything else comes from a stream this
+    // executor does not know (e.g. it restarted): tell the peer instead of hanging it.
+    const fresh = frame.ack === undefined &&
+      (kind === "ackFrame" || (kind === "data" && frame.body.value.seq === 0));
+    if (!fresh) {
+      this.#options.log(
+        `relay: ${this.linkLabel}: ${kind} frame for unknown stream ${frame.streamId}; resetting it`,
+      );
+      this.#sendControl(frame.streamId, "unknown_stream");
+      return;
+    }
     if (this.streams.size >= this.#init.maxStreams) {
       this.#options.log(
         `relay: ${this.linkLabel}: refusing stream ${frame.streamId}: ${this.#init.maxStreams} streams already open`,

@@ -80,6 +80,8 @@ Deno.test("bad input is dropped or resets only its stream, with a log line, neve
     // A segment_count that could only describe a message over the limit.
     peer.send(rawAck("count"));
     peer.send(rawData("count", 0, "{", { index: 0, count: 1_000_000 }));
+    // Data in the middle of a stream this executor never saw (e.g. it restarted).
+    peer.send(rawData("ghost", 5, "{}", { ack: 3 }));
     // A Noise handshake on a new stream.
     peer.send(rawResume("noise"));
     peer.send(rawHandshake("noise", new Uint8Array([1, 2, 3])));
@@ -91,7 +93,7 @@ Deno.test("bad input is dropped or resets only its stream, with a log line, neve
       5000,
       "resets",
       () =>
-        ["bad-seg", "legacy-seg", "bad-ack", "count", "noise"].every((id) =>
+        ["bad-seg", "legacy-seg", "bad-ack", "count", "noise", "ghost"].every((id) =>
           framesFor(id).some((f) => f.body.case === "reset")
         ),
     );
@@ -129,6 +131,8 @@ Deno.test("bad input is dropped or resets only its stream, with a log line, neve
     assert.ok(logged(/bad-ack.*ack 5 for an unsent seq/), "bad ack logged");
     assert.ok(logged(/count.*segment_count 1000000 exceeds 102400/), "count logged");
     assert.ok(logged(/Noise handshake/), "handshake logged");
+    assert.ok(logged(/data frame for unknown stream ghost/), "unknown stream logged");
+    assert.ok(!streams.has("ghost"));
     // Only the streams that misbehaved ended.
     assert.equal(streams.get("good")?.endReason, undefined);
     assert.equal(streams.get("huge")?.endReason, undefined);
