@@ -40,19 +40,29 @@ export interface StreamHost {
 
 /** Memory held by one stream, for tests and diagnostics. */
 export interface StreamStats {
+  /** Negotiated mode. */
   mode: StreamMode;
+  /** Segments sent and not yet acknowledged (at most `windowSegments`). */
   inflightSegments: number;
+  /** Payload bytes sent and not yet acknowledged (at most `windowBytes`). */
   inflightBytes: number;
+  /** Bytes queued by `send()` and not yet sent. */
   outboxBytes: number;
+  /** Segments received out of order and held. */
   reorderSegments: number;
+  /** Bytes received out of order and held (at most `receiveWindowBytes`). */
   reorderBytes: number;
+  /** Bytes of the partially reassembled message (at most `maxMessageBytes`). */
   assemblyBytes: number;
+  /** Bytes of complete messages the application has not read yet. */
   deliveryQueueBytes: number;
   /** Next seq this side will send. */
   sentSeq: number;
   /** Next seq this side expects. */
   expectedSeq: number;
+  /** Current retransmission timeout. */
   rtoMs: number;
+  /** Segments sent more than once so far. */
   retransmissions: number;
 }
 

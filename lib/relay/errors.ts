@@ -3,7 +3,14 @@
  * @module
  */
 
-/** Stable identifiers of relay failures. */
+/**
+ * Stable identifiers of relay failures.
+ * @example
+ * ```ts
+ * import type { RelayErrorCode } from "./errors.ts";
+ * const code: RelayErrorCode = "stream_closed";
+ * ```
+ */
 export type RelayErrorCode =
   /** A frame could not be decoded or broke a rule of the frame format. */
   | "invalid_frame"
@@ -34,6 +41,7 @@ export class RelayError extends Error {
   readonly code: RelayErrorCode;
 
   /**
+   * Creates an error.
    * @param code stable reason
    * @param message human-readable explanation
    */

@@ -11,7 +11,16 @@ import type { StreamMode, StreamStats } from "./_stream.ts";
 
 export type { StreamMode, StreamStats };
 
-/** A relay stream as the server core sees it, plus relay diagnostics. */
+/**
+ * A relay stream as the server core sees it, plus relay diagnostics.
+ * @example
+ * ```ts
+ * import type { RelayTransport } from "./executor_mux.ts";
+ * function describe(transport: RelayTransport): string {
+ *   return `${transport.id} (${transport.mode}), ${transport.stats().inflightBytes} bytes unacked`;
+ * }
+ * ```
+ */
 export interface RelayTransport extends MessageTransport {
   /** The `stream_id`. */
   readonly id: string;
@@ -23,7 +32,14 @@ export interface RelayTransport extends MessageTransport {
   stats(): StreamStats;
 }
 
-/** Options of {@linkcode ExecutorMux}. */
+/**
+ * Options of {@linkcode ExecutorMux}.
+ * @example
+ * ```ts
+ * import type { ExecutorMuxOptions } from "./executor_mux.ts";
+ * const options: ExecutorMuxOptions = { onStream: (t) => t.close(), maxStreams: 128 };
+ * ```
+ */
 export interface ExecutorMuxOptions extends RelayStreamOptions {
   /** Called once for each new `stream_id`; serve it like any other connection. */
   onStream: (transport: RelayTransport) => void;
@@ -64,6 +80,7 @@ export class ExecutorMux {
   #endpoint: RelayEndpoint;
 
   /**
+   * Starts serving streams over `link`.
    * @param link the executor's link to the rendezvous
    * @param options stream callback and tunables
    */

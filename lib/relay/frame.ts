@@ -16,7 +16,14 @@ import { MAX_STREAM_ID_BYTES, RELAY_FRAME_VERSION } from "./limits.ts";
 export type { RelayData, RelayMessageFrame };
 export { RelayMessageFrameSchema };
 
-/** Fields of a frame to encode; `version` defaults to 1. */
+/**
+ * Fields of a frame to encode; `version` defaults to 1.
+ * @example
+ * ```ts
+ * import type { RelayFrameInit } from "./frame.ts";
+ * const init: RelayFrameInit = { streamId: "s", ack: 4, body: { case: "ackFrame", value: {} } };
+ * ```
+ */
 export type RelayFrameInit = MessageInitShape<typeof RelayMessageFrameSchema>;
 
 const encoder = new TextEncoder();
@@ -102,7 +109,14 @@ export function decodeFrame(bytes: Uint8Array): RelayMessageFrame {
   return frame;
 }
 
-/** Bounds a data segment is checked against. */
+/**
+ * Bounds a data segment is checked against.
+ * @example
+ * ```ts
+ * import type { SegmentLimits } from "./frame.ts";
+ * const limits: SegmentLimits = { segmentBytes: 61440, maxMessageBytes: 1 << 26, legacy: false };
+ * ```
+ */
 export interface SegmentLimits {
   /** Largest payload of one segment of a multi-segment message. */
   segmentBytes: number;

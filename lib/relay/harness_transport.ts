@@ -9,7 +9,14 @@ import { type RelayLink, websocketLink } from "./link.ts";
 import { type RelayStreamOptions, resolveRelayOptions } from "./limits.ts";
 import { RelayEndpoint } from "./_endpoint.ts";
 
-/** Options of {@linkcode openHarnessStream}. */
+/**
+ * Options of {@linkcode openHarnessStream}.
+ * @example
+ * ```ts
+ * import type { HarnessStreamOptions } from "./harness_transport.ts";
+ * const options: HarnessStreamOptions = { streamId: crypto.randomUUID(), negotiateTimeoutMs: 1000 };
+ * ```
+ */
 export interface HarnessStreamOptions extends RelayStreamOptions {
   /** The `stream_id`; default a fresh lowercase UUIDv4, as upstream. */
   streamId?: string;
@@ -46,7 +53,14 @@ export function openHarnessStream(
   return stream;
 }
 
-/** Options of {@linkcode connectHarnessStream}. */
+/**
+ * Options of {@linkcode connectHarnessStream}.
+ * @example
+ * ```ts
+ * import type { ConnectHarnessOptions } from "./harness_transport.ts";
+ * const options: ConnectHarnessOptions = { headers: { authorization: "Bearer t" }, connectTimeoutMs: 5000 };
+ * ```
+ */
 export interface ConnectHarnessOptions extends HarnessStreamOptions {
   /** Extra upgrade headers (e.g. `authorization`). */
   headers?: HeadersInit;
@@ -70,7 +84,7 @@ export async function connectHarnessStream(
   options: ConnectHarnessOptions = {},
 ): Promise<RelayTransport> {
   const socket = options.headers
-    ? new WebSocket(url, { headers: options.headers } as unknown as string[])
+    ? new WebSocket(url, { headers: options.headers })
     : new WebSocket(url);
   const timeoutMs = options.connectTimeoutMs ?? 10_000;
   const { promise, resolve, reject } = Promise.withResolvers<void>();

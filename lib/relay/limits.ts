@@ -6,22 +6,57 @@
  * @module
  */
 
-/** The only frame `version` on the wire. */
+/**
+ * The only frame `version` on the wire.
+ * @example
+ * ```ts
+ * import { RELAY_FRAME_VERSION } from "./limits.ts";
+ * RELAY_FRAME_VERSION; // 1
+ * ```
+ */
 export const RELAY_FRAME_VERSION = 1;
 
 /**
- * Largest payload of one data segment (60 KiB, like upstream's Noise record plaintext).
- * Messages longer than this are split into `segment_count` segments on reliable streams.
+ * Largest payload of one data segment (60 KiB = 61,440 bytes, like upstream's Noise record
+ * plaintext). Messages longer than this are split into `segment_count` segments on reliable
+ * streams; legacy peers always get whole messages.
+ * @example
+ * ```ts
+ * import { SEGMENT_BYTES } from "./limits.ts";
+ * Math.ceil(10 * 1024 * 1024 / SEGMENT_BYTES); // 171 segments for 10 MiB
+ * ```
  */
 export const SEGMENT_BYTES = 60 * 1024;
 
-/** Longest accepted `stream_id` in UTF-8 bytes (the strict upstream rule). */
+/**
+ * Longest accepted `stream_id` in UTF-8 bytes (the strict upstream rule).
+ * @example
+ * ```ts
+ * import { MAX_STREAM_ID_BYTES } from "./limits.ts";
+ * new TextEncoder().encode(crypto.randomUUID()).length <= MAX_STREAM_ID_BYTES; // true
+ * ```
+ */
 export const MAX_STREAM_ID_BYTES = 128;
 
-/** Longest `reset.reason` we send or log (longer peer reasons are truncated in logs). */
+/**
+ * Longest `reset.reason` we send or log (longer peer reasons are truncated in logs).
+ * @example
+ * ```ts
+ * import { MAX_RESET_REASON_BYTES } from "./limits.ts";
+ * MAX_RESET_REASON_BYTES; // 256
+ * ```
+ */
 export const MAX_RESET_REASON_BYTES = 256;
 
-/** Tunables of one relay endpoint (all streams of a link share them). */
+/**
+ * Tunables of one relay endpoint (all streams of a link share them). Defaults suit a
+ * websocket to a rendezvous; tests shrink windows and timers.
+ * @example
+ * ```ts
+ * import type { RelayStreamOptions } from "./limits.ts";
+ * const lan: RelayStreamOptions = { minRtoMs: 20, heartbeatIntervalMs: 5000, deadAfterMs: 15000 };
+ * ```
+ */
 export interface RelayStreamOptions {
   /** Most unacknowledged segments per stream and direction. Default 64. */
   windowSegments?: number;
@@ -67,7 +102,15 @@ export interface RelayStreamOptions {
   log?: (line: string) => void;
 }
 
-/** {@linkcode RelayStreamOptions} with every default filled in. */
+/**
+ * {@linkcode RelayStreamOptions} with every default filled in.
+ * @example
+ * ```ts
+ * import { resolveRelayOptions, type ResolvedRelayOptions } from "./limits.ts";
+ * const options: ResolvedRelayOptions = resolveRelayOptions();
+ * options.windowBytes; // 4 MiB
+ * ```
+ */
 export type ResolvedRelayOptions = Required<RelayStreamOptions>;
 
 /**

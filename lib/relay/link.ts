@@ -4,7 +4,18 @@
  * @module
  */
 
-/** Callbacks a link delivers to; set once by the relay endpoint that owns the link. */
+/**
+ * Callbacks a link delivers to; set once by the relay endpoint that owns the link.
+ *
+ * @example
+ * ```ts
+ * import type { RelayLinkHandlers } from "./link.ts";
+ * const handlers: RelayLinkHandlers = {
+ *   onMessage(data) { console.log(typeof data === "string" ? "text" : data.length); },
+ *   onClose(reason) { console.log("link closed:", reason); },
+ * };
+ * ```
+ */
 export interface RelayLinkHandlers {
   /** One received message: bytes for a binary message, a string for a text message. */
   onMessage(data: Uint8Array | string): void;
@@ -15,6 +26,21 @@ export interface RelayLinkHandlers {
 /**
  * A binary message pipe. The relay writes one frame per `send`, paces itself on
  * `bufferedAmount`, and learns about inbound messages and closure through `attach`.
+ * Implement it to carry the relay over something other than a websocket.
+ *
+ * @example
+ * ```ts
+ * import type { RelayLink, RelayLinkHandlers } from "./link.ts";
+ * // A link that loops every frame back to its sender.
+ * let handlers: RelayLinkHandlers | undefined;
+ * const loopback: RelayLink = {
+ *   label: "loopback",
+ *   bufferedAmount: 0,
+ *   send(data) { queueMicrotask(() => handlers?.onMessage(data)); },
+ *   attach(next) { handlers = next; },
+ *   close() { handlers?.onClose("closed"); },
+ * };
+ * ```
  */
 export interface RelayLink {
   /** Names the link in log lines, e.g. `rendezvous ws://127.0.0.1:9000/relay`. */

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import {
+  connectHarnessStream,
   ExecutorMux,
   openHarnessStream,
+  RelayError,
   type RelayTransport,
   SEGMENT_BYTES,
   websocketLink,
@@ -209,4 +211,24 @@ Deno.test("websocket: a flooding stream does not starve a quiet one (fair schedu
     flooding = false;
     await stopWorld(world);
   }
+});
+
+Deno.test("websocket: connectHarnessStream opens a stream by URL and reports unreachable rendezvous", async () => {
+  const world = await startWorld();
+  try {
+    const h = await connectHarnessStream(`${world.rendezvous.url}?role=harness`, {
+      headers: { authorization: "Bearer test" },
+    });
+    assert.match(h.id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    assert.equal(await call(h, 1, "hi"), "hi");
+    h.close();
+    await h.closed;
+  } finally {
+    await stopWorld(world);
+  }
+  // The port is free again once the rendezvous stopped.
+  await assert.rejects(
+    connectHarnessStream(`${world.rendezvous.url}?role=harness`, { connectTimeoutMs: 2000 }),
+    (error: unknown) => error instanceof RelayError && error.code === "connect_failed",
+  );
 });
