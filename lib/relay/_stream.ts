@@ -428,7 +428,8 @@ export class RelayStream implements MessageTransport {
     }
     if (this.#resumePending || this.#heartbeatPending || this.#ackPending) return true;
     if (this.mode === "reliable") {
-      return this.#sender.hasDue || this.#sender.canSendNew(SEGMENT_BYTES);
+      return this.#sender.hasDue || this.#sender.canSendNew(SEGMENT_BYTES) ||
+        this.#sender.exhausted;
     }
     return this.#sender.hasQueued;
   }
@@ -443,6 +444,11 @@ export class RelayStream implements MessageTransport {
       return frame;
     }
     if (this.mode === "pending") return this.#pullPending(now);
+    if (this.#sender.exhausted) {
+      // 2^32 segments: the u32 seq cannot go on without becoming ambiguous.
+      this.reset("seq_exhausted");
+      return this.pull(now);
+    }
     let frame: Uint8Array | undefined;
     if (this.#resumePending) {
       this.#resumePending = false;
