@@ -57,7 +57,7 @@ export function serveWebSocket(
     port: options.port,
     onListen: (addr) => listening.resolve(addr as Deno.NetAddr),
     onError: (err) => {
-      log.error(`http handler failed: ${String(err)}`);
+      log.error(`http handler failed: ${String((err as Error).stack)}`);
       return new Response("internal error", { status: 500 });
     },
   }, (request, info) => {
@@ -75,10 +75,11 @@ export function serveWebSocket(
         return new Response(`${verdict} websocket bearer token\n`, { status: 401 });
       }
     }
+    // remoteAddr is unreadable once the request has been upgraded.
+    const peer = info.remoteAddr as Deno.NetAddr;
     const { socket, response } = Deno.upgradeWebSocket(request, {
       idleTimeout: options.pingIntervalSeconds ?? 30,
     });
-    const peer = info.remoteAddr as Deno.NetAddr;
     sockets.add(socket);
     socket.addEventListener("open", () => {
       core.serve(websocketTransport(socket, {
