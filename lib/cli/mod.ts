@@ -6,11 +6,15 @@ import { VERSION } from "../version.ts";
 import { log } from "../util/log.ts";
 import { UsageError } from "./_args.ts";
 import { runServe, SERVE_USAGE } from "./serve.ts";
+import { REMOTE_USAGE, runRemote } from "./remote.ts";
+import { RENDEZVOUS_USAGE, runRendezvous } from "./rendezvous.ts";
 
 type Command = (args: string[]) => Promise<number>;
 
 const COMMANDS: Record<string, Command> = {
   serve: runServe,
+  remote: runRemote,
+  rendezvous: runRendezvous,
 };
 
 const USAGE = `codex-exec-server ${VERSION}
@@ -19,9 +23,13 @@ Usage: codex-exec-server [COMMAND] [options]
 
 Commands:
   serve        serve the exec-server protocol locally (default)
+  remote       register with a registry and serve sessions through its rendezvous
+  rendezvous   run a registry + rendezvous that remote executors and clients meet at
 
 Run \`codex-exec-server COMMAND --help\` for a command's options.
-${SERVE_USAGE}`;
+${SERVE_USAGE}
+${REMOTE_USAGE}
+${RENDEZVOUS_USAGE}`;
 
 /**
  * Runs the CLI and returns the process exit code.

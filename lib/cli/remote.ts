@@ -1,0 +1,114 @@
+/**
+ * `remote`: register with a registry and serve harness sessions over its rendezvous.
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { fsMethods } from "../fs/mod.ts";
+import { httpMethods } from "../http/mod.ts";
+import { RegistryError, REMOTE_TOKEN_ENV, RemoteExecutor, tokenFromEnv } from "../remote/mod.ts";
+import { createServerCore } from "../server/mod.ts";
+import { log } from "../util/log.ts";
+import { VERSION } from "../version.ts";
+import { envInteger, UsageError } from "./_args.ts";
+
+/** Help text of `remote`. */
+export const REMOTE_USAGE = `Usage: codex-exec-server remote --remote URL --executor-id ID [options]
+
+Registers this machine as an executor with a registry (e.g. \`codex-exec-server rendezvous\`)
+and serves harness sessions over the rendezvous websocket it returns. Reconnects on its own.
+
+Options:
+  --remote URL          registry base URL (http:// or https://)
+  --executor-id ID      executor id: ASCII letters, digits, '-' or '_'
+  --name NAME           display name (default codex-exec-server)
+  --label KEY=VALUE     a label sent with the registration (repeatable)
+  -h, --help            show this help
+
+Environment:
+  ${REMOTE_TOKEN_ENV}   bearer token for the registry (required)
+`;
+
+function parseLabels(values: string[]): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const value of values) {
+    const at = value.indexOf("=");
+    if (at <= 0) throw new UsageError(`--label expects KEY=VALUE, got \`${value}\``);
+    labels[value.slice(0, at)] = value.slice(at + 1);
+  }
+  return labels;
+}
+
+/**
+ * Runs `remote` until a signal or a fatal registry answer; returns the exit code.
+ *
+ * @example
+ * ```ts
+ * await runRemote(["--remote", "http://127.0.0.1:8080", "--executor-id", "laptop"]);
+ * ```
+ */
+export async function runRemote(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      remote: { type: "string" },
+      "executor-id": { type: "string" },
+      name: { type: "string" },
+      label: { type: "string", multiple: true, default: [] },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help) {
+    console.log(REMOTE_USAGE);
+    return 0;
+  }
+  if (!values.remote) throw new UsageError("--remote URL is required");
+  if (!values["executor-id"]) throw new UsageError("--executor-id ID is required");
+  const labels = parseLabels(values.label);
+  let executor: RemoteExecutor;
+  try {
+    tokenFromEnv(); // fail before anything starts when the token is missing
+    executor = new RemoteExecutor({
+      registry: values.remote,
+      executorId: values["executor-id"],
+      name: values.name,
+      labels,
+      metadata: { version: VERSION, os: Deno.build.os, arch: Deno.build.arch },
+      readToken: () => tokenFromEnv(),
+      serve: (transport) => core.serve(transport),
+      initialBackoffMs: envInteger("CODEX_EXEC_SERVER_REMOTE_INITIAL_BACKOFF_MS"),
+      maxBackoffMs: envInteger("CODEX_EXEC_SERVER_REMOTE_MAX_BACKOFF_MS"),
+      log,
+    });
+  } catch (error) {
+    if (!(error instanceof RegistryError)) throw error;
+    console.error(`error: ${error.message}`);
+    return 2;
+  }
+  const core = createServerCore({
+    methods: { ...fsMethods, ...httpMethods },
+    sessionTtlMs: envInteger("CODEX_EXEC_SERVER_SESSION_TTL_MS"),
+    processRetentionMs: envInteger("CODEX_EXEC_SERVER_PROCESS_RETENTION_MS"),
+  });
+  const onSignal = () => {
+    log.info("remote: shutting down: resetting streams, killing managed processes");
+    executor.stop();
+  };
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  try {
+    await executor.run();
+    return 0;
+  } catch (error) {
+    if (!(error instanceof RegistryError)) throw error;
+    const kind = error.code === "auth" ? "authentication failed" : "registration failed";
+    console.error(`error: ${kind}: ${error.message}`);
+    return 1;
+  } finally {
+    Deno.removeSignalListener("SIGINT", onSignal);
+    Deno.removeSignalListener("SIGTERM", onSignal);
+    executor.stop();
+    core.shutdown();
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * `rendezvous`: our self-hostable registry + rendezvous.
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { startRendezvous } from "../rendezvous/mod.ts";
+import { log } from "../util/log.ts";
+import { envInteger, UsageError } from "./_args.ts";
+
+/** Help text of `rendezvous`. */
+export const RENDEZVOUS_USAGE = `Usage: codex-exec-server rendezvous [options]
+
+Runs a registry + rendezvous: executors (\`remote\`) register and connect, clients (\`exec\`,
+\`fs\`, Codex) reach them by executor id. Prints its base URL as the first stdout line.
+
+Options:
+  --listen http://IP:PORT   where to listen (default http://127.0.0.1:0)
+  --token-file PATH         require "Authorization: Bearer <token>" on register/connect;
+                            the token is the file's trimmed contents (required off loopback)
+  --public-url URL          ws:// or wss:// base of issued websocket URLs (default: the
+                            host the request came to)
+  --url-ttl SECONDS         lifetime of issued websocket URLs (default 600)
+  --grace SECONDS           how long harness sockets wait for a reconnecting executor
+                            (default 60)
+  -h, --help                show this help
+`;
+
+function parseListen(value: string): { hostname: string; port: number } {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new UsageError(`--listen expects http://IP:PORT, got \`${value}\``);
+  }
+  if (url.protocol !== "http:" || url.hostname === "" || (url.pathname !== "/" && url.pathname)) {
+    throw new UsageError(`--listen expects http://IP:PORT, got \`${value}\``);
+  }
+  return { hostname: url.hostname.replace(/^\[|\]$/g, ""), port: Number(url.port || "0") };
+}
+
+function parseSeconds(name: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) {
+    throw new UsageError(`${name} expects a positive number of seconds, got \`${value}\``);
+  }
+  return n;
+}
+
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || host.startsWith("127.");
+}
+
+/**
+ * Runs `rendezvous` until SIGINT/SIGTERM; returns the exit code.
+ *
+ * @example
+ * ```ts
+ * await runRendezvous(["--listen", "http://127.0.0.1:0"]);
+ * ```
+ */
+export async function runRendezvous(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      listen: { type: "string", default: "http://127.0.0.1:0" },
+      "token-file": { type: "string" },
+      "public-url": { type: "string" },
+      "url-ttl": { type: "string", default: "600" },
+      grace: { type: "string", default: "60" },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help) {
+    console.log(RENDEZVOUS_USAGE);
+    return 0;
+  }
+  const listen = parseListen(values.listen);
+  let token: string | undefined;
+  if (values["token-file"]) {
+    try {
+      token = (await Deno.readTextFile(values["token-file"])).trim();
+    } catch (error) {
+      throw new UsageError(`cannot read --token-file: ${(error as Error).message}`);
+    }
+    if (token === "") throw new UsageError(`--token-file ${values["token-file"]} is empty`);
+  } else if (!isLoopback(listen.hostname)) {
+    throw new UsageError(
+      `refusing to listen on ${listen.hostname} without --token-file: anyone who can reach it ` +
+        `could register an executor or reach one`,
+    );
+  }
+  const publicUrl = values["public-url"];
+  if (publicUrl !== undefined && !/^wss?:\/\/[^/?#]+\/?$/.test(publicUrl)) {
+    throw new UsageError(
+      `--public-url expects ws://HOST[:PORT] or wss://..., got \`${publicUrl}\``,
+    );
+  }
+  const server = await startRendezvous({
+    ...listen,
+    token,
+    publicUrl,
+    urlTtlSeconds: parseSeconds("--url-ttl", values["url-ttl"]),
+    graceMs: parseSeconds("--grace", values.grace) * 1000,
+    pingIntervalSeconds: envInteger("CODEX_EXEC_SERVER_PING_INTERVAL_S"),
+  });
+  const stop = Promise.withResolvers<void>();
+  const onSignal = () => stop.resolve();
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  const line = new TextEncoder().encode(server.url + "\n");
+  for (let written = 0; written < line.length;) {
+    written += await Deno.stdout.write(line.subarray(written));
+  }
+  log.info(`rendezvous listening on ${server.url}${token ? " (bearer token required)" : ""}`);
+  await stop.promise;
+  Deno.removeSignalListener("SIGINT", onSignal);
+  Deno.removeSignalListener("SIGTERM", onSignal);
+  log.info("rendezvous: shutting down");
+  await server.shutdown();
+  return 0;
+}

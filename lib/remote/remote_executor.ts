@@ -1,0 +1,289 @@
+/**
+ * The executor loop of `remote`: register with the registry, hold a websocket to the
+ * rendezvous URL it returns, serve every relay stream on it as a JSON-RPC connection, and
+ * reconnect (re-registering when the rendezvous refuses the old URL) until stopped.
+ * @module
+ */
+import { ExecutorMux, type RelayStreamOptions, websocketLink } from "../relay/mod.ts";
+import type { MessageTransport } from "../transport/types.ts";
+import { backoffDelay, delay } from "../util/async.ts";
+import type { BearerToken } from "./bearer_token.ts";
+import { RegistryError } from "./errors.ts";
+import {
+  idempotencyId,
+  normalizeBaseUrl,
+  registerExecutor,
+  type Registration,
+  validateExecutorId,
+} from "./registry_client.ts";
+
+/**
+ * Options of {@linkcode RemoteExecutor}.
+ * @example
+ * ```ts
+ * import type { RemoteExecutorOptions } from "./remote_executor.ts";
+ * import { BearerToken } from "./bearer_token.ts";
+ * const options: RemoteExecutorOptions = {
+ *   registry: "http://127.0.0.1:8080",
+ *   executorId: "laptop",
+ *   readToken: () => new BearerToken("t"),
+ *   serve: async (transport) => transport.close(),
+ * };
+ * ```
+ */
+export interface RemoteExecutorOptions {
+  /** Registry base URL (`--remote`). */
+  registry: string;
+  executorId: string;
+  /** Default `codex-exec-server`. */
+  name?: string;
+  labels?: Record<string, string>;
+  metadata?: Record<string, unknown>;
+  /** Called before every registration attempt, so a rotated token is picked up. */
+  readToken: () => BearerToken;
+  /** Serves one harness session (e.g. `core.serve`). */
+  serve: (transport: MessageTransport) => Promise<void>;
+  /** First reconnect/retry delay. Default 1 s. */
+  initialBackoffMs?: number;
+  /** Longest reconnect/retry delay. Default 30 s. */
+  maxBackoffMs?: number;
+  /** Websocket open timeout. Default 10 s. */
+  connectTimeoutMs?: number;
+  /** Relay tunables (and `detachedTtlMs`: how long streams wait for a reconnect, default 60 s). */
+  relay?: RelayStreamOptions & { detachedTtlMs?: number };
+  /** Log sinks (default: silent). */
+  log?: { info(line: string): void; warn(line: string): void; debug(line: string): void };
+}
+
+/**
+ * Counters of a {@linkcode RemoteExecutor}.
+ * @example
+ * ```ts
+ * import type { RemoteExecutorStats } from "./remote_executor.ts";
+ * const s: RemoteExecutorStats = { registrations: 1, connections: 1, streams: 0 };
+ * ```
+ */
+export interface RemoteExecutorStats {
+  registrations: number;
+  connections: number;
+  streams: number;
+}
+
+type ConnectOutcome =
+  | { kind: "open"; socket: WebSocket }
+  | { kind: "refused"; status: number }
+  | { kind: "failed"; reason: string };
+
+const SILENT = { info() {}, warn() {}, debug() {} };
+
+/**
+ * Runs the executor side of remote mode.
+ *
+ * @example
+ * ```ts
+ * import { RemoteExecutor } from "./remote_executor.ts";
+ * import { tokenFromEnv } from "./bearer_token.ts";
+ * import { createServerCore } from "../server/mod.ts";
+ * const core = createServerCore();
+ * const executor = new RemoteExecutor({
+ *   registry: "http://127.0.0.1:8080",
+ *   executorId: "laptop",
+ *   readToken: () => tokenFromEnv(),
+ *   serve: (transport) => core.serve(transport),
+ * });
+ * Deno.addSignalListener("SIGTERM", () => executor.stop());
+ * await executor.run(); // rejects with a RegistryError on fatal registry answers (401, 404...)
+ * core.shutdown();
+ * ```
+ */
+export class RemoteExecutor {
+  readonly stats: RemoteExecutorStats = { registrations: 0, connections: 0, streams: 0 };
+  #options: RemoteExecutorOptions;
+  #base: string;
+  #name: string;
+  #idempotencyId: string;
+  #stop = new AbortController();
+  #mux: ExecutorMux | undefined;
+  #log: NonNullable<RemoteExecutorOptions["log"]>;
+  #lost: PromiseWithResolvers<string> | undefined;
+  #sessions = new Set<Promise<void>>();
+
+  /**
+   * @param options registry, identity, token source and the session server
+   * @throws {RegistryError} code `invalid_argument` for a bad URL or executor id.
+   */
+  constructor(options: RemoteExecutorOptions) {
+    this.#options = options;
+    this.#base = normalizeBaseUrl(options.registry);
+    validateExecutorId(options.executorId);
+    this.#name = options.name ?? "codex-exec-server";
+    this.#idempotencyId = idempotencyId({
+      executorId: options.executorId,
+      name: this.#name,
+      registrationUuid: crypto.randomUUID(),
+    });
+    this.#log = options.log ?? SILENT;
+  }
+
+  /** Stops the loop: resets every stream and closes the websocket. `run()` then resolves. */
+  stop(): void {
+    if (this.#stop.signal.aborted) return;
+    this.#stop.abort(new DOMException("remote executor stopped", "AbortError"));
+    this.#mux?.close();
+    this.#lost?.resolve("stopped");
+  }
+
+  /** Resolves when every session served so far has ended. */
+  async sessionsDone(): Promise<void> {
+    await Promise.allSettled([...this.#sessions]);
+  }
+
+  /**
+   * Registers and serves until {@linkcode RemoteExecutor.stop}. Rejects with a
+   * {@linkcode RegistryError} when the registry refuses for good (auth after one retry,
+   * 4xx other than 408/429, an invalid answer).
+   */
+  async run(): Promise<void> {
+    const signal = this.#stop.signal;
+    try {
+      let registration = await this.#register();
+      let failures = 0;
+      let freshRegistration = true;
+      while (!signal.aborted) {
+        const outcome = await this.#connect(registration.url);
+        if (signal.aborted) break;
+        if (outcome.kind === "open") {
+          failures = 0;
+          freshRegistration = false;
+          const reason = await this.#serveLink(outcome.socket);
+          if (signal.aborted) break;
+          this.#log.warn(`remote: lost the rendezvous connection (${reason}); reconnecting`);
+        } else if (outcome.kind === "refused") {
+          this.#log.warn(
+            `remote: the rendezvous refused the websocket (HTTP ${outcome.status}); registering again`,
+          );
+          // A fresh URL refused at once is not fixed by registering again right away.
+          if (freshRegistration) await delay(this.#backoff(failures++), signal);
+          registration = await this.#register();
+          freshRegistration = true;
+          continue;
+        } else {
+          this.#log.warn(`remote: cannot reach the rendezvous: ${outcome.reason}`);
+        }
+        await delay(this.#backoff(failures++), signal);
+      }
+    } catch (error) {
+      if (!signal.aborted) throw error;
+    }
+  }
+
+  #backoff(attempt: number): number {
+    return backoffDelay(attempt, {
+      initialMs: this.#options.initialBackoffMs ?? 1000,
+      maxMs: this.#options.maxBackoffMs ?? 30_000,
+    });
+  }
+
+  async #register(): Promise<Registration> {
+    const signal = this.#stop.signal;
+    let authFailures = 0;
+    let failures = 0;
+    for (;;) {
+      const token = this.#options.readToken();
+      try {
+        const registration = await registerExecutor(this.#base, {
+          executorId: this.#options.executorId,
+          name: this.#name,
+          labels: this.#options.labels ?? {},
+          metadata: this.#options.metadata ?? {},
+          idempotencyId: this.#idempotencyId,
+          token,
+          signal,
+        });
+        this.stats.registrations++;
+        this.#log.info(
+          `remote: registered executor ${this.#options.executorId} with ${this.#base}`,
+        );
+        return registration;
+      } catch (error) {
+        if (!(error instanceof RegistryError)) throw error;
+        if (error.code === "auth" && authFailures++ === 0) {
+          this.#log.warn(`remote: ${error.message}; re-reading the token and trying once more`);
+          continue;
+        }
+        if (!error.retryable) throw error;
+        const wait = this.#backoff(failures++);
+        this.#log.warn(`remote: ${error.message}; retrying in ${wait} ms`);
+        await delay(wait, signal);
+      }
+    }
+  }
+
+  #connect(url: string): Promise<ConnectOutcome> {
+    const timeoutMs = this.#options.connectTimeoutMs ?? 10_000;
+    const socket = new WebSocket(url);
+    const { promise, resolve } = Promise.withResolvers<ConnectOutcome>();
+    const timer = setTimeout(() => {
+      resolve({ kind: "failed", reason: `no answer within ${timeoutMs} ms` });
+    }, timeoutMs);
+    const onAbort = () => resolve({ kind: "failed", reason: "stopped" });
+    this.#stop.signal.addEventListener("abort", onAbort, { once: true });
+    socket.addEventListener("open", () => resolve({ kind: "open", socket }), { once: true });
+    socket.addEventListener("error", (event) => {
+      const message = (event as ErrorEvent).message ?? "";
+      const status = /status code:? (\d{3})/i.exec(message);
+      if (status && Number(status[1]) >= 400 && Number(status[1]) < 500) {
+        resolve({ kind: "refused", status: Number(status[1]) });
+      } else {
+        resolve({ kind: "failed", reason: message || "websocket error" });
+      }
+    }, { once: true });
+    socket.addEventListener(
+      "close",
+      (event) => resolve({ kind: "failed", reason: `closed (${event.code})` }),
+      { once: true },
+    );
+    return promise.then((outcome) => {
+      clearTimeout(timer);
+      this.#stop.signal.removeEventListener("abort", onAbort);
+      if (outcome.kind !== "open" && socket.readyState <= WebSocket.OPEN) socket.close();
+      return outcome;
+    });
+  }
+
+  /** Attaches the open socket to the mux; resolves with the reason once the link is lost. */
+  #serveLink(socket: WebSocket): Promise<string> {
+    this.stats.connections++;
+    const lost = Promise.withResolvers<string>();
+    this.#lost = lost;
+    const link = websocketLink(socket, `rendezvous ${socket.url.split("?")[0]}`);
+    if (this.#mux) {
+      this.#mux.replaceLink(link);
+    } else {
+      this.#mux = new ExecutorMux(link, {
+        ...this.#options.relay,
+        log: this.#options.relay?.log ?? ((line) => this.#log.warn(line)),
+        onStream: (transport) => {
+          this.stats.streams++;
+          this.#log.debug(`remote: new session stream ${transport.id}`);
+          const session = this.#options.serve(transport).catch((error) => {
+            this.#log.warn(`remote: session ${transport.id} failed: ${String(error)}`);
+          }).finally(() => {
+            this.#sessions.delete(session);
+            this.#log.debug(
+              `remote: session stream ${transport.id} ended${
+                transport.endReason ? ` (${transport.endReason})` : ""
+              }`,
+            );
+          });
+          this.#sessions.add(session);
+        },
+        onLinkLost: (reason) => this.#lost?.resolve(reason),
+      });
+    }
+    this.#log.info(
+      `remote: connected to the rendezvous (${this.#mux.streamCount} stream(s) resumed)`,
+    );
+    return lost.promise;
+  }
+}

@@ -1,0 +1,229 @@
+/**
+ * Routing for one executor id: its (single) executor socket, its harness sockets, and which
+ * harness socket owns each `stream_id`. Frames are forwarded byte for byte; the only frames
+ * the rendezvous writes itself are `reset`s telling the executor a harness went away.
+ * @module
+ */
+import { encodeFrame } from "../relay/mod.ts";
+import { PacedSocket } from "./_paced_socket.ts";
+import { peekFrame } from "./_frame_peek.ts";
+
+/** Tunables shared by every hub of a rendezvous. */
+export interface HubOptions {
+  /** How long harness sockets stay open while the executor is disconnected. */
+  graceMs: number;
+  /** Per-connection queue bound (bytes not yet handed to the socket). */
+  maxQueuedBytes: number;
+  /** Start queueing when a socket buffers more than this. */
+  highWaterBytes: number;
+  /** Most streams one harness socket may claim. */
+  maxStreamsPerHarness: number;
+  log: (line: string) => void;
+  debug: (line: string) => void;
+}
+
+/** Counters of one hub (and, summed, of the rendezvous). */
+export interface RoutingStats {
+  framesToExecutor: number;
+  framesToHarness: number;
+  bytesRouted: number;
+  dropped: number;
+  resetsInjected: number;
+}
+
+/** Reason carried by the `reset` the executor gets when a harness socket closes. */
+export const HARNESS_GONE_REASON = "harness_disconnected";
+/** Resets remembered for streams whose harness left while the executor was offline. */
+const MAX_PENDING_RESETS = 4096;
+/** Drop log lines per peer before only every 1000th is written. */
+const DROP_LOG_BURST = 20;
+
+class Peer {
+  readonly paced: PacedSocket;
+  readonly streams = new Set<string>();
+  drops = 0;
+  constructor(readonly socket: WebSocket, readonly label: string, options: HubOptions) {
+    this.paced = new PacedSocket(socket, {
+      label,
+      highWaterBytes: options.highWaterBytes,
+      maxQueuedBytes: options.maxQueuedBytes,
+      log: options.log,
+    });
+  }
+}
+
+/** The routing state of one executor id. */
+export class ExecutorHub {
+  readonly executorId: string;
+  readonly stats: RoutingStats = {
+    framesToExecutor: 0,
+    framesToHarness: 0,
+    bytesRouted: 0,
+    dropped: 0,
+    resetsInjected: 0,
+  };
+  #options: HubOptions;
+  #executor: Peer | undefined;
+  #harnesses = new Set<Peer>();
+  #owners = new Map<string, Peer>();
+  #pendingResets = new Set<string>();
+  #graceTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(executorId: string, options: HubOptions) {
+    this.executorId = executorId;
+    this.#options = options;
+  }
+
+  /** Whether an executor socket is connected. */
+  get online(): boolean {
+    return this.#executor !== undefined;
+  }
+
+  /** Open harness sockets. */
+  get harnessCount(): number {
+    return this.#harnesses.size;
+  }
+
+  /** Streams with a known owner. */
+  get streamCount(): number {
+    return this.#owners.size;
+  }
+
+  /** Takes an upgraded executor socket (call once it is open); replaces an older one. */
+  attachExecutor(socket: WebSocket, label: string): void {
+    const peer = new Peer(socket, label, this.#options);
+    const previous = this.#executor;
+    this.#executor = peer;
+    if (this.#graceTimer !== undefined) clearTimeout(this.#graceTimer);
+    this.#graceTimer = undefined;
+    if (previous) {
+      this.#options.log(
+        `rendezvous: executor ${this.executorId}: ${label} replaces ${previous.label}`,
+      );
+      previous.paced.close(1000, "replaced by a newer executor connection");
+    } else {
+      this.#options.log(`rendezvous: executor ${this.executorId} connected (${label})`);
+    }
+    for (const streamId of this.#pendingResets) this.#injectReset(peer, streamId);
+    this.#pendingResets.clear();
+    socket.addEventListener("message", (event) => this.#fromExecutor(peer, event.data));
+    socket.addEventListener("close", (event) => {
+      if (this.#executor !== peer) return;
+      this.#executor = undefined;
+      this.#options.log(
+        `rendezvous: executor ${this.executorId} disconnected (${event.code}); keeping ${this.#harnesses.size} harness socket(s) open for ${this.#options.graceMs} ms`,
+      );
+      this.#graceTimer = setTimeout(() => this.#graceExpired(), this.#options.graceMs);
+    });
+  }
+
+  /** Takes an upgraded harness socket (call once it is open). */
+  attachHarness(socket: WebSocket, label: string): void {
+    const peer = new Peer(socket, label, this.#options);
+    this.#harnesses.add(peer);
+    this.#options.debug(`rendezvous: executor ${this.executorId}: harness ${label} connected`);
+    socket.addEventListener("message", (event) => this.#fromHarness(peer, event.data));
+    socket.addEventListener("close", () => this.#harnessClosed(peer));
+  }
+
+  /** Closes every socket of this hub. */
+  close(code: number, reason: string): void {
+    if (this.#graceTimer !== undefined) clearTimeout(this.#graceTimer);
+    this.#graceTimer = undefined;
+    for (const peer of this.#harnesses) peer.paced.close(code, reason);
+    this.#executor?.paced.close(code, reason);
+  }
+
+  #drop(peer: Peer, why: string): void {
+    this.stats.dropped++;
+    peer.drops++;
+    if (peer.drops <= DROP_LOG_BURST || peer.drops % 1000 === 0) {
+      this.#options.log(
+        `rendezvous: executor ${this.executorId}: dropped a frame from ${peer.label}: ${why}` +
+          (peer.drops === DROP_LOG_BURST ? " (further drops from this peer: every 1000th)" : ""),
+      );
+    }
+  }
+
+  #fromExecutor(peer: Peer, data: unknown): void {
+    if (this.#executor !== peer) return this.#drop(peer, "connection was replaced");
+    if (typeof data === "string") return this.#drop(peer, "text message (frames are binary)");
+    const bytes = new Uint8Array(data as ArrayBuffer);
+    const frame = peekFrame(bytes);
+    if (!frame || frame.version !== 1 || frame.streamId === "") {
+      return this.#drop(peer, "not a version-1 relay frame with a stream_id");
+    }
+    const owner = this.#owners.get(frame.streamId);
+    if (!owner) return this.#drop(peer, `unknown stream ${frame.streamId.slice(0, 128)}`);
+    if (frame.kind === "reset") this.#forget(frame.streamId, owner);
+    if (owner.paced.send(bytes)) {
+      this.stats.framesToHarness++;
+      this.stats.bytesRouted += bytes.length;
+    }
+  }
+
+  #fromHarness(peer: Peer, data: unknown): void {
+    if (!this.#harnesses.has(peer)) return;
+    if (typeof data === "string") return this.#drop(peer, "text message (frames are binary)");
+    const bytes = new Uint8Array(data as ArrayBuffer);
+    const frame = peekFrame(bytes);
+    if (!frame || frame.version !== 1 || frame.streamId === "") {
+      return this.#drop(peer, "not a version-1 relay frame with a stream_id");
+    }
+    const owner = this.#owners.get(frame.streamId);
+    if (owner === undefined) {
+      if (frame.kind === "reset") return this.#drop(peer, "reset for a stream it never opened");
+      if (peer.streams.size >= this.#options.maxStreamsPerHarness) {
+        return this.#drop(peer, `more than ${this.#options.maxStreamsPerHarness} streams`);
+      }
+      this.#owners.set(frame.streamId, peer);
+      peer.streams.add(frame.streamId);
+    } else if (owner !== peer) {
+      return this.#drop(peer, `stream ${frame.streamId.slice(0, 128)} belongs to another harness`);
+    }
+    if (frame.kind === "reset") this.#forget(frame.streamId, peer);
+    const executor = this.#executor;
+    // While the executor reconnects, frames are dropped: relay streams resend after resume.
+    if (!executor) return this.#drop(peer, "executor offline (reconnecting)");
+    if (executor.paced.send(bytes)) {
+      this.stats.framesToExecutor++;
+      this.stats.bytesRouted += bytes.length;
+    }
+  }
+
+  #forget(streamId: string, owner: Peer): void {
+    this.#owners.delete(streamId);
+    owner.streams.delete(streamId);
+  }
+
+  #harnessClosed(peer: Peer): void {
+    if (!this.#harnesses.delete(peer)) return;
+    this.#options.debug(
+      `rendezvous: executor ${this.executorId}: harness ${peer.label} closed (${peer.streams.size} stream(s))`,
+    );
+    for (const streamId of peer.streams) {
+      this.#owners.delete(streamId);
+      if (this.#executor) this.#injectReset(this.#executor, streamId);
+      else if (this.#pendingResets.size < MAX_PENDING_RESETS) this.#pendingResets.add(streamId);
+    }
+    peer.streams.clear();
+  }
+
+  #injectReset(executor: Peer, streamId: string): void {
+    const frame = encodeFrame({
+      streamId,
+      body: { case: "reset", value: { reason: HARNESS_GONE_REASON } },
+    });
+    if (executor.paced.send(frame)) this.stats.resetsInjected++;
+  }
+
+  #graceExpired(): void {
+    this.#graceTimer = undefined;
+    if (this.#executor) return;
+    this.#options.log(
+      `rendezvous: executor ${this.executorId} did not come back within ${this.#options.graceMs} ms; closing ${this.#harnesses.size} harness socket(s)`,
+    );
+    // Their streams get `reset`s (queued in #pendingResets) if the executor returns later.
+    for (const peer of [...this.#harnesses]) peer.paced.close(1011, "executor offline");
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * A websocket sender with bounded buffering: writes go straight to the socket while its
+ * `bufferedAmount` is low, queue while it is high, and a peer whose queue grows past the
+ * bound (it does not read) is closed instead of growing the rendezvous's memory.
+ * @module
+ */
+
+/** How often a full socket is looked at again. */
+const DRAIN_POLL_MS = 2;
+
+/** Construction parameters of a {@linkcode PacedSocket}. */
+export interface PacedSocketOptions {
+  label: string;
+  /** Queue instead of writing while the socket buffers more than this. */
+  highWaterBytes: number;
+  /** Close the peer when more than this waits in the queue. */
+  maxQueuedBytes: number;
+  log: (line: string) => void;
+}
+
+/** Close code sent to a peer that does not drain (RFC 6455 1013 "try again later"). */
+export const NOT_DRAINING_CLOSE_CODE = 1013;
+
+/** Bounded, paced writer for one socket. */
+export class PacedSocket {
+  readonly socket: WebSocket;
+  #options: PacedSocketOptions;
+  #queue: Uint8Array[] = [];
+  #queuedBytes = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #closed = false;
+
+  constructor(socket: WebSocket, options: PacedSocketOptions) {
+    this.socket = socket;
+    this.#options = options;
+    socket.addEventListener("close", () => this.#stop());
+  }
+
+  /** Bytes queued here (not yet handed to the socket). */
+  get queuedBytes(): number {
+    return this.#queuedBytes;
+  }
+
+  /** Whether the socket is open and this writer still accepts frames. */
+  get open(): boolean {
+    return !this.#closed && this.socket.readyState === WebSocket.OPEN;
+  }
+
+  /** Queues one binary message; returns false when it was dropped (socket gone or overflow). */
+  send(bytes: Uint8Array): boolean {
+    if (!this.open) return false;
+    if (this.#queue.length === 0 && this.socket.bufferedAmount <= this.#options.highWaterBytes) {
+      this.socket.send(bytes);
+      return true;
+    }
+    this.#queue.push(bytes);
+    this.#queuedBytes += bytes.length;
+    if (this.#queuedBytes > this.#options.maxQueuedBytes) {
+      this.#options.log(
+        `rendezvous: ${this.#options.label} is not reading (${this.#queuedBytes} bytes queued); closing it`,
+      );
+      this.close(NOT_DRAINING_CLOSE_CODE, "peer not draining");
+      return false;
+    }
+    this.#schedule();
+    return true;
+  }
+
+  /** Closes the socket (idempotent) and drops the queue. */
+  close(code: number, reason: string): void {
+    this.#stop();
+    if (
+      this.socket.readyState === WebSocket.OPEN || this.socket.readyState === WebSocket.CONNECTING
+    ) {
+      try {
+        this.socket.close(code, reason);
+      } catch {
+        // already closing
+      }
+    }
+  }
+
+  #stop(): void {
+    this.#closed = true;
+    this.#queue = [];
+    this.#queuedBytes = 0;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #schedule(): void {
+    if (this.#timer !== undefined) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#drain();
+    }, DRAIN_POLL_MS);
+  }
+
+  #drain(): void {
+    if (!this.open) return;
+    while (this.#queue.length > 0 && this.socket.bufferedAmount <= this.#options.highWaterBytes) {
+      const bytes = this.#queue.shift()!;
+      this.#queuedBytes -= bytes.length;
+      this.socket.send(bytes);
+    }
+    if (this.#queue.length > 0) this.#schedule();
+  }
+}

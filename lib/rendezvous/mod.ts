@@ -1,0 +1,20 @@
+/**
+ * Our self-hostable registry + rendezvous: executors register (`POST
+ * /cloud/executor/<ID>/register`) and hold one websocket; harnesses ask for a URL (`POST
+ * /cloud/executor/<ID>/connect`) and open one websocket per session; relay frames are routed
+ * by `stream_id`, unchanged. {@linkcode resolveHarnessUrl} is the client side of `connect`.
+ *
+ * @example
+ * ```ts
+ * import { resolveHarnessUrl, startRendezvous } from "./mod.ts";
+ * const server = await startRendezvous({ hostname: "127.0.0.1", port: 0, token: "t" });
+ * // ... once an executor "e1" is connected:
+ * const url = await resolveHarnessUrl({ registry: server.url, executorId: "e1", token: "t" });
+ * await server.shutdown();
+ * ```
+ * @module
+ */
+export { type RendezvousOptions, type RendezvousServer, startRendezvous } from "./server.ts";
+export { RENDEZVOUS_PATH, type RendezvousRole, type UrlClaims, UrlSigner } from "./url_signer.ts";
+export { HARNESS_GONE_REASON, type RoutingStats } from "./_hub.ts";
+export { type ResolveHarnessOptions, resolveHarnessUrl } from "../remote/registry_client.ts";

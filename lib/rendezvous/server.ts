@@ -1,0 +1,310 @@
+/**
+ * The rendezvous server: registry endpoints (`register`, `connect`), signed websocket
+ * endpoints for executors and harnesses, and `/readyz`, on one HTTP listener.
+ * @module
+ */
+import { timingSafeEqual } from "node:crypto";
+import { log as processLog } from "../util/log.ts";
+import { ExecutorHub, type HubOptions, type RoutingStats } from "./_hub.ts";
+import { RENDEZVOUS_PATH, type RendezvousRole, UrlSigner } from "./url_signer.ts";
+
+/**
+ * Options of {@linkcode startRendezvous}.
+ * @example
+ * ```ts
+ * import type { RendezvousOptions } from "./server.ts";
+ * const options: RendezvousOptions = { hostname: "127.0.0.1", port: 0, token: "s3cret" };
+ * ```
+ */
+export interface RendezvousOptions {
+  hostname: string;
+  port: number;
+  /** Bearer token required by `register` and `connect`; none = any caller is accepted. */
+  token?: string;
+  /** `ws://` or `wss://` base used in issued URLs; default: the request's own host. */
+  publicUrl?: string;
+  /** Lifetime of issued websocket URLs. Default 600 s. */
+  urlTtlSeconds?: number;
+  /** How long harness sockets wait for a disconnected executor. Default 60 s. */
+  graceMs?: number;
+  /** Websocket ping interval (dead peers are closed). Default 30 s. */
+  pingIntervalSeconds?: number;
+  /** Per-connection queue bound. Default 32 MiB. */
+  maxQueuedBytes?: number;
+  /** Queue instead of writing while a socket buffers more than this. Default 1 MiB. */
+  highWaterBytes?: number;
+  /** Most streams one harness socket may claim. Default 16. */
+  maxStreamsPerHarness?: number;
+  /** Log sink for warnings (default: the process logger). */
+  log?: (line: string) => void;
+}
+
+/**
+ * A running rendezvous.
+ * @example
+ * ```ts
+ * import { startRendezvous } from "./server.ts";
+ * const server = await startRendezvous({ hostname: "127.0.0.1", port: 0 });
+ * console.log(server.url, server.stats());
+ * await server.shutdown();
+ * ```
+ */
+export interface RendezvousServer {
+  /** `http://IP:PORT`: the registry base URL. */
+  readonly url: string;
+  readonly addr: Deno.NetAddr;
+  /** Routing counters summed over every executor. */
+  stats(): RoutingStats & { executorsOnline: number; harnessSockets: number; streams: number };
+  /** Closes every socket and stops listening. */
+  shutdown(): Promise<void>;
+  readonly finished: Promise<void>;
+}
+
+interface RegistrationRecord {
+  registrationId: string;
+  idempotencyId: string | undefined;
+  name: string;
+  labels: Record<string, string>;
+  metadata: Record<string, unknown>;
+}
+
+const EXECUTOR_ID = /^[A-Za-z0-9_-]{1,256}$/;
+const API_PATH = /^\/cloud\/executor\/([^/]+)\/(register|connect)$/;
+
+function errorResponse(status: number, code: string, message: string): Response {
+  return Response.json({ error: { code, message } }, { status });
+}
+
+function tokenMatches(expected: string, header: string | null): boolean {
+  const match = /^Bearer\s+(.+)$/i.exec(header?.trim() ?? "");
+  if (!match) return false;
+  const given = new TextEncoder().encode(match[1].trim());
+  const wanted = new TextEncoder().encode(expected);
+  return given.length === wanted.length && timingSafeEqual(given, wanted);
+}
+
+function stringRecord(value: unknown): Record<string, string> | undefined {
+  if (value === undefined || value === null) return {};
+  if (typeof value !== "object" || Array.isArray(value)) return undefined;
+  for (const v of Object.values(value)) if (typeof v !== "string") return undefined;
+  return value as Record<string, string>;
+}
+
+/**
+ * Starts the rendezvous; resolves once it listens.
+ *
+ * @example
+ * ```ts
+ * import { startRendezvous } from "./server.ts";
+ * const server = await startRendezvous({ hostname: "127.0.0.1", port: 0, token: "t" });
+ * // executors: POST ${server.url}/cloud/executor/<ID>/register
+ * // harnesses: POST ${server.url}/cloud/executor/<ID>/connect
+ * await server.shutdown();
+ * ```
+ */
+export async function startRendezvous(options: RendezvousOptions): Promise<RendezvousServer> {
+  const signer = await UrlSigner.create();
+  const warn = options.log ?? processLog.warn;
+  const hubOptions: HubOptions = {
+    graceMs: options.graceMs ?? 60_000,
+    maxQueuedBytes: options.maxQueuedBytes ?? 32 * 1024 * 1024,
+    highWaterBytes: options.highWaterBytes ?? 1024 * 1024,
+    maxStreamsPerHarness: options.maxStreamsPerHarness ?? 16,
+    log: warn,
+    debug: options.log ?? processLog.debug,
+  };
+  const ttl = options.urlTtlSeconds ?? 600;
+  const registrations = new Map<string, RegistrationRecord>();
+  const hubs = new Map<string, ExecutorHub>();
+  const sockets = new Set<WebSocket>();
+  const listening = Promise.withResolvers<Deno.NetAddr>();
+
+  function hub(executorId: string): ExecutorHub {
+    let found = hubs.get(executorId);
+    if (!found) {
+      found = new ExecutorHub(executorId, hubOptions);
+      hubs.set(executorId, found);
+    }
+    return found;
+  }
+
+  function wsBase(request: Request): string {
+    if (options.publicUrl) return options.publicUrl.replace(/\/+$/, "");
+    const url = new URL(request.url);
+    return `${url.protocol === "https:" ? "wss:" : "ws:"}//${url.host}`;
+  }
+
+  async function issue(request: Request, role: RendezvousRole, executorId: string) {
+    return await signer.sign(wsBase(request), {
+      role,
+      executorId,
+      registrationId: registrations.get(executorId)?.registrationId ?? "",
+      expiresAt: Date.now() / 1000 + ttl,
+    });
+  }
+
+  async function register(request: Request, executorId: string): Promise<Response> {
+    let body: Record<string, unknown>;
+    try {
+      body = await request.json();
+    } catch {
+      return errorResponse(400, "invalid_request", "the body must be a JSON object");
+    }
+    if (typeof body !== "object" || body === null || Array.isArray(body)) {
+      return errorResponse(400, "invalid_request", "the body must be a JSON object");
+    }
+    if (body.executor_id !== undefined && body.executor_id !== executorId) {
+      return errorResponse(400, "invalid_request", "executor_id differs from the URL path");
+    }
+    const labels = stringRecord(body.labels);
+    if (!labels) return errorResponse(400, "invalid_request", "labels must map strings to strings");
+    const metadata = body.metadata ?? {};
+    if (typeof metadata !== "object" || metadata === null || Array.isArray(metadata)) {
+      return errorResponse(400, "invalid_request", "metadata must be an object");
+    }
+    const idempotencyId = typeof body.idempotency_id === "string" ? body.idempotency_id : undefined;
+    const previous = registrations.get(executorId);
+    // The same process registering again (same idempotency id) keeps its registration.
+    const registrationId = previous && idempotencyId && previous.idempotencyId === idempotencyId
+      ? previous.registrationId
+      : `reg_${crypto.randomUUID()}`;
+    registrations.set(executorId, {
+      registrationId,
+      idempotencyId,
+      name: typeof body.name === "string" ? body.name : executorId,
+      labels,
+      metadata: metadata as Record<string, unknown>,
+    });
+    if (previous?.registrationId !== registrationId) {
+      warn(`rendezvous: executor ${executorId} registered (${registrationId})`);
+    }
+    return Response.json({
+      id: executorId,
+      executor_id: executorId,
+      registration_id: registrationId,
+      url: await issue(request, "executor", executorId),
+    });
+  }
+
+  async function connect(request: Request, executorId: string): Promise<Response> {
+    await request.body?.cancel();
+    if (!registrations.has(executorId)) {
+      return errorResponse(404, "unknown_executor", `executor ${executorId} is not registered`);
+    }
+    if (!hubs.get(executorId)?.online) {
+      return errorResponse(
+        409,
+        "executor_offline",
+        `executor ${executorId} is registered but not connected; retry when it is online`,
+      );
+    }
+    return Response.json({
+      executor_id: executorId,
+      url: await issue(request, "harness", executorId),
+    });
+  }
+
+  async function upgrade(request: Request, peer: Deno.NetAddr): Promise<Response> {
+    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+      return errorResponse(426, "upgrade_required", "expected a websocket upgrade");
+    }
+    const claims = await signer.verify(new URL(request.url));
+    if (typeof claims === "string") return errorResponse(401, "invalid_url", claims);
+    const target = hub(claims.executorId);
+    if (claims.role === "harness" && !target.online) {
+      return errorResponse(409, "executor_offline", `executor ${claims.executorId} is offline`);
+    }
+    const { socket, response } = Deno.upgradeWebSocket(request, {
+      idleTimeout: options.pingIntervalSeconds ?? 30,
+    });
+    socket.binaryType = "arraybuffer";
+    sockets.add(socket);
+    socket.addEventListener("close", () => sockets.delete(socket));
+    const label = `${claims.role} ${peer.hostname}:${peer.port}`;
+    socket.addEventListener("open", () => {
+      if (claims.role === "executor") target.attachExecutor(socket, label);
+      else if (target.online) target.attachHarness(socket, label);
+      else socket.close(1011, "executor offline");
+    });
+    return response;
+  }
+
+  const server = Deno.serve({
+    hostname: options.hostname,
+    port: options.port,
+    onListen: (addr) => listening.resolve(addr as Deno.NetAddr),
+    onError: (error) => {
+      processLog.error(`rendezvous: handler failed: ${String((error as Error).stack)}`);
+      return errorResponse(500, "internal", "internal error");
+    },
+  }, (request, info) => {
+    const url = new URL(request.url);
+    if (url.pathname === "/readyz" && request.method === "GET") return new Response("ok\n");
+    if (url.pathname.startsWith(RENDEZVOUS_PATH)) {
+      return upgrade(request, info.remoteAddr as Deno.NetAddr);
+    }
+    const match = API_PATH.exec(url.pathname);
+    if (!match) return errorResponse(404, "not_found", `no route for ${url.pathname}`);
+    if (request.method !== "POST") {
+      return errorResponse(405, "method_not_allowed", "use POST");
+    }
+    if (
+      options.token !== undefined &&
+      !tokenMatches(options.token, request.headers.get("authorization"))
+    ) {
+      return errorResponse(
+        401,
+        "unauthorized",
+        "missing or wrong bearer token (Authorization: Bearer <token>)",
+      );
+    }
+    const executorId = decodeURIComponent(match[1]);
+    if (!EXECUTOR_ID.test(executorId)) {
+      return errorResponse(
+        400,
+        "invalid_executor_id",
+        "executor ids are 1-256 ASCII letters, digits, '-' or '_'",
+      );
+    }
+    return match[2] === "register" ? register(request, executorId) : connect(request, executorId);
+  });
+  const addr = await listening.promise;
+  const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
+  return {
+    url: `http://${host}:${addr.port}`,
+    addr,
+    finished: server.finished,
+    stats() {
+      const total = {
+        framesToExecutor: 0,
+        framesToHarness: 0,
+        bytesRouted: 0,
+        dropped: 0,
+        resetsInjected: 0,
+        executorsOnline: 0,
+        harnessSockets: 0,
+        streams: 0,
+      };
+      for (const h of hubs.values()) {
+        for (const key of Object.keys(h.stats) as (keyof RoutingStats)[]) {
+          total[key] += h.stats[key];
+        }
+        if (h.online) total.executorsOnline++;
+        total.harnessSockets += h.harnessCount;
+        total.streams += h.streamCount;
+      }
+      return total;
+    },
+    async shutdown() {
+      for (const h of hubs.values()) h.close(1001, "rendezvous shutting down");
+      for (const socket of sockets) {
+        try {
+          socket.close(1001, "rendezvous shutting down");
+        } catch {
+          // already closing
+        }
+      }
+      await server.shutdown();
+    },
+  };
+}
