@@ -1,0 +1,665 @@
+/**
+ * `ExecServerClient`: one session with an exec-server over any connector, with transparent
+ * recovery (reconnect + `resumeSessionId` + replay) for resumable transports (spec §5).
+ * @module
+ */
+import { uriFromPath } from "../fs/path_uri.ts";
+import { ErrorCode } from "../jsonrpc/mod.ts";
+import { decodeBase64, encodeBase64 } from "../util/base64.ts";
+import { delay } from "../util/async.ts";
+import { log } from "../util/log.ts";
+import type { ReplayBatch } from "./_sequencer.ts";
+import { RpcConnection } from "./_rpc.ts";
+import type { StdioTransport } from "./_stdio_child.ts";
+import { type Connector, harnessConnector, websocketConnector } from "./connector.ts";
+import {
+  ConnectError,
+  DisconnectedError,
+  FileTooLargeError,
+  ProcessFailedError,
+  RemoteCallError,
+} from "./errors.ts";
+import { ExecProcess, type ProcessHost } from "./process.ts";
+import { readFileStream, type ReadFileStreamOptions } from "./file_stream.ts";
+
+/** Default `initialize` timeout (upstream: 10 s). */
+export const DEFAULT_INITIALIZE_TIMEOUT_MS = 10_000;
+/** Recovery budget, deliberately below the server's 30 s detach TTL (upstream: 25 s). */
+export const DEFAULT_RECOVERY_TIMEOUT_MS = 25_000;
+/** Pause between recovery attempts (upstream: 100 ms). */
+export const DEFAULT_RECOVERY_RETRY_MS = 100;
+/**
+ * Largest file {@link ExecServerClient.writeFile} sends. The protocol has no streaming write
+ * (`fs/writeBlock` is unspecified upstream), so the whole file travels base64-encoded in one
+ * JSON-RPC message, and servers cap messages at 64 MiB: 48 MiB of data encodes to 64 MiB.
+ */
+export const MAX_WRITE_FILE_BYTES = 48 * 1024 * 1024 - 64 * 1024;
+
+/** Connection state reported to {@link ConnectOptions.onStateChange}. */
+export type ClientState = "connected" | "recovering" | "closed";
+
+/** Options of {@link ExecServerClient.connect}. */
+export interface ConnectOptions {
+  /** Sent in `initialize` (default `codex-exec-server-client`). */
+  clientName?: string;
+  /** Bearer token, used when `target` is a URL string. */
+  token?: string;
+  /** Default 10 s. */
+  connectTimeoutMs?: number;
+  /** Default 10 s. */
+  initializeTimeoutMs?: number;
+  /** Default 25 s. */
+  recoveryTimeoutMs?: number;
+  /** Default 100 ms. */
+  recoveryRetryMs?: number;
+  /** Re-attach an existing detached session instead of creating one. */
+  resumeSessionId?: string;
+  /** Told when the connection drops, recovers, or ends. */
+  onStateChange?: (state: ClientState, detail: { elapsedMs?: number; error?: Error }) => void;
+}
+
+/** `environment/info` as the client sees it (fields beyond these are kept). */
+export interface EnvironmentInfo {
+  shell?: { name: string; path: string };
+  executorVersion?: string;
+  cwd?: string | null;
+  userHomeDir?: string;
+  platformOs?: string;
+  tempDir?: string;
+  capabilities?: Record<string, boolean>;
+  [key: string]: unknown;
+}
+
+/** Options of {@link ExecServerClient.start}. */
+export interface StartOptions {
+  /** Client-chosen id (default a random UUID). */
+  processId?: string;
+  /** Absolute remote path or `file:` URI (default: the server's working directory). */
+  cwd?: string;
+  /** Child environment, added on top of `envPolicy`'s result. */
+  env?: Record<string, string>;
+  /** Build the environment from the server's own (spec §3.1.1); omitted = nothing inherited. */
+  envPolicy?: {
+    inherit: "all" | "core" | "none";
+    ignoreDefaultExcludes: boolean;
+    exclude: string[];
+    set: Record<string, string>;
+    includeOnly: string[];
+  };
+  /** Run under a PTY. */
+  tty?: boolean;
+  /** Initial PTY size (needs capability `processResize`; default 24x80). */
+  rows?: number;
+  cols?: number;
+  /** Keep stdin writable in pipe mode (default true when not `tty`). */
+  pipeStdin?: boolean;
+  arg0?: string;
+}
+
+/** `fs/getMetadata` result. */
+export interface FileMetadata {
+  isDirectory: boolean;
+  isFile: boolean;
+  isSymlink: boolean;
+  size?: number;
+  createdAtMs: number;
+  modifiedAtMs: number;
+}
+
+/** One `fs/readDirectory` entry. */
+export interface DirectoryEntry {
+  fileName: string;
+  isDirectory: boolean;
+  isFile: boolean;
+}
+
+/** Timing of the last recovery, for diagnostics. */
+export interface RecoveryStats {
+  /** Completed recoveries on this client. */
+  count: number;
+  /** Milliseconds from noticing the drop to replay done, for the latest recovery. */
+  lastMs: number | null;
+}
+
+/**
+ * Turns a remote path into a `file:` URI; relative paths are refused since the server has no
+ * notion of our working directory.
+ *
+ * @example
+ * ```ts
+ * remoteUri("/tmp/a b"); // "file:///tmp/a%20b"
+ * ```
+ */
+export function remoteUri(path: string): string {
+  if (/^file:/i.test(path)) return path;
+  if (path.startsWith("/")) return uriFromPath(path);
+  throw new TypeError(`remote path \`${path}\` must be absolute (or a file: URI)`);
+}
+
+function connectorFor(target: string | Connector, options: ConnectOptions): Connector {
+  if (typeof target !== "string") return target;
+  const connectOptions = { token: options.token, connectTimeoutMs: options.connectTimeoutMs };
+  if (/[?&]role=harness(&|$)/.test(target)) return harnessConnector(target, connectOptions);
+  return websocketConnector(target, connectOptions);
+}
+
+function isRetryable(err: unknown): boolean {
+  if (err instanceof DisconnectedError) return err.code === "transport_closed";
+  if (err instanceof ConnectError) return err.code === "unreachable" || err.code === "timeout";
+  if (err instanceof RemoteCallError) return err.rpcCode === ErrorCode.SessionAttached;
+  return false;
+}
+
+function decodeReplay(result: unknown): ReplayBatch {
+  const r = result as {
+    chunks: { seq: number; stream: "stdout" | "stderr" | "pty"; chunk: string }[];
+    nextSeq: number;
+    exited: boolean;
+    exitCode: number | null;
+    closed: boolean;
+  };
+  return {
+    chunks: r.chunks.map((c) => ({
+      kind: "output" as const,
+      seq: c.seq,
+      stream: c.stream,
+      data: decodeBase64(c.chunk),
+    })),
+    nextSeq: r.nextSeq,
+    exited: r.exited,
+    exitCode: r.exitCode,
+    closed: r.closed,
+  };
+}
+
+/**
+ * A session with one exec-server. Calls made while the transport is down wait for recovery;
+ * running processes keep their output complete and in order across a reconnect.
+ *
+ * @example
+ * ```ts
+ * import { ExecServerClient } from "./mod.ts";
+ * await using client = await ExecServerClient.connect("ws://127.0.0.1:4000");
+ * const proc = await client.start(["uname", "-a"]);
+ * for await (const chunk of proc) await Deno.stdout.write(chunk.data);
+ * Deno.exitCode = await proc.wait();
+ * ```
+ */
+export class ExecServerClient implements ProcessHost, AsyncDisposable {
+  readonly connector: Connector;
+  #options: ConnectOptions;
+  #sessionId = "";
+  #info: EnvironmentInfo | undefined;
+  #conn: RpcConnection | null = null;
+  #recovery: Promise<void> | null = null;
+  #failure: DisconnectedError | null = null;
+  #closing = false;
+  #processes = new Map<string, ExecProcess>();
+  #stats: RecoveryStats = { count: 0, lastMs: null };
+  #closeController = new AbortController();
+
+  private constructor(connector: Connector, options: ConnectOptions) {
+    this.connector = connector;
+    this.#options = options;
+  }
+
+  /**
+   * Connects and completes the handshake (`initialize`, then `initialized`). `target` is a
+   * `ws://`/`wss://` URL, a rendezvous URL with `role=harness`, or a {@link Connector}.
+   *
+   * @throws {ConnectError} unreachable, refused, or no handshake within the timeouts.
+   */
+  static async connect(
+    target: string | Connector,
+    options: ConnectOptions = {},
+  ): Promise<ExecServerClient> {
+    const client = new ExecServerClient(connectorFor(target, options), options);
+    const { conn, result } = await client.#handshake(options.resumeSessionId, {});
+    client.#conn = conn;
+    client.#sessionId = result.sessionId;
+    client.#info = result.environmentInfo;
+    return client;
+  }
+
+  /** The session id (stable across recoveries). */
+  get sessionId(): string {
+    return this.#sessionId;
+  }
+
+  /** The server's `environmentInfo` from `initialize`, if it sent one. */
+  get environmentInfo(): EnvironmentInfo | undefined {
+    return this.#info;
+  }
+
+  /** Whether the server advertises a capability flag (absent = false). */
+  hasCapability(name: string): boolean {
+    return this.#info?.capabilities?.[name] === true;
+  }
+
+  /** Recovery counters. */
+  get recoveryStats(): RecoveryStats {
+    return { ...this.#stats };
+  }
+
+  async #handshake(
+    resumeSessionId: string | undefined,
+    limits: { timeoutMs?: number },
+  ): Promise<
+    { conn: RpcConnection; result: { sessionId: string; environmentInfo?: EnvironmentInfo } }
+  > {
+    const transport = await this.connector.open({
+      timeoutMs: limits.timeoutMs !== undefined
+        ? Math.min(limits.timeoutMs, this.#options.connectTimeoutMs ?? Infinity)
+        : this.#options.connectTimeoutMs,
+    });
+    const conn = new RpcConnection(transport, {
+      onNotification: (method, params) => this.#onNotification(method, params),
+      onClose: (closed) => this.#onConnectionClosed(closed),
+    });
+    const initTimeout = Math.min(
+      this.#options.initializeTimeoutMs ?? DEFAULT_INITIALIZE_TIMEOUT_MS,
+      limits.timeoutMs ?? Infinity,
+    );
+    try {
+      const result = await conn.request("initialize", {
+        clientName: this.#options.clientName ?? "codex-exec-server-client",
+        ...(resumeSessionId ? { resumeSessionId } : {}),
+      }, {
+        timeoutMs: initTimeout,
+        onTimeout: () =>
+          new ConnectError(
+            "timeout",
+            this.connector.target,
+            `timed out waiting for exec-server initialize handshake after ${initTimeout} ms ` +
+              `(${this.connector.target})`,
+          ),
+      }) as { sessionId: string; environmentInfo?: EnvironmentInfo };
+      if (resumeSessionId && result.sessionId !== resumeSessionId) {
+        throw new ConnectError(
+          "handshake_failed",
+          this.connector.target,
+          `server resumed session ${result.sessionId} instead of ${resumeSessionId}`,
+        );
+      }
+      await conn.notify("initialized", {});
+      return { conn, result };
+    } catch (err) {
+      conn.close();
+      const tail = (transport as Partial<StdioTransport>).stderrTail?.();
+      if (err instanceof DisconnectedError && tail !== undefined) {
+        if ("reaped" in transport) await (transport as StdioTransport).reaped;
+        throw new ConnectError(
+          "handshake_failed",
+          this.connector.target,
+          `stdio command \`${this.connector.target}\` ended before answering initialize` +
+            (tail.trim() ? `; its stderr ends with:\n${tail.trimEnd()}` : ""),
+          { cause: err },
+        );
+      }
+      throw err;
+    }
+  }
+
+  #onNotification(method: string, params: unknown): void {
+    const p = params as Record<string, unknown> | null;
+    if (!p || typeof p.processId !== "string") return;
+    const proc = this.#processes.get(p.processId);
+    if (!proc) return;
+    const seq = p.seq as number;
+    try {
+      switch (method) {
+        case "process/output":
+          proc.accept({
+            kind: "output",
+            seq,
+            stream: p.stream as "stdout" | "stderr" | "pty",
+            data: decodeBase64(p.chunk as string),
+          });
+          break;
+        case "process/exited":
+          proc.accept({ kind: "exited", seq, exitCode: p.exitCode as number });
+          break;
+        case "process/closed":
+          proc.accept({ kind: "closed", seq });
+          break;
+        default:
+          log.debug(`ignoring notification ${method}`);
+      }
+    } catch (err) {
+      log.warn(`bad ${method} notification: ${(err as Error).message}`);
+    }
+  }
+
+  #onConnectionClosed(conn: RpcConnection): void {
+    if (conn !== this.#conn) return;
+    this.#conn = null;
+    // A recovery in progress notices by itself (its calls fail) and tries again.
+    if (this.#closing || this.#recovery || this.#failure) return;
+    if (!this.connector.resumable) {
+      this.#failAll(
+        new DisconnectedError(
+          "transport_closed",
+          `exec-server transport disconnected: ${conn.transport.label} closed`,
+        ),
+      );
+      return;
+    }
+    this.#recovery = this.#recover();
+  }
+
+  async #recover(): Promise<void> {
+    const started = performance.now();
+    const budget = this.#options.recoveryTimeoutMs ?? DEFAULT_RECOVERY_TIMEOUT_MS;
+    const deadline = started + budget;
+    this.#options.onStateChange?.("recovering", {});
+    let lastError: unknown = null;
+    while (!this.#closing) {
+      const remaining = deadline - performance.now();
+      if (remaining <= 0) break;
+      try {
+        const { conn } = await this.#handshake(this.#sessionId, { timeoutMs: remaining });
+        if (this.#closing) {
+          conn.close();
+          break;
+        }
+        this.#conn = conn;
+        await this.#replayAll(conn);
+        if (conn.isClosed) continue;
+        const elapsedMs = performance.now() - started;
+        this.#stats = { count: this.#stats.count + 1, lastMs: elapsedMs };
+        this.#recovery = null;
+        log.debug(`recovered session ${this.#sessionId} in ${elapsedMs.toFixed(0)} ms`);
+        this.#options.onStateChange?.("connected", { elapsedMs });
+        return;
+      } catch (err) {
+        lastError = err;
+        if (!isRetryable(err)) break;
+        await delay(
+          Math.min(this.#options.recoveryRetryMs ?? DEFAULT_RECOVERY_RETRY_MS, remaining),
+          this.#closeController.signal,
+        ).catch(() => {});
+      }
+    }
+    this.#recovery = null;
+    const reason = lastError instanceof Error ? lastError.message : "client closed";
+    const error = new DisconnectedError(
+      "recovery_failed",
+      `exec-server transport disconnected: could not resume session ${this.#sessionId} at ` +
+        `${this.connector.target} within ${budget} ms: ${reason}`,
+      { cause: lastError },
+    );
+    this.#options.onStateChange?.("closed", { error });
+    this.#failAll(error);
+  }
+
+  async #replayAll(conn: RpcConnection): Promise<void> {
+    for (const proc of [...this.#processes.values()]) {
+      if (proc.done || proc.starting) continue;
+      await this.#replayOne(proc, (method, params) => conn.request(method, params));
+    }
+  }
+
+  async #replayOne(
+    proc: ExecProcess,
+    call: (method: string, params: unknown) => Promise<unknown>,
+  ): Promise<void> {
+    let result: unknown;
+    try {
+      result = await call("process/read", {
+        processId: proc.id,
+        afterSeq: proc.lastSeq,
+        waitMs: 0,
+      });
+    } catch (err) {
+      if (err instanceof RemoteCallError && /unknown process id/.test(err.message)) {
+        proc.fail(
+          new ProcessFailedError(
+            "lost",
+            proc.id,
+            `the server no longer knows process ${proc.id}; its remaining output is lost`,
+          ),
+        );
+        this.#processes.delete(proc.id);
+        return;
+      }
+      throw err;
+    }
+    const lost = proc.replay(decodeReplay(result));
+    if (lost !== null) {
+      proc.fail(
+        new ProcessFailedError(
+          "events_evicted",
+          proc.id,
+          `process events are no longer retained while recovering through sequence ${lost}; ` +
+            `process ${proc.id} was terminated`,
+        ),
+      );
+      this.#processes.delete(proc.id);
+      call("process/terminate", { processId: proc.id }).catch(() => {});
+    }
+  }
+
+  #failAll(error: DisconnectedError): void {
+    this.#failure ??= error;
+    for (const proc of this.#processes.values()) {
+      proc.fail(new ProcessFailedError("disconnected", proc.id, error.message, { cause: error }));
+    }
+    this.#processes.clear();
+    this.#conn?.close();
+  }
+
+  async #connection(): Promise<RpcConnection> {
+    for (;;) {
+      if (this.#failure) throw this.#failure;
+      if (this.#recovery) {
+        await this.#recovery;
+        continue;
+      }
+      if (this.#conn && !this.#conn.isClosed) return this.#conn;
+      // The connection just dropped and the close callback has not run yet.
+      await delay(1);
+    }
+  }
+
+  /**
+   * Calls any method. Waits while recovering; a call cut by a disconnect is sent again on the
+   * recovered connection (every method we send is safe to repeat: writes carry a `writeId`).
+   *
+   * @throws {RemoteCallError} the server answered an error.
+   * @throws {DisconnectedError} the connection is gone for good.
+   */
+  async call(method: string, params: unknown): Promise<unknown> {
+    for (;;) {
+      const conn = await this.#connection();
+      try {
+        return await conn.request(method, params);
+      } catch (err) {
+        if (
+          err instanceof DisconnectedError && err.code === "transport_closed" &&
+          this.connector.resumable && !this.#closing
+        ) continue;
+        throw err;
+      }
+    }
+  }
+
+  /**
+   * Starts a process. Output may arrive before this resolves; nothing is lost.
+   *
+   * @example
+   * ```ts
+   * const proc = await client.start(["sh", "-c", "read x; echo got $x"], { pipeStdin: true });
+   * await proc.write("hello\n");
+   * await proc.closeStdin();
+   * ```
+   */
+  async start(argv: string[], options: StartOptions = {}): Promise<ExecProcess> {
+    const processId = options.processId ?? crypto.randomUUID();
+    const tty = options.tty ?? false;
+    const cwd = options.cwd
+      ? remoteUri(options.cwd)
+      : this.#info?.cwd ?? this.#info?.userHomeDir ?? uriFromPath("/");
+    const params: Record<string, unknown> = {
+      processId,
+      argv,
+      cwd,
+      env: options.env ?? {},
+      tty,
+      pipeStdin: options.pipeStdin ?? !tty,
+    };
+    if (options.arg0 !== undefined) params.arg0 = options.arg0;
+    if (options.envPolicy) params.envPolicy = options.envPolicy;
+    if (tty && options.rows && options.cols) {
+      params.rows = options.rows;
+      params.cols = options.cols;
+    }
+    const proc = new ExecProcess(processId, { host: this, tty });
+    // Registered first: output notifications can precede the start response.
+    this.#processes.set(processId, proc);
+    proc.closed.then(() => this.#processes.delete(processId), () => {});
+    let resent = false;
+    for (;;) {
+      const conn = await this.#connection().catch((err) => {
+        this.#processes.delete(processId);
+        throw err;
+      });
+      try {
+        await conn.request("process/start", params);
+        break;
+      } catch (err) {
+        if (
+          err instanceof DisconnectedError && err.code === "transport_closed" &&
+          this.connector.resumable && !this.#closing
+        ) {
+          resent = true;
+          continue;
+        }
+        if (resent && err instanceof RemoteCallError && /already exists/.test(err.message)) {
+          // The first attempt reached the server before the link dropped; whatever it emitted
+          // while we were away is fetched like after any recovery.
+          proc.starting = false;
+          await this.#replayOne(proc, (m, p) => this.call(m, p));
+          return proc;
+        }
+        this.#processes.delete(processId);
+        throw err;
+      }
+    }
+    proc.starting = false;
+    return proc;
+  }
+
+  /** `environment/info`. */
+  async info(): Promise<EnvironmentInfo> {
+    return await this.call("environment/info", {}) as EnvironmentInfo;
+  }
+
+  /** `environment/status` (a health check). */
+  async status(): Promise<string> {
+    return (await this.call("environment/status", {}) as { status: string }).status;
+  }
+
+  /** `fs/getMetadata`. */
+  async stat(path: string): Promise<FileMetadata> {
+    return await this.call("fs/getMetadata", { path: remoteUri(path) }) as FileMetadata;
+  }
+
+  /** `fs/readDirectory` (entries in the server's order). */
+  async readDirectory(path: string): Promise<DirectoryEntry[]> {
+    const result = await this.call("fs/readDirectory", { path: remoteUri(path) }) as {
+      entries: DirectoryEntry[];
+    };
+    return result.entries;
+  }
+
+  /** `fs/canonicalize`: the real path, as a `file:` URI. */
+  async canonicalize(path: string): Promise<string> {
+    return (await this.call("fs/canonicalize", { path: remoteUri(path) }) as { path: string })
+      .path;
+  }
+
+  /** `fs/readFile`: the whole file in one message (server limit 512 MiB); see {@link readFileStream}. */
+  async readFile(path: string): Promise<Uint8Array> {
+    const result = await this.call("fs/readFile", { path: remoteUri(path) }) as {
+      dataBase64: string;
+    };
+    return decodeBase64(result.dataBase64);
+  }
+
+  /**
+   * `fs/writeFile` (create or truncate; parents must exist).
+   *
+   * @throws {FileTooLargeError} over {@link MAX_WRITE_FILE_BYTES}.
+   */
+  async writeFile(path: string, data: Uint8Array): Promise<void> {
+    if (data.length > MAX_WRITE_FILE_BYTES) {
+      throw new FileTooLargeError(data.length, MAX_WRITE_FILE_BYTES);
+    }
+    await this.call("fs/writeFile", { path: remoteUri(path), dataBase64: encodeBase64(data) });
+  }
+
+  /** `fs/createDirectory` (recursive by default, like `mkdir -p`). */
+  async createDirectory(path: string, options: { recursive?: boolean } = {}): Promise<void> {
+    await this.call("fs/createDirectory", {
+      path: remoteUri(path),
+      recursive: options.recursive ?? true,
+    });
+  }
+
+  /** `fs/remove` (defaults: recursive, force, as upstream). */
+  async remove(
+    path: string,
+    options: { recursive?: boolean; force?: boolean } = {},
+  ): Promise<void> {
+    await this.call("fs/remove", {
+      path: remoteUri(path),
+      recursive: options.recursive ?? true,
+      force: options.force ?? true,
+    });
+  }
+
+  /** `fs/copy` on the server. */
+  async copy(from: string, to: string, options: { recursive?: boolean } = {}): Promise<void> {
+    await this.call("fs/copy", {
+      sourcePath: remoteUri(from),
+      destinationPath: remoteUri(to),
+      recursive: options.recursive ?? false,
+    });
+  }
+
+  /**
+   * Streams a remote file in blocks (`fs/open` + `fs/readBlock`), a few blocks ahead, without
+   * holding the file in memory. Survives a reconnect (the handle is reopened at the offset).
+   *
+   * @example
+   * ```ts
+   * const file = await Deno.open("copy.bin", { write: true, create: true });
+   * await client.readFileStream("/var/log/big.log").pipeTo(file.writable);
+   * ```
+   */
+  readFileStream(path: string, options: ReadFileStreamOptions = {}): ReadableStream<Uint8Array> {
+    return readFileStream(this, remoteUri(path), options);
+  }
+
+  /** Closes the connection (a stdio server is stopped: SIGTERM, 2 s, SIGKILL). */
+  async close(): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    this.#closeController.abort();
+    const conn = this.#conn;
+    this.#failAll(new DisconnectedError("client_closed", "the exec-server client was closed"));
+    if (conn) {
+      conn.close();
+      await conn.done;
+      const transport = conn.transport as Partial<StdioTransport>;
+      if (transport.reaped) await transport.reaped;
+    }
+    await this.#recovery;
+    this.#options.onStateChange?.("closed", {});
+  }
+
+  /** Same as {@link close}. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}

@@ -1,0 +1,236 @@
+/**
+ * Connectors: how the client reaches a server. Each `open()` yields a fresh transport; the
+ * client calls it again to recover after a disconnect when the connector is `resumable`.
+ * @module
+ */
+import { connectHarnessStream } from "../relay/mod.ts";
+import type { MessageTransport } from "../transport/types.ts";
+import { websocketTransport } from "../transport/websocket.ts";
+import { ConnectError } from "./errors.ts";
+import { spawnStdioServer } from "./_stdio_child.ts";
+
+/** Opens transports to one server. */
+export interface Connector {
+  /** What we connect to, for messages: a URL (no secrets) or a command line. */
+  readonly target: string;
+  /** Names the transport kind in messages, e.g. `exec-server websocket`. */
+  readonly kind: string;
+  /**
+   * Whether a new transport reaches the same server (so a session can be resumed). A stdio
+   * command is not resumable: a new child is a new server.
+   */
+  readonly resumable: boolean;
+  /** Opens one transport; rejects with {@link ConnectError}. */
+  open(options?: OpenOptions): Promise<MessageTransport>;
+}
+
+/** Options of {@link Connector.open}. */
+export interface OpenOptions {
+  /** Gives up after this long (default: the connector's own connect timeout). */
+  timeoutMs?: number;
+}
+
+/** Options of {@link websocketConnector}. */
+export interface WebSocketConnectorOptions {
+  /** Sent as `Authorization: Bearer <token>`; never printed. */
+  token?: string;
+  /** Extra upgrade headers. */
+  headers?: Record<string, string>;
+  /** Default 10 s, as upstream. */
+  connectTimeoutMs?: number;
+}
+
+/** Default connect timeout (upstream's `connect_timeout`). */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+
+function upgradeHeaders(options: WebSocketConnectorOptions): Record<string, string> | undefined {
+  const headers = { ...options.headers };
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  return Object.keys(headers).length > 0 ? headers : undefined;
+}
+
+function classifyWebSocketFailure(url: string, detail: string): ConnectError {
+  const status = /Invalid status code: (\d+)/.exec(detail)?.[1];
+  if (status === "401") {
+    return new ConnectError(
+      "auth_refused",
+      url,
+      `exec-server at ${url} refused the connection (HTTP 401): the bearer token is missing ` +
+        `or wrong`,
+    );
+  }
+  if (status) {
+    return new ConnectError(
+      "rejected",
+      url,
+      `exec-server at ${url} refused the websocket upgrade (HTTP ${status}); is this URL an ` +
+        `exec-server?`,
+    );
+  }
+  return new ConnectError(
+    "unreachable",
+    url,
+    `cannot connect to exec-server at ${url}: ${detail.replace(/^NetworkError: /, "")}`,
+  );
+}
+
+/**
+ * Connects to `ws://` or `wss://` URLs (a local `serve`, or anything speaking the protocol).
+ *
+ * @example
+ * ```ts
+ * import { ExecServerClient, websocketConnector } from "./mod.ts";
+ * const client = await ExecServerClient.connect(
+ *   websocketConnector("ws://127.0.0.1:4000", { token: Deno.env.get("TOKEN") }),
+ * );
+ * await client.close();
+ * ```
+ */
+export function websocketConnector(
+  url: string,
+  options: WebSocketConnectorOptions = {},
+): Connector {
+  const parsed = new URL(url);
+  if (parsed.protocol !== "ws:" && parsed.protocol !== "wss:") {
+    throw new TypeError(`expected a ws:// or wss:// URL, got \`${url}\``);
+  }
+  return {
+    target: url,
+    kind: "exec-server websocket",
+    resumable: true,
+    async open(openOptions: OpenOptions = {}) {
+      const timeoutMs = openOptions.timeoutMs ?? options.connectTimeoutMs ??
+        DEFAULT_CONNECT_TIMEOUT_MS;
+      const headers = upgradeHeaders(options);
+      const socket = headers ? new WebSocket(url, { headers }) : new WebSocket(url);
+      const { promise, resolve, reject } = Promise.withResolvers<void>();
+      const timer = setTimeout(
+        () =>
+          reject(
+            new ConnectError(
+              "timeout",
+              url,
+              `timed out connecting to exec-server websocket \`${url}\` after ${timeoutMs} ms`,
+            ),
+          ),
+        timeoutMs,
+      );
+      const onError = (event: Event) =>
+        reject(classifyWebSocketFailure(url, (event as ErrorEvent).message ?? "websocket error"));
+      const onClose = (event: CloseEvent) =>
+        reject(classifyWebSocketFailure(url, `closed during connect (code ${event.code})`));
+      socket.addEventListener("open", () => resolve());
+      socket.addEventListener("error", onError);
+      socket.addEventListener("close", onClose);
+      try {
+        await promise;
+      } catch (err) {
+        try {
+          socket.close();
+        } catch {
+          // never opened
+        }
+        throw err;
+      } finally {
+        clearTimeout(timer);
+        socket.removeEventListener("error", onError);
+        socket.removeEventListener("close", onClose);
+      }
+      return websocketTransport(socket, { label: `exec-server websocket ${url}` });
+    },
+  };
+}
+
+/** Options of {@link stdioConnector}. */
+export interface StdioConnectorOptions {
+  /** Extra environment for the command (added to ours). */
+  env?: Record<string, string>;
+  cwd?: string;
+  /**
+   * Where the command's stderr goes: `"inherit"` (our stderr) or `"tail"` (default: kept, the
+   * last 8 KiB are quoted in errors when the server dies early).
+   */
+  stderr?: "inherit" | "tail";
+}
+
+/**
+ * Spawns a server that speaks JSON lines on its stdio (e.g. `codex-exec-server serve --listen
+ * stdio`, or `ssh host codex-exec-server serve --listen stdio`). The command runs in its own
+ * process group; closing the transport sends SIGTERM to the group, then SIGKILL after 2 s.
+ *
+ * @example
+ * ```ts
+ * import { ExecServerClient, stdioConnector } from "./mod.ts";
+ * const client = await ExecServerClient.connect(
+ *   stdioConnector(["codex-exec-server", "serve", "--listen", "stdio"]),
+ * );
+ * await client.close();
+ * ```
+ */
+export function stdioConnector(argv: string[], options: StdioConnectorOptions = {}): Connector {
+  if (argv.length === 0) throw new TypeError("stdio command must not be empty");
+  return {
+    target: argv.join(" "),
+    kind: "exec-server stdio",
+    resumable: false,
+    open() {
+      return Promise.resolve(spawnStdioServer(argv, options));
+    },
+  };
+}
+
+/** Options of {@link harnessConnector}. */
+export interface HarnessConnectorOptions {
+  /** Sent as `Authorization: Bearer <token>` on the rendezvous upgrade. */
+  token?: string;
+  headers?: Record<string, string>;
+  /** Default 10 s. */
+  connectTimeoutMs?: number;
+}
+
+/**
+ * Reaches an executor through a rendezvous: the URL is a `role=harness` rendezvous websocket
+ * URL; each `open()` starts a new relay stream over a new websocket.
+ *
+ * @example
+ * ```ts
+ * import { ExecServerClient, harnessConnector } from "./mod.ts";
+ * const client = await ExecServerClient.connect(
+ *   harnessConnector("ws://127.0.0.1:9000/relay?role=harness&executor_id=e1"),
+ * );
+ * await client.close();
+ * ```
+ */
+export function harnessConnector(
+  url: string,
+  options: HarnessConnectorOptions = {},
+): Connector {
+  const target = url.split("?")[0];
+  return {
+    target,
+    kind: "exec-server rendezvous",
+    resumable: true,
+    async open(openOptions: OpenOptions = {}) {
+      const headers = upgradeHeaders(options);
+      try {
+        return await connectHarnessStream(url, {
+          headers,
+          connectTimeoutMs: openOptions.timeoutMs ?? options.connectTimeoutMs ??
+            DEFAULT_CONNECT_TIMEOUT_MS,
+        });
+      } catch (err) {
+        const detail = (err as Error).message;
+        if (/401/.test(detail)) {
+          throw new ConnectError(
+            "auth_refused",
+            target,
+            `rendezvous at ${target} refused the connection (HTTP 401): the token is missing ` +
+              `or wrong`,
+            { cause: err },
+          );
+        }
+        throw new ConnectError("unreachable", target, detail, { cause: err });
+      }
+    },
+  };
+}
