@@ -353,6 +353,7 @@ export class ExecServerClient implements ProcessHost, AsyncDisposable {
     const deadline = started + budget;
     this.#options.onStateChange?.("recovering", {});
     let lastError: unknown = null;
+    let attempt = 0;
     while (!this.#closing) {
       const remaining = deadline - performance.now();
       if (remaining <= 0) break;
@@ -375,7 +376,11 @@ export class ExecServerClient implements ProcessHost, AsyncDisposable {
         lastError = err;
         if (!isRetryable(err)) break;
         await delay(
-          Math.min(this.#options.recoveryRetryMs ?? DEFAULT_RECOVERY_RETRY_MS, remaining),
+          Math.min(
+            this.connector.recoveryDelayMs?.(attempt++) ??
+              this.#options.recoveryRetryMs ?? DEFAULT_RECOVERY_RETRY_MS,
+            remaining,
+          ),
           this.#closeController.signal,
         ).catch(() => {});
       }

@@ -4,6 +4,7 @@
  * @module
  */
 import { connectHarnessStream } from "../relay/mod.ts";
+import { resolveHarnessUrl } from "../rendezvous/mod.ts";
 import type { MessageTransport } from "../transport/types.ts";
 import { websocketTransport } from "../transport/websocket.ts";
 import { ConnectError } from "./errors.ts";
@@ -22,6 +23,8 @@ export interface Connector {
   readonly resumable: boolean;
   /** Opens one transport; rejects with {@link ConnectError}. */
   open(options?: OpenOptions): Promise<MessageTransport>;
+  /** Pause before recovery attempt `attempt` (0-based); default 100 ms each. */
+  recoveryDelayMs?(attempt: number): number;
 }
 
 /** Options of {@link Connector.open}. */
@@ -231,6 +234,67 @@ export function harnessConnector(
         }
         throw new ConnectError("unreachable", target, detail, { cause: err });
       }
+    },
+  };
+}
+
+/** Options of {@link registryConnector}. */
+export interface RegistryConnectorOptions {
+  /** Registry base URL (`http(s)://`). */
+  registry: string;
+  executorId: string;
+  /** Registry bearer token; never printed. */
+  token: string;
+  /** Default 10 s. */
+  connectTimeoutMs?: number;
+}
+
+/**
+ * Reaches a registered executor: asks the registry for a fresh, short-lived harness URL on
+ * every `open()` (`POST /cloud/executor/<id>/connect`), then connects through the rendezvous.
+ * Recovery attempts back off with jitter from 0.5 s to 5 s, as upstream's registry transports.
+ *
+ * @example
+ * ```ts
+ * import { ExecServerClient, registryConnector } from "./mod.ts";
+ * const client = await ExecServerClient.connect(registryConnector({
+ *   registry: "http://127.0.0.1:8080",
+ *   executorId: "laptop",
+ *   token: Deno.env.get("CODEX_EXEC_SERVER_REMOTE_BEARER_TOKEN") ?? "",
+ * }));
+ * await client.close();
+ * ```
+ */
+export function registryConnector(options: RegistryConnectorOptions): Connector {
+  const target = `${options.registry.replace(/\/+$/, "")} executor ${options.executorId}`;
+  return {
+    target,
+    kind: "exec-server rendezvous",
+    resumable: true,
+    async open(openOptions: OpenOptions = {}) {
+      const timeoutMs = openOptions.timeoutMs ?? options.connectTimeoutMs ??
+        DEFAULT_CONNECT_TIMEOUT_MS;
+      let url: string;
+      try {
+        url = await resolveHarnessUrl({
+          registry: options.registry,
+          executorId: options.executorId,
+          token: options.token,
+          signal: AbortSignal.timeout(timeoutMs),
+        });
+      } catch (err) {
+        const detail = (err as Error).message;
+        const status = (err as { status?: number }).status;
+        const code = status === 401 || status === 403 ? "auth_refused" : "unreachable";
+        throw new ConnectError(code, target, `registry ${options.registry}: ${detail}`, {
+          cause: err,
+        });
+      }
+      return await harnessConnector(url, { connectTimeoutMs: timeoutMs }).open(openOptions);
+    },
+    recoveryDelayMs(attempt: number) {
+      const base = Math.min(5_000, 500 * 2 ** attempt);
+      return base / 2 + Math.random() * base / 2;
     },
   };
 }

@@ -48,6 +48,8 @@ export {
   harnessConnector,
   type HarnessConnectorOptions,
   type OpenOptions,
+  registryConnector,
+  type RegistryConnectorOptions,
   stdioConnector,
   type StdioConnectorOptions,
   websocketConnector,
