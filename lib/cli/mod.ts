@@ -8,6 +8,7 @@ import { UsageError } from "./_args.ts";
 import { runServe, SERVE_USAGE } from "./serve.ts";
 import { REMOTE_USAGE, runRemote } from "./remote.ts";
 import { RENDEZVOUS_USAGE, runRendezvous } from "./rendezvous.ts";
+import { runExec } from "./exec.ts";
 
 type Command = (args: string[]) => Promise<number>;
 
@@ -15,6 +16,7 @@ const COMMANDS: Record<string, Command> = {
   serve: runServe,
   remote: runRemote,
   rendezvous: runRendezvous,
+  exec: runExec,
 };
 
 const USAGE = `codex-exec-server ${VERSION}
@@ -25,6 +27,7 @@ Commands:
   serve        serve the exec-server protocol locally (default)
   remote       register with a registry and serve sessions through its rendezvous
   rendezvous   run a registry + rendezvous that remote executors and clients meet at
+  exec         run a command on an exec-server (-t for an interactive terminal)
 
 Run \`codex-exec-server COMMAND --help\` for a command's options.
 ${SERVE_USAGE}
