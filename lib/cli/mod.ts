@@ -9,6 +9,7 @@ import { runServe, SERVE_USAGE } from "./serve.ts";
 import { REMOTE_USAGE, runRemote } from "./remote.ts";
 import { RENDEZVOUS_USAGE, runRendezvous } from "./rendezvous.ts";
 import { runExec } from "./exec.ts";
+import { runFs } from "./fs.ts";
 
 type Command = (args: string[]) => Promise<number>;
 
@@ -17,6 +18,7 @@ const COMMANDS: Record<string, Command> = {
   remote: runRemote,
   rendezvous: runRendezvous,
   exec: runExec,
+  fs: runFs,
 };
 
 const USAGE = `codex-exec-server ${VERSION}
@@ -28,6 +30,7 @@ Commands:
   remote       register with a registry and serve sessions through its rendezvous
   rendezvous   run a registry + rendezvous that remote executors and clients meet at
   exec         run a command on an exec-server (-t for an interactive terminal)
+  fs           ls, stat, cat, get, put, rm, mkdir, cp on an exec-server
 
 Run \`codex-exec-server COMMAND --help\` for a command's options.
 ${SERVE_USAGE}
