@@ -145,11 +145,42 @@ Deno.test("writing ^C interrupts the foreground job through the line discipline"
 });
 
 Deno.test("SIGINT from signalGroup reaches the foreground group", async () => {
-  const term = await run(request(["sh", "-c", "trap 'exit 4' INT; echo ready; sleep 30"]));
+  const term = await run(
+    request(["sh", "-c", "trap 'exit 4' INT; echo ready; while :; do sleep 0.02; done"]),
+  );
   await term.waitFor(/ready/);
   term.child.signalGroup("SIGINT");
   assert.deepEqual(await term.closed(), 4);
 });
+
+Deno.test("SIGINT from signalGroup stops a job-control shell's foreground job, not the shell", async () => {
+  const term = await run(request(["bash", "--norc", "--noprofile", "-i"], {
+    env: { ...ENV, PS1: "P$ ", TERM: "dumb" },
+  }));
+  await term.waitFor(/P\$ $/);
+  await term.child.write(new TextEncoder().encode("sleep 30; echo finished\n"));
+  await term.waitFor(/sleep 30; echo finished\r\n/);
+  // Wait until the job owns the terminal, then interrupt it as ^C would.
+  for (let i = 0; i < 100 && !/sleep/.test(foregroundCommand(term.child.pid)); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  term.child.signalGroup("SIGINT");
+  await term.waitFor(/\r?\nP\$ $/);
+  await term.child.write(new TextEncoder().encode("exit 6\n"));
+  assert.deepEqual(await term.closed(), 6);
+  assert.doesNotMatch(term.text, /\nfinished/);
+});
+
+/** Command name of the foreground process group's leader of session `sid`'s terminal. */
+function foregroundCommand(sid: number): string {
+  const stat = Deno.readTextFileSync(`/proc/${sid}/stat`);
+  const tpgid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[5]);
+  try {
+    return Deno.readTextFileSync(`/proc/${tpgid}/comm`).trim();
+  } catch {
+    return "";
+  }
+}
 
 Deno.test("pty exit codes: status, and 128+N for signal deaths", async () => {
   const cases: [string, number][] = [["exit 7", 7], ["kill -9 $$", 137], ["kill -TERM $$", 143]];
