@@ -106,6 +106,7 @@ export class RemoteExecutor {
   #mux: ExecutorMux | undefined;
   #log: NonNullable<RemoteExecutorOptions["log"]>;
   #lost: PromiseWithResolvers<string> | undefined;
+  #socket: WebSocket | undefined;
   #sessions = new Set<Promise<void>>();
 
   /**
@@ -175,6 +176,19 @@ export class RemoteExecutor {
     } catch (error) {
       if (!signal.aborted) throw error;
     }
+    await this.#socketClosed();
+  }
+
+  /** Lets the resets written by `stop()` reach the wire before the process may exit. */
+  async #socketClosed(): Promise<void> {
+    const socket = this.#socket;
+    if (!socket || socket.readyState === WebSocket.CLOSED) return;
+    const closed = new Promise<void>((resolve) => {
+      socket.addEventListener("close", () => resolve(), { once: true });
+    });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([closed, new Promise<void>((r) => timer = setTimeout(r, 2000))]);
+    clearTimeout(timer);
   }
 
   #backoff(attempt: number): number {
@@ -254,6 +268,7 @@ export class RemoteExecutor {
   /** Attaches the open socket to the mux; resolves with the reason once the link is lost. */
   #serveLink(socket: WebSocket): Promise<string> {
     this.stats.connections++;
+    this.#socket = socket;
     const lost = Promise.withResolvers<string>();
     this.#lost = lost;
     const link = websocketLink(socket, `rendezvous ${socket.url.split("?")[0]}`);

@@ -1,0 +1,155 @@
+import assert from "node:assert/strict";
+import type { RelayTransport } from "../../lib/relay/mod.ts";
+import { within } from "../relay/_helpers.ts";
+import { b64text, eventually, isAlive, readToClose, type TestClient } from "../_harness.ts";
+import {
+  harnessClient,
+  startRemoteProcess,
+  startRendezvousProcess,
+  startTcpProxy,
+} from "./_chain.ts";
+
+const TOKEN = "e2e-secret-token-0123456789";
+const ENV = { PATH: "/usr/local/bin:/usr/bin:/bin" };
+const CWD = "file:///tmp";
+
+function start(client: TestClient, processId: string, script: string) {
+  return client.call("process/start", {
+    processId,
+    argv: ["/bin/sh", "-c", script],
+    cwd: CWD,
+    env: ENV,
+    tty: false,
+  });
+}
+
+/** stdout text of a process from its `process/output` notifications, checking seq order. */
+function pushedOutput(client: TestClient, processId: string): string {
+  let lastSeq = 0;
+  let text = "";
+  for (const params of client.notifications("process/output")) {
+    if (params.processId !== processId) continue;
+    const seq = params.seq as number;
+    assert.ok(seq > lastSeq, `process/output seq ${seq} after ${lastSeq}: duplicate or reorder`);
+    lastSeq = seq;
+    text += b64text(params.chunk as string);
+  }
+  return text;
+}
+
+function assertNoToken(...outputs: string[]) {
+  for (const output of outputs) assert.ok(!output.includes(TOKEN), "the token was printed");
+}
+
+Deno.test("remote: two concurrent harness sessions through rendezvous, no cross-talk, exit codes", async () => {
+  await using rendezvous = await startRendezvousProcess({ token: TOKEN });
+  await using remote = await startRemoteProcess(rendezvous.firstLine, "e2e-two", {
+    token: TOKEN,
+  });
+  const t0 = performance.now();
+  await using a = await harnessClient(rendezvous.firstLine, "e2e-two", TOKEN);
+  const firstRpcMs = performance.now() - t0;
+  await using b = await harnessClient(rendezvous.firstLine, "e2e-two", TOKEN);
+  const sessionA = a.received.find((m) => m.id === 1)!.result as { sessionId: string };
+  const sessionB = b.received.find((m) => m.id === 1)!.result as { sessionId: string };
+  assert.notEqual(sessionA.sessionId, sessionB.sessionId);
+  // The same process id in both sessions: each session has its own process table.
+  await Promise.all([
+    start(a, "p", "for i in 1 2 3; do echo A$i; sleep 0.05; done; exit 3"),
+    start(b, "p", "for i in 1 2 3 4; do echo B$i; sleep 0.03; done; echo oops >&2; exit 5"),
+  ]);
+  const [ra, rb] = await Promise.all([readToClose(a, "p"), readToClose(b, "p")]);
+  assert.deepEqual(ra, { output: "A1\nA2\nA3\n", stdout: "A1\nA2\nA3\n", stderr: "", exitCode: 3 });
+  assert.equal(rb.stdout, "B1\nB2\nB3\nB4\n");
+  assert.equal(rb.stderr, "oops\n");
+  assert.equal(rb.exitCode, 5);
+  assert.ok(!JSON.stringify(a.received).includes("B1"), "session A saw session B's output");
+  assert.ok(!JSON.stringify(b.received).includes("A1"), "session B saw session A's output");
+  console.log(`harness connect + initialize through the rendezvous: ${firstRpcMs.toFixed(1)} ms`);
+  await a.close();
+  await b.close();
+  assert.equal((await remote.stop()).code, 0);
+  assertNoToken(remote.stderr(), remote.stdout(), rendezvous.stderr(), rendezvous.stdout());
+});
+
+Deno.test("remote: the executor's websocket is cut mid-output; every byte arrives exactly once", async () => {
+  await using rendezvous = await startRendezvousProcess({ token: TOKEN });
+  const port = Number(new URL(rendezvous.firstLine).port);
+  await using proxy = startTcpProxy(port);
+  // Registration and the executor websocket go through the proxy (the rendezvous issues URLs
+  // for the host it was asked on); the harness talks to the rendezvous directly.
+  await using remote = await startRemoteProcess(`http://127.0.0.1:${proxy.port}`, "e2e-cut", {
+    token: TOKEN,
+  });
+  await using client = await harnessClient(rendezvous.firstLine, "e2e-cut", TOKEN);
+  const lines = 3000;
+  const script = `i=1; while [ $i -le ${lines} ]; do echo "line $i"; ` +
+    `[ $((i % 100)) -eq 0 ] && sleep 0.04; i=$((i+1)); done; exit 4`;
+  await start(client, "long", script);
+  await client.waitFor((m) => m.method === "process/output", 5000);
+  await new Promise((r) => setTimeout(r, 300));
+  const cutAt = performance.now();
+  proxy.cut();
+  await remote.waitForStderr("lost the rendezvous connection", 5000);
+  await remote.waitForStderr("connected to the rendezvous", 10_000, 2);
+  const reconnectMs = performance.now() - cutAt;
+  const exited = await client.waitFor(
+    (m) => m.method === "process/exited" && (m.params as { processId: string }).processId === "long",
+    20_000,
+  );
+  await client.waitFor((m) => m.method === "process/closed", 5000);
+  assert.equal((exited.params as { exitCode: number }).exitCode, 4);
+  const expected = Array.from({ length: lines }, (_, i) => `line ${i + 1}\n`).join("");
+  const got = pushedOutput(client, "long");
+  assert.equal(got.length, expected.length, "output length");
+  assert.ok(got === expected, "output differs (lost, duplicated or reordered bytes)");
+  assert.ok(proxy.accepted >= 3, "registration + two websockets went through the proxy");
+  // The session is still usable after the reconnect.
+  const more = await client.call("process/read", { processId: "long", afterSeq: 0, waitMs: 0 });
+  assert.equal(more.exitCode, 4);
+  console.log(`executor reconnect after a cut: ${reconnectMs.toFixed(0)} ms (backoff 1 s)`);
+  await client.close();
+  assert.equal((await remote.stop()).code, 0);
+  assertNoToken(remote.stderr(), rendezvous.stderr());
+});
+
+Deno.test("remote: SIGTERM resets streams, kills processes and exits 0", async () => {
+  await using rendezvous = await startRendezvousProcess({ token: TOKEN });
+  await using remote = await startRemoteProcess(rendezvous.firstLine, "e2e-term", {
+    token: TOKEN,
+  });
+  await using client = await harnessClient(rendezvous.firstLine, "e2e-term", TOKEN);
+  await start(client, "sleeper", "echo $$; exec sleep 60");
+  const output = await client.waitFor((m) => m.method === "process/output");
+  const pid = Number(b64text((output.params as { chunk: string }).chunk).trim());
+  assert.ok(isAlive(pid));
+  const status = await remote.stop("SIGTERM");
+  assert.equal(status.code, 0);
+  await eventually(() => !isAlive(pid), 5000, "the managed process to die");
+  // The harness's stream ends promptly with the executor's reset (not a heartbeat timeout).
+  await within(5000, "the harness stream to end", client.transport.closed);
+  const reason = (client.transport as RelayTransport).endReason ?? "";
+  assert.match(reason, /reset/, `harness stream ended with: ${reason}`);
+  assertNoToken(remote.stderr(), rendezvous.stderr());
+});
+
+Deno.test("remote: a restarted rendezvous refuses the old URL; the executor registers again", async () => {
+  const first = await startRendezvousProcess({ token: TOKEN });
+  const base = first.firstLine;
+  const port = new URL(base).port;
+  await using remote = await startRemoteProcess(base, "e2e-rereg", { token: TOKEN });
+  await first.stop();
+  // Same port, new signing key: the executor's URL no longer verifies.
+  await using second = await startRendezvousProcess({
+    token: TOKEN,
+    args: ["--listen", `http://127.0.0.1:${port}`],
+  });
+  await remote.waitForStderr("registering again", 15_000);
+  await remote.waitForStderr("connected to the rendezvous", 15_000, 2);
+  await using client = await harnessClient(second.firstLine, "e2e-rereg", TOKEN);
+  await start(client, "p", "echo again");
+  assert.equal((await readToClose(client, "p")).stdout, "again\n");
+  await client.close();
+  assert.equal((await remote.stop()).code, 0);
+  assertNoToken(remote.stderr(), first.stderr(), second.stderr());
+});
