@@ -129,11 +129,12 @@ async function sendWithContext(request: WireRequest, signal: AbortSignal): Promi
   try {
     return await sendOnce(request, { signal });
   } catch (err) {
-    const reason = signal.aborted ? signal.reason : err;
-    throw new HttpSendError(
-      `error sending request for url (${request.url}): ${describe(reason)}`,
-      { cause: err },
-    );
+    const reason = describe(signal.aborted ? signal.reason : err);
+    // Deno's fetch errors already start with this phrase; do not say it twice.
+    const prefix = `error sending request for url (${request.url})`;
+    throw new HttpSendError(reason.startsWith(prefix) ? reason : `${prefix}: ${reason}`, {
+      cause: err,
+    });
   }
 }
 
@@ -153,6 +154,10 @@ function describe(err: unknown): string {
   if (err instanceof HttpSendError) return err.message;
   if (err instanceof Error) {
     if (err.name === "AbortError") return "request aborted";
+    // node:http's text when the peer closes mid-body.
+    if (err.message === "aborted") {
+      return "connection closed before the response body was complete";
+    }
     const cause = (err as { cause?: unknown }).cause;
     if (cause instanceof Error && err.message === "fetch failed") return describe(cause);
     const code = (err as { code?: unknown }).code;
