@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { assertRpcError, b64, openSession, unb64, unb64Bytes } from "../fs/_session.ts";
 import type { TestClient } from "../_harness.ts";
-import { rawPeer, reply, sleep, writeAll, writeLatin1 } from "./_servers.ts";
+import { rawPeer, reply, sleep, writeAll } from "./_servers.ts";
 
 const INVALID_PARAMS = -32602;
 const INTERNAL = -32603;
