@@ -1,0 +1,51 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { Base64Error, decodeBase64, encodeBase64 } from "../../lib/fs/base64.ts";
+
+function decodeError(text: string): string | undefined {
+  try {
+    decodeBase64(text);
+    return undefined;
+  } catch (err) {
+    assert(err instanceof Base64Error);
+    return err.message;
+  }
+}
+
+Deno.test("base64 decoding reports the Rust base64 crate's texts", () => {
+  assert.equal(decodeError("a"), "Invalid input length: 1");
+  assert.equal(decodeError("aGVsbG8=a"), "Invalid input length: 9");
+  assert.equal(decodeError("!!!!"), "Invalid symbol 33, offset 0.");
+  assert.equal(decodeError("aG k="), "Invalid symbol 32, offset 2.");
+  assert.equal(decodeError("aGk"), "Invalid padding");
+  assert.equal(decodeError("aGk=aGk="), "Invalid symbol 61, offset 3.");
+  assert.equal(decodeError("aGl="), "Invalid last symbol 108, offset 2.");
+  assert.equal(decodeError(""), undefined);
+  assert.deepEqual(decodeBase64("aGVsbG8="), new TextEncoder().encode("hello"));
+});
+
+Deno.test("base64 round-trips any bytes", () => {
+  fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
+    const text = encodeBase64(bytes);
+    assert.equal(text, btoa(String.fromCharCode(...bytes)));
+    assert.deepEqual(decodeBase64(text), bytes);
+  }));
+});
+
+Deno.test("base64 accepts exactly what strict standard decoding accepts", () => {
+  // No whitespace in the alphabet: the platform decoder skips it, the Rust engine does not.
+  const symbol = fc.constantFrom(..."ABCDQRSgwz019+/=-_!".split(""));
+  fc.assert(
+    fc.property(fc.array(symbol, { maxLength: 16 }), (symbols) => {
+      const text = symbols.join("");
+      let platform = true;
+      try {
+        Uint8Array.fromBase64(text, { lastChunkHandling: "strict" });
+      } catch {
+        platform = false;
+      }
+      assert.equal(decodeError(text) === undefined, platform, `disagreement on ${text}`);
+    }),
+    { numRuns: 2000 },
+  );
+});
