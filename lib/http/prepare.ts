@@ -85,7 +85,7 @@ function parseUrl(text: string): URL {
     if (scheme === undefined) {
       throw invalidParams("http/request url is invalid: relative URL without a base");
     }
-    if ((scheme === "http" || scheme === "https") && /^[^:]+:\/*(?:[/?#]|$)/.test(text)) {
+    if ((scheme === "http" || scheme === "https") && /^[^:]+:\/*(?:[?#]|$)/.test(text)) {
       throw invalidParams("http/request url is invalid: empty host");
     }
     throw invalidParams(`http/request url is invalid: cannot parse \`${text}\``);
