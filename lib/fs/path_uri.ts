@@ -5,10 +5,11 @@
  */
 import { invalidParams, invalidRequest } from "../jsonrpc/errors.ts";
 
-// Bytes the url crate leaves unescaped in a path segment (everything else is %XX).
+// Bytes the url crate leaves unescaped in a path segment of a special (file:) URL; everything
+// else is %XX. A backslash is escaped (%5C): unescaped, URL parsers read it as a separator.
 const KEEP = new Set(
   Array.from(
-    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*+,;=:@[]\\^|",
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*+,;=:@[]^|",
   ).map((c) => c.charCodeAt(0)),
 );
 const encoder = new TextEncoder();
