@@ -5,13 +5,25 @@
 import { invalidRequest } from "../jsonrpc/errors.ts";
 import { ioError, osError } from "./io_error.ts";
 
-/** Text upstream answers when the final component of a no-follow path is a symlink. */
+/**
+ * Text upstream answers when the final component of a no-follow path is a symlink.
+ *
+ * @example
+ * ```ts
+ * if (err.message.startsWith(PATH_CONTAINS_SYMLINK)) retryWithFollow();
+ * ```
+ */
 export const PATH_CONTAINS_SYMLINK = "path contains a symbolic link";
 
 /**
  * Throws when a directory component of `path` (not the final one) is a symlink. Like upstream,
  * which opens each directory with `O_NOFOLLOW | O_DIRECTORY`, that is `Not a directory`.
  * Components that do not exist are left for the operation itself to report.
+ *
+ * @example
+ * ```ts
+ * await rejectSymlinkAncestors("/tmp/link/file"); // throws when /tmp/link is a symlink
+ * ```
  */
 export async function rejectSymlinkAncestors(path: string): Promise<void> {
   const parts = path.split("/").filter((part) => part !== "");
@@ -33,7 +45,14 @@ export async function rejectSymlinkAncestors(path: string): Promise<void> {
   }
 }
 
-/** Throws -32600 `path contains a symbolic link` when `path` itself is a symlink. */
+/**
+ * Throws -32600 `path contains a symbolic link` when `path` itself is a symlink.
+ *
+ * @example
+ * ```ts
+ * await rejectFinalSymlink("/tmp/link"); // throws when /tmp/link is a symlink
+ * ```
+ */
 export async function rejectFinalSymlink(path: string): Promise<void> {
   let info: Deno.FileInfo;
   try {

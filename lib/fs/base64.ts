@@ -10,7 +10,18 @@ const VALUE = new Int16Array(256).fill(-1);
 for (let i = 0; i < ALPHABET.length; i++) VALUE[ALPHABET.charCodeAt(i)] = i;
 const PAD = 0x3d; // '='
 
-/** A base64 decoding failure; `message` is the base64-crate text. */
+/**
+ * A base64 decoding failure; `message` is the base64-crate text.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   decodeBase64("a");
+ * } catch (err) {
+ *   if (err instanceof Base64Error) console.log(err.message); // "Invalid input length: 1"
+ * }
+ * ```
+ */
 export class Base64Error extends Error {
   constructor(message: string) {
     super(message);

@@ -9,11 +9,32 @@ import { encodeBase64 } from "./base64.ts";
 import { ioError } from "./io_error.ts";
 import { type FollowOptions, openRegularFile } from "./read_write.ts";
 
-/** Open handles allowed per connection. */
+/**
+ * Open handles allowed per connection.
+ *
+ * @example
+ * ```ts
+ * if (table.size >= MAX_OPEN_HANDLES) console.log("close a handle first");
+ * ```
+ */
 export const MAX_OPEN_HANDLES = 128;
-/** Largest `len` of one `fs/readBlock`. */
+/**
+ * Largest `len` of one `fs/readBlock`.
+ *
+ * @example
+ * ```ts
+ * await table.readBlock("h1", { offset: 0, len: MAX_BLOCK_LENGTH });
+ * ```
+ */
 export const MAX_BLOCK_LENGTH = 1024 * 1024;
-/** Longest handle id, in UTF-8 bytes. */
+/**
+ * Longest handle id, in UTF-8 bytes.
+ *
+ * @example
+ * ```ts
+ * const id = crypto.randomUUID().replaceAll("-", ""); // 32 bytes: fits MAX_HANDLE_ID_BYTES
+ * ```
+ */
 export const MAX_HANDLE_ID_BYTES = 32;
 
 interface OpenHandle {

@@ -13,7 +13,14 @@ import { rejectRestrictedSandbox } from "./sandbox.ts";
 import * as schema from "./schemas.ts";
 import { walk } from "./walk.ts";
 
-/** Key of the per-connection {@linkcode FileHandleTable}. */
+/**
+ * Key of the per-connection {@linkcode FileHandleTable}.
+ *
+ * @example
+ * ```ts
+ * const table = ctx.connection.resource(FILE_HANDLES_RESOURCE, () => new FileHandleTable());
+ * ```
+ */
 export const FILE_HANDLES_RESOURCE = "fs.handles";
 
 /**

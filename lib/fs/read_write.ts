@@ -10,7 +10,14 @@ import { Base64Error, decodeBase64, encodeBase64 } from "./base64.ts";
 import { ioError } from "./io_error.ts";
 import { rejectSymlinkAncestors } from "./_symlinks.ts";
 
-/** Files above this size (512 MiB) are refused by `fs/readFile`. */
+/**
+ * Files above this size (512 MiB) are refused by `fs/readFile`.
+ *
+ * @example
+ * ```ts
+ * if ((await Deno.stat(path)).size > READ_FILE_LIMIT) console.log("use fs/open instead");
+ * ```
+ */
 export const READ_FILE_LIMIT = 512 * 1024 * 1024;
 
 /** Options shared by the path-based file operations. */

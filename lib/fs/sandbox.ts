@@ -16,13 +16,27 @@ const permissionProfile = z.discriminatedUnion("type", [
   z.looseObject({ type: z.literal("external") }),
 ]);
 
-/** Schema of `FileSystemSandboxContext | null`, optional on every fs method. */
+/**
+ * Schema of `FileSystemSandboxContext | null`, optional on every fs method.
+ *
+ * @example
+ * ```ts
+ * const sandbox = sandboxSchema.parse({ permissions: { type: "disabled" } });
+ * ```
+ */
 export const sandboxSchema = z.looseObject({ permissions: permissionProfile }).nullish();
 
 /** The parsed `sandbox` member. */
 export type SandboxContext = z.output<typeof sandboxSchema>;
 
-/** The error text upstream uses when it has no sandbox helper configured. */
+/**
+ * The error text upstream uses when it has no sandbox helper configured.
+ *
+ * @example
+ * ```ts
+ * if (err.message === SANDBOX_UNAVAILABLE) console.log("retry without a sandbox");
+ * ```
+ */
 export const SANDBOX_UNAVAILABLE =
   "sandboxed filesystem operations require configured runtime paths";
 

@@ -11,14 +11,28 @@ const path = z.string();
 const optionalBool = z.boolean().nullish();
 const unsigned = z.number().int().min(0);
 
-/** `fs/readFile` params. */
+/**
+ * `fs/readFile` params.
+ *
+ * @example
+ * ```ts
+ * const params = readFileParams.parse({ path: "file:///tmp/a.txt" });
+ * ```
+ */
 export const readFileParams = z.object({
   path,
   followSymlinks: optionalBool,
   sandbox: sandboxSchema,
 });
 
-/** `fs/writeFile` params. */
+/**
+ * `fs/writeFile` params.
+ *
+ * @example
+ * ```ts
+ * const params = writeFileParams.parse({ path: "file:///tmp/a.txt", dataBase64: "aGk=" });
+ * ```
+ */
 export const writeFileParams = z.object({
   path,
   dataBase64: z.string(),
@@ -26,7 +40,14 @@ export const writeFileParams = z.object({
   sandbox: sandboxSchema,
 });
 
-/** `fs/createDirectory` params (`recursive` defaults to true). */
+/**
+ * `fs/createDirectory` params (`recursive` defaults to true).
+ *
+ * @example
+ * ```ts
+ * const params = createDirectoryParams.parse({ path: "file:///tmp/a/b", recursive: true });
+ * ```
+ */
 export const createDirectoryParams = z.object({
   path,
   recursive: optionalBool,
@@ -34,20 +55,51 @@ export const createDirectoryParams = z.object({
   sandbox: sandboxSchema,
 });
 
-/** `fs/getMetadata` params. */
+/**
+ * `fs/getMetadata` params.
+ *
+ * @example
+ * ```ts
+ * const params = getMetadataParams.parse({ path: "file:///tmp/a.txt" });
+ * ```
+ */
 export const getMetadataParams = z.object({
   path,
   followSymlinks: optionalBool,
   sandbox: sandboxSchema,
 });
 
-/** `fs/canonicalize` params. */
+/**
+ * `fs/canonicalize` params.
+ *
+ * @example
+ * ```ts
+ * const params = canonicalizeParams.parse({ path: "file:///tmp/link" });
+ * ```
+ */
 export const canonicalizeParams = z.object({ path, sandbox: sandboxSchema });
 
-/** `fs/readDirectory` params. */
+/**
+ * `fs/readDirectory` params.
+ *
+ * @example
+ * ```ts
+ * const params = readDirectoryParams.parse({ path: "file:///tmp" });
+ * ```
+ */
 export const readDirectoryParams = z.object({ path, sandbox: sandboxSchema });
 
-/** `fs/walk` params. */
+/**
+ * `fs/walk` params.
+ *
+ * @example
+ * ```ts
+ * const params = walkParams.parse({
+ *   path: "file:///repo",
+ *   options: { maxDepth: 2, maxDirectories: 10, maxEntries: 100, followDirectorySymlinks: false },
+ * });
+ * ```
+ */
 export const walkParams = z.object({
   path,
   options: z.object({
@@ -60,7 +112,14 @@ export const walkParams = z.object({
   sandbox: sandboxSchema,
 });
 
-/** `fs/remove` params (`recursive` and `force` default to true). */
+/**
+ * `fs/remove` params (`recursive` and `force` default to true).
+ *
+ * @example
+ * ```ts
+ * const params = removeParams.parse({ path: "file:///tmp/build", recursive: true, force: true });
+ * ```
+ */
 export const removeParams = z.object({
   path,
   recursive: optionalBool,
@@ -69,7 +128,14 @@ export const removeParams = z.object({
   sandbox: sandboxSchema,
 });
 
-/** `fs/copy` params (`recursive` is required). */
+/**
+ * `fs/copy` params (`recursive` is required).
+ *
+ * @example
+ * ```ts
+ * const params = copyParams.parse({ sourcePath: "file:///tmp/a", destinationPath: "file:///tmp/b", recursive: true });
+ * ```
+ */
 export const copyParams = z.object({
   sourcePath: path,
   destinationPath: path,
@@ -77,7 +143,14 @@ export const copyParams = z.object({
   sandbox: sandboxSchema,
 });
 
-/** `fs/open` params. */
+/**
+ * `fs/open` params.
+ *
+ * @example
+ * ```ts
+ * const params = openParams.parse({ handleId: "h1", path: "file:///tmp/big.bin" });
+ * ```
+ */
 export const openParams = z.object({
   handleId: z.string(),
   path,
@@ -85,12 +158,26 @@ export const openParams = z.object({
   sandbox: sandboxSchema,
 });
 
-/** `fs/readBlock` params. */
+/**
+ * `fs/readBlock` params.
+ *
+ * @example
+ * ```ts
+ * const params = readBlockParams.parse({ handleId: "h1", offset: 0, len: 1048576 });
+ * ```
+ */
 export const readBlockParams = z.object({
   handleId: z.string(),
   offset: unsigned,
   len: unsigned,
 });
 
-/** `fs/close` params. */
+/**
+ * `fs/close` params.
+ *
+ * @example
+ * ```ts
+ * const params = closeParams.parse({ handleId: "h1" });
+ * ```
+ */
 export const closeParams = z.object({ handleId: z.string() });

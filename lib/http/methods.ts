@@ -16,11 +16,32 @@ import {
 } from "./request.ts";
 import { httpRequestParams } from "./schemas.ts";
 
-/** Largest decoded payload of one `http/request/bodyDelta`. */
+/**
+ * Largest decoded payload of one `http/request/bodyDelta`.
+ *
+ * @example
+ * ```ts
+ * const pieces = Math.ceil(body.length / MAX_BODY_DELTA_BYTES); // deltas needed
+ * ```
+ */
 export const MAX_BODY_DELTA_BYTES = 1024 * 1024;
-/** Key of the per-connection {@linkcode ActiveStreams}. */
+/**
+ * Key of the per-connection {@linkcode ActiveStreams}.
+ *
+ * @example
+ * ```ts
+ * const streams = ctx.connection.resource(ACTIVE_STREAMS_RESOURCE, () => new ActiveStreams());
+ * ```
+ */
 export const ACTIVE_STREAMS_RESOURCE = "http.streams";
-/** Notification carrying streamed body bytes. */
+/**
+ * Notification carrying streamed body bytes.
+ *
+ * @example
+ * ```ts
+ * const deltas = received.filter((m) => m.method === BODY_DELTA_METHOD);
+ * ```
+ */
 export const BODY_DELTA_METHOD = "http/request/bodyDelta";
 
 /** The `http/request` result. */

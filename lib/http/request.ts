@@ -5,10 +5,24 @@
 import type { PreparedRequest } from "./prepare.ts";
 import { sendOnce, type WireRequest, type WireResponse } from "./send.ts";
 
-/** Redirects followed before giving up, as upstream's client does. */
+/**
+ * Redirects followed before giving up, as upstream's client does.
+ *
+ * @example
+ * ```ts
+ * console.log(`following at most ${MAX_REDIRECTS} redirects`);
+ * ```
+ */
 export const MAX_REDIRECTS = 10;
 
-/** A failure to obtain a response; `message` is the text after `http/request failed: `. */
+/**
+ * A failure to obtain a response; `message` is the text after `http/request failed: `.
+ *
+ * @example
+ * ```ts
+ * throw new HttpSendError("error sending request for url (http://x/): refused");
+ * ```
+ */
 export class HttpSendError extends Error {
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);

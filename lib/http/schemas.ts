@@ -4,7 +4,14 @@
  */
 import { z } from "zod";
 
-/** One request header; repeated names are kept, in order. */
+/**
+ * One request header; repeated names are kept, in order.
+ *
+ * @example
+ * ```ts
+ * httpHeaderSchema.parse({ name: "accept", value: "application/json" });
+ * ```
+ */
 export const httpHeaderSchema = z.object({
   name: z.string(),
   value: z.string(),
@@ -12,7 +19,14 @@ export const httpHeaderSchema = z.object({
   valueEnvVar: z.string().nullish(),
 });
 
-/** `http/request` params. */
+/**
+ * `http/request` params.
+ *
+ * @example
+ * ```ts
+ * const params = httpRequestParams.parse({ method: "GET", url: "http://127.0.0.1:1/", requestId: "r1" });
+ * ```
+ */
 export const httpRequestParams = z.object({
   method: z.string(),
   url: z.string(),
