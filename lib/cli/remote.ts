@@ -102,8 +102,13 @@ export async function runRemote(args: string[]): Promise<number> {
     return 0;
   } catch (error) {
     if (!(error instanceof RegistryError)) throw error;
-    const kind = error.code === "auth" ? "authentication failed" : "registration failed";
-    console.error(`error: ${kind}: ${error.message}`);
+    if (error.code === "auth") {
+      console.error(
+        `error: authentication failed: ${error.message}; check ${REMOTE_TOKEN_ENV}`,
+      );
+    } else {
+      console.error(`error: registration failed: ${error.message}`);
+    }
     return 1;
   } finally {
     Deno.removeSignalListener("SIGINT", onSignal);

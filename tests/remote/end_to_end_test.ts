@@ -94,7 +94,8 @@ Deno.test("remote: the executor's websocket is cut mid-output; every byte arrive
   await remote.waitForStderr("connected to the rendezvous", 10_000, 2);
   const reconnectMs = performance.now() - cutAt;
   const exited = await client.waitFor(
-    (m) => m.method === "process/exited" && (m.params as { processId: string }).processId === "long",
+    (m) =>
+      m.method === "process/exited" && (m.params as { processId: string }).processId === "long",
     20_000,
   );
   await client.waitFor((m) => m.method === "process/closed", 5000);
