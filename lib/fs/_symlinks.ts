@@ -2,7 +2,7 @@
  * `followSymlinks: false` support: refuse paths whose directories pass through a symlink.
  * @module
  */
-import { invalidRequest } from "../jsonrpc/errors.ts";
+import { invalidRequest, RpcError } from "../jsonrpc/errors.ts";
 import { ioError, osError } from "./io_error.ts";
 
 /**
@@ -38,9 +38,11 @@ export async function rejectSymlinkAncestors(path: string): Promise<void> {
       throw ioError(err, { operation: "lstat", path: current });
     }
     if (info.isSymlink) {
-      const error = osError("ENOTDIR");
-      error.message += `: '${current}' is a symbolic link and followSymlinks is false`;
-      throw error;
+      const { code, message } = osError("ENOTDIR");
+      throw new RpcError(
+        code,
+        `${message}: '${current}' is a symbolic link and followSymlinks is false`,
+      );
     }
   }
 }

@@ -78,10 +78,13 @@ async function sendWithFetch(request: WireRequest, options: SendOptions): Promis
     signal: options.signal,
   });
   const pairs: [string, string][] = [];
-  for (const [name, value] of response.headers) {
-    if (name !== "set-cookie") pairs.push([name, value]);
-  }
-  for (const cookie of response.headers.getSetCookie()) pairs.push(["set-cookie", cookie]);
+  // Header values arrive as byte strings; like upstream, drop the ones that are not UTF-8.
+  const add = (name: string, value: string) => {
+    const text = latin1ToUtf8(value);
+    if (text !== undefined) pairs.push([name, text]);
+  };
+  for (const [name, value] of response.headers) if (name !== "set-cookie") add(name, value);
+  for (const cookie of response.headers.getSetCookie()) add("set-cookie", cookie);
   return {
     status: response.status,
     headers: pairs,
