@@ -111,6 +111,7 @@ Deno.test("a websocket cut mid-command is recovered: output complete, exactly on
   assert.equal(stdout, lines(1, 40));
   assert.equal(await proc.wait(), 3);
   assert.equal(client.recoveryStats.count, 1);
+  console.log(`recovered in ${client.recoveryStats.lastMs?.toFixed(1)} ms`);
   assert.deepEqual(states, ["recovering", "connected"]);
   assert.ok(proxy.accepted >= 2);
 });
