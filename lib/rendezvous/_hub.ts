@@ -42,13 +42,19 @@ class Peer {
   readonly paced: PacedSocket;
   readonly streams = new Set<string>();
   drops = 0;
-  constructor(readonly socket: WebSocket, readonly label: string, options: HubOptions) {
+  constructor(
+    readonly socket: WebSocket,
+    readonly label: string,
+    options: HubOptions & { onGone: () => void },
+  ) {
     this.paced = new PacedSocket(socket, {
       label,
       highWaterBytes: options.highWaterBytes,
       maxQueuedBytes: options.maxQueuedBytes,
       log: options.log,
+      onOverflow: options.onGone,
     });
+    socket.addEventListener("close", options.onGone);
   }
 }
 
@@ -91,7 +97,10 @@ export class ExecutorHub {
 
   /** Takes an upgraded executor socket (call once it is open); replaces an older one. */
   attachExecutor(socket: WebSocket, label: string): void {
-    const peer = new Peer(socket, label, this.#options);
+    const peer: Peer = new Peer(socket, label, {
+      ...this.#options,
+      onGone: () => this.#executorGone(peer),
+    });
     const previous = this.#executor;
     this.#executor = peer;
     if (this.#graceTimer !== undefined) clearTimeout(this.#graceTimer);
@@ -107,23 +116,26 @@ export class ExecutorHub {
     for (const streamId of this.#pendingResets) this.#injectReset(peer, streamId);
     this.#pendingResets.clear();
     socket.addEventListener("message", (event) => this.#fromExecutor(peer, event.data));
-    socket.addEventListener("close", (event) => {
-      if (this.#executor !== peer) return;
-      this.#executor = undefined;
-      this.#options.log(
-        `rendezvous: executor ${this.executorId} disconnected (${event.code}); keeping ${this.#harnesses.size} harness socket(s) open for ${this.#options.graceMs} ms`,
-      );
-      this.#graceTimer = setTimeout(() => this.#graceExpired(), this.#options.graceMs);
-    });
+  }
+
+  #executorGone(peer: Peer): void {
+    if (this.#executor !== peer) return;
+    this.#executor = undefined;
+    this.#options.log(
+      `rendezvous: executor ${this.executorId} disconnected; keeping ${this.#harnesses.size} harness socket(s) open for ${this.#options.graceMs} ms`,
+    );
+    this.#graceTimer = setTimeout(() => this.#graceExpired(), this.#options.graceMs);
   }
 
   /** Takes an upgraded harness socket (call once it is open). */
   attachHarness(socket: WebSocket, label: string): void {
-    const peer = new Peer(socket, label, this.#options);
+    const peer: Peer = new Peer(socket, label, {
+      ...this.#options,
+      onGone: () => this.#harnessClosed(peer),
+    });
     this.#harnesses.add(peer);
     this.#options.debug(`rendezvous: executor ${this.executorId}: harness ${label} connected`);
     socket.addEventListener("message", (event) => this.#fromHarness(peer, event.data));
-    socket.addEventListener("close", () => this.#harnessClosed(peer));
   }
 
   /** Closes every socket of this hub. */

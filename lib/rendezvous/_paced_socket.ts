@@ -16,6 +16,11 @@ export interface PacedSocketOptions {
   /** Close the peer when more than this waits in the queue. */
   maxQueuedBytes: number;
   log: (line: string) => void;
+  /**
+   * Called once when the peer is dropped for not draining: its close handshake may never
+   * finish (it does not read), so routing must forget it now rather than on `close`.
+   */
+  onOverflow?: () => void;
 }
 
 /** Close code sent to a peer that does not drain (RFC 6455 1013 "try again later"). */
@@ -60,6 +65,7 @@ export class PacedSocket {
         `rendezvous: ${this.#options.label} is not reading (${this.#queuedBytes} bytes queued); closing it`,
       );
       this.close(NOT_DRAINING_CLOSE_CODE, "peer not draining");
+      this.#options.onOverflow?.();
       return false;
     }
     this.#schedule();
