@@ -125,7 +125,14 @@ function forwardSignals(proc: ExecProcess, options: { interrupt: boolean }): () 
       // not supported on this platform
     }
   };
-  if (options.interrupt) on("SIGINT", () => proc.signal("interrupt").catch(() => {}));
+  // A program may ignore SIGINT; a second ^C kills it, so the user is never stuck.
+  let interrupts = 0;
+  if (options.interrupt) {
+    on("SIGINT", () => {
+      const call = interrupts++ === 0 ? proc.signal("interrupt") : proc.terminate();
+      call.catch(() => {});
+    });
+  }
   for (const signal of ["SIGTERM", "SIGHUP"] as const) {
     on(signal, () => proc.terminate().catch(() => {}));
   }
@@ -159,10 +166,22 @@ async function pumpStdin(
   }
 }
 
-async function drainOutput(proc: ExecProcess): Promise<void> {
+/** Exit status when our stdout was closed under us (`exec ... | head`), as for SIGPIPE. */
+const BROKEN_PIPE_EXIT = 141;
+
+/** Copies output until the process closes; `false` if the reader of our output went away. */
+async function drainOutput(proc: ExecProcess): Promise<boolean> {
   for await (const chunk of proc) {
-    await writeAll(chunk.stream === "stderr" ? Deno.stderr : Deno.stdout, chunk.data);
+    try {
+      await writeAll(chunk.stream === "stderr" ? Deno.stderr : Deno.stdout, chunk.data);
+    } catch (err) {
+      if (!(err instanceof Deno.errors.BrokenPipe)) throw err;
+      // Nobody reads any more: stop the program rather than let it run on unobserved.
+      await proc.terminate().catch(() => {});
+      return false;
+    }
   }
+  return true;
 }
 
 async function runPiped(client: ExecServerClient, options: RunOptions): Promise<number> {
@@ -178,7 +197,7 @@ async function runPiped(client: ExecServerClient, options: RunOptions): Promise<
     pumpStdin(client, proc, { raw: false }).catch(() => {
       // stdin problems (closed pipe, process gone) must not hide the program's own result
     });
-    await drainOutput(proc);
+    if (!await drainOutput(proc)) return BROKEN_PIPE_EXIT;
     return exitStatus(await proc.wait());
   } finally {
     stopSignals();
@@ -216,7 +235,7 @@ async function runTty(client: ExecServerClient, options: RunOptions): Promise<nu
   }
   try {
     pumpStdin(client, proc, { raw: interactive }).catch(() => {});
-    await drainOutput(proc);
+    if (!await drainOutput(proc)) return BROKEN_PIPE_EXIT;
     return exitStatus(await proc.wait());
   } finally {
     if (resizing) Deno.removeSignalListener("SIGWINCH", onResize);
