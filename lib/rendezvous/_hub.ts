@@ -18,7 +18,10 @@ export interface HubOptions {
   highWaterBytes: number;
   /** Most streams one harness socket may claim. */
   maxStreamsPerHarness: number;
+  /** Drops and overflows. */
   log: (line: string) => void;
+  /** Executors coming and going. */
+  info: (line: string) => void;
   debug: (line: string) => void;
 }
 
@@ -106,12 +109,12 @@ export class ExecutorHub {
     if (this.#graceTimer !== undefined) clearTimeout(this.#graceTimer);
     this.#graceTimer = undefined;
     if (previous) {
-      this.#options.log(
+      this.#options.info(
         `rendezvous: executor ${this.executorId}: ${label} replaces ${previous.label}`,
       );
       previous.paced.close(1000, "replaced by a newer executor connection");
     } else {
-      this.#options.log(`rendezvous: executor ${this.executorId} connected (${label})`);
+      this.#options.info(`rendezvous: executor ${this.executorId} connected (${label})`);
     }
     for (const streamId of this.#pendingResets) this.#injectReset(peer, streamId);
     this.#pendingResets.clear();
@@ -121,7 +124,7 @@ export class ExecutorHub {
   #executorGone(peer: Peer): void {
     if (this.#executor !== peer) return;
     this.#executor = undefined;
-    this.#options.log(
+    this.#options.info(
       `rendezvous: executor ${this.executorId} disconnected; keeping ${this.#harnesses.size} harness socket(s) open for ${this.#options.graceMs} ms`,
     );
     this.#graceTimer = setTimeout(() => this.#graceExpired(), this.#options.graceMs);
@@ -232,7 +235,7 @@ export class ExecutorHub {
   #graceExpired(): void {
     this.#graceTimer = undefined;
     if (this.#executor) return;
-    this.#options.log(
+    this.#options.info(
       `rendezvous: executor ${this.executorId} did not come back within ${this.#options.graceMs} ms; closing ${this.#harnesses.size} harness socket(s)`,
     );
     // Their streams get `reset`s (queued in #pendingResets) if the executor returns later.

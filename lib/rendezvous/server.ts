@@ -111,6 +111,7 @@ export async function startRendezvous(options: RendezvousOptions): Promise<Rende
     highWaterBytes: options.highWaterBytes ?? 1024 * 1024,
     maxStreamsPerHarness: options.maxStreamsPerHarness ?? 16,
     log: warn,
+    info: options.log ?? processLog.info,
     debug: options.log ?? processLog.debug,
   };
   const ttl = options.urlTtlSeconds ?? 600;
@@ -176,7 +177,7 @@ export async function startRendezvous(options: RendezvousOptions): Promise<Rende
       metadata: metadata as Record<string, unknown>,
     });
     if (previous?.registrationId !== registrationId) {
-      warn(`rendezvous: executor ${executorId} registered (${registrationId})`);
+      hubOptions.info(`rendezvous: executor ${executorId} registered (${registrationId})`);
     }
     return Response.json({
       id: executorId,
