@@ -12,7 +12,14 @@ function formatBytes(n: number): string {
   return `${n} B`;
 }
 
-/** Options of {@link ProgressBar}. */
+/**
+ * Options of {@link ProgressBar}.
+ *
+ * @example
+ * ```ts
+ * const options: ProgressBarOptions = { total: 1024, intervalMs: 250 };
+ * ```
+ */
 export interface ProgressBarOptions {
   /** Total bytes, when known (draws a bar and a percentage). */
   total?: number;

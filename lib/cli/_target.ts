@@ -19,7 +19,14 @@ import {
 } from "../client/mod.ts";
 import { UsageError } from "./_args.ts";
 
-/** `node:util` parseArgs option specs of the target flags. */
+/**
+ * `node:util` parseArgs option specs of the target flags.
+ *
+ * @example
+ * ```ts
+ * parseArgs({ args, options: { ...TARGET_OPTIONS, help: { type: "boolean" } } });
+ * ```
+ */
 export const TARGET_OPTIONS = {
   url: { type: "string" },
   "stdio-command": { type: "string" },
@@ -28,7 +35,14 @@ export const TARGET_OPTIONS = {
   "token-file": { type: "string" },
 } as const;
 
-/** Help text of the target flags. */
+/**
+ * Help text of the target flags.
+ *
+ * @example
+ * ```ts
+ * console.log(`Usage: ...\n${TARGET_USAGE}`);
+ * ```
+ */
 export const TARGET_USAGE = `Server (one of):
   --url URL                 ws://HOST:PORT or wss://... (default: $CODEX_EXEC_SERVER_URL), or a
                             rendezvous URL with role=harness
@@ -41,7 +55,14 @@ export const TARGET_USAGE = `Server (one of):
                             $CODEX_EXEC_SERVER_REMOTE_BEARER_TOKEN)
 `;
 
-/** Parsed values of the target flags. */
+/**
+ * Parsed values of the target flags.
+ *
+ * @example
+ * ```ts
+ * const flags: TargetFlags = { url: "ws://127.0.0.1:4000", "token-file": "/run/token" };
+ * ```
+ */
 export interface TargetFlags {
   url?: string;
   "stdio-command"?: string;

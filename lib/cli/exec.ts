@@ -15,7 +15,14 @@ import {
 } from "./_target.ts";
 import { enterRawMode, terminalSize, writeAll } from "./_terminal.ts";
 
-/** Help text of `exec`. */
+/**
+ * Help text of `exec`.
+ *
+ * @example
+ * ```ts
+ * console.log(EXEC_USAGE);
+ * ```
+ */
 export const EXEC_USAGE = `Usage: codex-exec-server exec [options] -- PROGRAM [ARGS...]
 
 Runs PROGRAM on an exec-server and exits with its exit code (128+N when it died of signal N;
@@ -32,7 +39,14 @@ Process:
   -h, --help                show this help
 `;
 
-/** Exit code when the client, not the remote program, failed (like ssh). */
+/**
+ * Exit code when the client, not the remote program, failed (like ssh).
+ *
+ * @example
+ * ```ts
+ * if (code === CLIENT_FAILURE_EXIT) console.error("the client failed, not the program");
+ * ```
+ */
 export const CLIENT_FAILURE_EXIT = 255;
 
 function parseEnv(pairs: string[]): Record<string, string> {

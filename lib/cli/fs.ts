@@ -12,7 +12,14 @@ import { ProgressBar } from "./_progress.ts";
 import { connectWithFlags, describeClientError, TARGET_OPTIONS, TARGET_USAGE } from "./_target.ts";
 import { writeAll } from "./_terminal.ts";
 
-/** Help text of `fs`. */
+/**
+ * Help text of `fs`.
+ *
+ * @example
+ * ```ts
+ * console.log(FS_USAGE);
+ * ```
+ */
 export const FS_USAGE = `Usage: codex-exec-server fs COMMAND [options] ARGS...
 
 File operations on an exec-server. Remote paths are absolute, or relative to the server's

@@ -15,7 +15,14 @@ import { type MessageTransport, OversizedMessage } from "../transport/types.ts";
 import { log } from "../util/log.ts";
 import { DisconnectedError, RemoteCallError } from "./errors.ts";
 
-/** Callbacks of {@link RpcConnection}. */
+/**
+ * Callbacks of {@link RpcConnection}.
+ *
+ * @example
+ * ```ts
+ * const handlers: RpcHandlers = { onNotification(method) { console.log(method); }, onClose() {} };
+ * ```
+ */
 export interface RpcHandlers {
   /** Called for every server notification, in arrival order. */
   onNotification(method: string, params: unknown): void;
@@ -23,7 +30,14 @@ export interface RpcHandlers {
   onClose(connection: RpcConnection): void;
 }
 
-/** Options of {@link RpcConnection.request}. */
+/**
+ * Options of {@link RpcConnection.request}.
+ *
+ * @example
+ * ```ts
+ * const options: RequestOptions = { timeoutMs: 10_000, onTimeout: () => new Error("slow") };
+ * ```
+ */
 export interface RequestOptions {
   /** Rejects with `onTimeout()` when no answer came within this many milliseconds. */
   timeoutMs?: number;

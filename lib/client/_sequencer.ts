@@ -5,13 +5,27 @@
  * @module
  */
 
-/** One process event as the client publishes it. */
+/**
+ * One process event as the client publishes it.
+ *
+ * @example
+ * ```ts
+ * const event: ProcessEvent = { kind: "exited", seq: 3, exitCode: 0 };
+ * ```
+ */
 export type ProcessEvent =
   | { kind: "output"; seq: number; stream: "stdout" | "stderr" | "pty"; data: Uint8Array }
   | { kind: "exited"; seq: number; exitCode: number }
   | { kind: "closed"; seq: number };
 
-/** What `process/read` reported, decoded. */
+/**
+ * What `process/read` reported, decoded.
+ *
+ * @example
+ * ```ts
+ * const batch: ReplayBatch = { chunks: [], nextSeq: 3, exited: true, exitCode: 0, closed: true };
+ * ```
+ */
 export interface ReplayBatch {
   chunks: Extract<ProcessEvent, { kind: "output" }>[];
   nextSeq: number;

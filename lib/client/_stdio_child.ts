@@ -8,11 +8,26 @@ import type { MessageTransport } from "../transport/types.ts";
 import { settleWithin } from "../util/async.ts";
 import { ConnectError } from "./errors.ts";
 
-/** Grace period between SIGTERM and SIGKILL (upstream: 2 s). */
+/**
+ * Grace period between SIGTERM and SIGKILL (upstream: 2 s).
+ *
+ * @example
+ * ```ts
+ * setTimeout(() => Deno.kill(-pgid, "SIGKILL"), STDIO_KILL_GRACE_MS);
+ * ```
+ */
 export const STDIO_KILL_GRACE_MS = 2_000;
 const STDERR_TAIL_BYTES = 8 * 1024;
 
-/** A stdio transport that also knows its child's recent stderr. */
+/**
+ * A stdio transport that also knows its child's recent stderr.
+ *
+ * @example
+ * ```ts
+ * const t: StdioTransport = spawnStdioServer(["codex-exec-server", "serve", "--listen", "stdio"], {});
+ * console.error(t.stderrTail());
+ * ```
+ */
 export interface StdioTransport extends MessageTransport {
   /** The last few KiB the server wrote to stderr (empty with `stderr: "inherit"`). */
   stderrTail(): string;

@@ -22,23 +22,63 @@ import {
 import { ExecProcess, type ProcessHost } from "./process.ts";
 import { readFileStream, type ReadFileStreamOptions } from "./file_stream.ts";
 
-/** Default `initialize` timeout (upstream: 10 s). */
+/**
+ * Default `initialize` timeout (upstream: 10 s).
+ *
+ * @example
+ * ```ts
+ * await ExecServerClient.connect(url, { initializeTimeoutMs: 2 * DEFAULT_INITIALIZE_TIMEOUT_MS });
+ * ```
+ */
 export const DEFAULT_INITIALIZE_TIMEOUT_MS = 10_000;
-/** Recovery budget, deliberately below the server's 30 s detach TTL (upstream: 25 s). */
+/**
+ * Recovery budget, deliberately below the server's 30 s detach TTL (upstream: 25 s).
+ *
+ * @example
+ * ```ts
+ * await ExecServerClient.connect(url, { recoveryTimeoutMs: DEFAULT_RECOVERY_TIMEOUT_MS / 5 });
+ * ```
+ */
 export const DEFAULT_RECOVERY_TIMEOUT_MS = 25_000;
-/** Pause between recovery attempts (upstream: 100 ms). */
+/**
+ * Pause between recovery attempts (upstream: 100 ms).
+ *
+ * @example
+ * ```ts
+ * await ExecServerClient.connect(url, { recoveryRetryMs: DEFAULT_RECOVERY_RETRY_MS * 5 });
+ * ```
+ */
 export const DEFAULT_RECOVERY_RETRY_MS = 100;
 /**
  * Largest file {@link ExecServerClient.writeFile} sends. The protocol has no streaming write
  * (`fs/writeBlock` is unspecified upstream), so the whole file travels base64-encoded in one
  * JSON-RPC message, and servers cap messages at 64 MiB: 48 MiB of data encodes to 64 MiB.
+ *
+ * @example
+ * ```ts
+ * if (data.length <= MAX_WRITE_FILE_BYTES) await client.writeFile("/tmp/f", data);
+ * ```
  */
 export const MAX_WRITE_FILE_BYTES = 48 * 1024 * 1024 - 64 * 1024;
 
-/** Connection state reported to {@link ConnectOptions.onStateChange}. */
+/**
+ * Connection state reported to {@link ConnectOptions.onStateChange}.
+ *
+ * @example
+ * ```ts
+ * const onStateChange = (state: ClientState) => console.error(`connection ${state}`);
+ * ```
+ */
 export type ClientState = "connected" | "recovering" | "closed";
 
-/** Options of {@link ExecServerClient.connect}. */
+/**
+ * Options of {@link ExecServerClient.connect}.
+ *
+ * @example
+ * ```ts
+ * const options: ConnectOptions = { token: "s3cret", recoveryTimeoutMs: 10_000 };
+ * ```
+ */
 export interface ConnectOptions {
   /** Sent in `initialize` (default `codex-exec-server-client`). */
   clientName?: string;
@@ -58,7 +98,15 @@ export interface ConnectOptions {
   onStateChange?: (state: ClientState, detail: { elapsedMs?: number; error?: Error }) => void;
 }
 
-/** `environment/info` as the client sees it (fields beyond these are kept). */
+/**
+ * `environment/info` as the client sees it (fields beyond these are kept).
+ *
+ * @example
+ * ```ts
+ * const info: EnvironmentInfo = await client.info();
+ * info.capabilities?.processResize; // true on Linux servers of this project
+ * ```
+ */
 export interface EnvironmentInfo {
   shell?: { name: string; path: string };
   executorVersion?: string;
@@ -70,7 +118,14 @@ export interface EnvironmentInfo {
   [key: string]: unknown;
 }
 
-/** Options of {@link ExecServerClient.start}. */
+/**
+ * Options of {@link ExecServerClient.start}.
+ *
+ * @example
+ * ```ts
+ * const options: StartOptions = { cwd: "/tmp", env: { LANG: "C" }, tty: true, rows: 50, cols: 120 };
+ * ```
+ */
 export interface StartOptions {
   /** Client-chosen id (default a random UUID). */
   processId?: string;
@@ -96,7 +151,15 @@ export interface StartOptions {
   arg0?: string;
 }
 
-/** `fs/getMetadata` result. */
+/**
+ * `fs/getMetadata` result.
+ *
+ * @example
+ * ```ts
+ * const meta: FileMetadata = await client.stat("/etc/hosts");
+ * meta.isFile; // true
+ * ```
+ */
 export interface FileMetadata {
   isDirectory: boolean;
   isFile: boolean;
@@ -106,14 +169,29 @@ export interface FileMetadata {
   modifiedAtMs: number;
 }
 
-/** One `fs/readDirectory` entry. */
+/**
+ * One `fs/readDirectory` entry.
+ *
+ * @example
+ * ```ts
+ * const entries: DirectoryEntry[] = await client.readDirectory("/tmp");
+ * ```
+ */
 export interface DirectoryEntry {
   fileName: string;
   isDirectory: boolean;
   isFile: boolean;
 }
 
-/** Timing of the last recovery, for diagnostics. */
+/**
+ * Timing of the last recovery, for diagnostics.
+ *
+ * @example
+ * ```ts
+ * const stats: RecoveryStats = client.recoveryStats;
+ * console.log(stats.count, stats.lastMs);
+ * ```
+ */
 export interface RecoveryStats {
   /** Completed recoveries on this client. */
   count: number;

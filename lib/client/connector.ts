@@ -10,7 +10,16 @@ import { websocketTransport } from "../transport/websocket.ts";
 import { ConnectError } from "./errors.ts";
 import { spawnStdioServer } from "./_stdio_child.ts";
 
-/** Opens transports to one server. */
+/**
+ * Opens transports to one server.
+ *
+ * @example
+ * ```ts
+ * const connector: Connector = websocketConnector("ws://127.0.0.1:4000");
+ * const transport = await connector.open({ timeoutMs: 5000 });
+ * transport.close();
+ * ```
+ */
 export interface Connector {
   /** What we connect to, for messages: a URL (no secrets) or a command line. */
   readonly target: string;
@@ -27,13 +36,27 @@ export interface Connector {
   recoveryDelayMs?(attempt: number): number;
 }
 
-/** Options of {@link Connector.open}. */
+/**
+ * Options of {@link Connector.open}.
+ *
+ * @example
+ * ```ts
+ * const options: OpenOptions = { timeoutMs: 5000 };
+ * ```
+ */
 export interface OpenOptions {
   /** Gives up after this long (default: the connector's own connect timeout). */
   timeoutMs?: number;
 }
 
-/** Options of {@link websocketConnector}. */
+/**
+ * Options of {@link websocketConnector}.
+ *
+ * @example
+ * ```ts
+ * const options: WebSocketConnectorOptions = { token: "s3cret", connectTimeoutMs: 5000 };
+ * ```
+ */
 export interface WebSocketConnectorOptions {
   /** Sent as `Authorization: Bearer <token>`; never printed. */
   token?: string;
@@ -43,7 +66,14 @@ export interface WebSocketConnectorOptions {
   connectTimeoutMs?: number;
 }
 
-/** Default connect timeout (upstream's `connect_timeout`). */
+/**
+ * Default connect timeout (upstream's `connect_timeout`).
+ *
+ * @example
+ * ```ts
+ * websocketConnector(url, { connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS / 2 });
+ * ```
+ */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
 function upgradeHeaders(options: WebSocketConnectorOptions): Record<string, string> | undefined {
@@ -144,7 +174,14 @@ export function websocketConnector(
   };
 }
 
-/** Options of {@link stdioConnector}. */
+/**
+ * Options of {@link stdioConnector}.
+ *
+ * @example
+ * ```ts
+ * const options: StdioConnectorOptions = { cwd: "/", stderr: "inherit" };
+ * ```
+ */
 export interface StdioConnectorOptions {
   /** Extra environment for the command (added to ours). */
   env?: Record<string, string>;
@@ -182,7 +219,14 @@ export function stdioConnector(argv: string[], options: StdioConnectorOptions = 
   };
 }
 
-/** Options of {@link harnessConnector}. */
+/**
+ * Options of {@link harnessConnector}.
+ *
+ * @example
+ * ```ts
+ * const options: HarnessConnectorOptions = { connectTimeoutMs: 5000 };
+ * ```
+ */
 export interface HarnessConnectorOptions {
   /** Sent as `Authorization: Bearer <token>` on the rendezvous upgrade. */
   token?: string;
@@ -238,7 +282,18 @@ export function harnessConnector(
   };
 }
 
-/** Options of {@link registryConnector}. */
+/**
+ * Options of {@link registryConnector}.
+ *
+ * @example
+ * ```ts
+ * const options: RegistryConnectorOptions = {
+ *   registry: "http://127.0.0.1:8080",
+ *   executorId: "laptop",
+ *   token: "s3cret",
+ * };
+ * ```
+ */
 export interface RegistryConnectorOptions {
   /** Registry base URL (`http(s)://`). */
   registry: string;

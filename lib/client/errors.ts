@@ -4,7 +4,14 @@
  * @module
  */
 
-/** Why a connection could not be established. */
+/**
+ * Why a connection could not be established.
+ *
+ * @example
+ * ```ts
+ * const retry = (code: ConnectErrorCode) => code === "unreachable" || code === "timeout";
+ * ```
+ */
 export type ConnectErrorCode =
   | "unreachable"
   | "timeout"
@@ -68,7 +75,14 @@ export class RemoteCallError extends Error {
   }
 }
 
-/** Why calls cannot go through any more. */
+/**
+ * Why calls cannot go through any more.
+ *
+ * @example
+ * ```ts
+ * const code: DisconnectedErrorCode = "recovery_failed";
+ * ```
+ */
 export type DisconnectedErrorCode = "transport_closed" | "recovery_failed" | "client_closed";
 
 /**
@@ -91,7 +105,14 @@ export class DisconnectedError extends Error {
   }
 }
 
-/** Why a process's event stream was cut. */
+/**
+ * Why a process's event stream was cut.
+ *
+ * @example
+ * ```ts
+ * const code: ProcessFailedErrorCode = "events_evicted";
+ * ```
+ */
 export type ProcessFailedErrorCode = "events_evicted" | "lost" | "disconnected";
 
 /**

@@ -6,10 +6,24 @@
 import { decodeBase64 } from "../util/base64.ts";
 import { RemoteCallError } from "./errors.ts";
 
-/** Largest block `fs/readBlock` serves (1 MiB). */
+/**
+ * Largest block `fs/readBlock` serves (1 MiB).
+ *
+ * @example
+ * ```ts
+ * client.readFileStream("/var/log/big.log", { blockSize: MAX_READ_BLOCK / 4 });
+ * ```
+ */
 export const MAX_READ_BLOCK = 1024 * 1024;
 
-/** Options of {@link readFileStream}. */
+/**
+ * Options of {@link readFileStream}.
+ *
+ * @example
+ * ```ts
+ * const options: ReadFileStreamOptions = { readAhead: 2, offset: 4096 };
+ * ```
+ */
 export interface ReadFileStreamOptions {
   /** Bytes per `fs/readBlock` (default and maximum 1 MiB). */
   blockSize?: number;

@@ -8,20 +8,49 @@ import { AsyncQueue } from "../util/async_queue.ts";
 import { type ProcessEvent, type ReplayBatch, Sequencer } from "./_sequencer.ts";
 import type { ProcessFailedError } from "./errors.ts";
 
-/** One chunk of output. `stream` is `pty` for a terminal process. */
+/**
+ * One chunk of output. `stream` is `pty` for a terminal process.
+ *
+ * @example
+ * ```ts
+ * for await (const chunk of proc) console.log(chunk.seq, chunk.stream, chunk.data.length);
+ * ```
+ */
 export interface OutputChunk {
   seq: number;
   stream: "stdout" | "stderr" | "pty";
   data: Uint8Array;
 }
 
-/** Answer of `process/write`: `accepted`, or why the bytes were not written. */
+/**
+ * Answer of `process/write`: `accepted`, or why the bytes were not written.
+ *
+ * @example
+ * ```ts
+ * const status: WriteStatus = await proc.write("y\n"); // "accepted"
+ * ```
+ */
 export type WriteStatus = "accepted" | "unknownProcess" | "stdinClosed" | "starting";
 
-/** Signals `process/signal` knows (`interrupt` upstream; the rest need `processSignals`). */
+/**
+ * Signals `process/signal` knows (`interrupt` upstream; the rest need `processSignals`).
+ *
+ * @example
+ * ```ts
+ * const signal: ProcessSignal = "interrupt";
+ * await proc.signal(signal);
+ * ```
+ */
 export type ProcessSignal = "interrupt" | "terminate" | "kill" | "hangup" | "quit";
 
-/** What a process needs from its client. */
+/**
+ * What a process needs from its client.
+ *
+ * @example
+ * ```ts
+ * const host: ProcessHost = { call: (method, params) => client.call(method, params) };
+ * ```
+ */
 export interface ProcessHost {
   call(method: string, params: unknown): Promise<unknown>;
 }
