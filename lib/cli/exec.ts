@@ -4,7 +4,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import type { ExecProcess, ExecServerClient } from "../client/mod.ts";
+import { type ExecProcess, type ExecServerClient, RemoteCallError } from "../client/mod.ts";
 import { UsageError } from "./_args.ts";
 import {
   connectWithFlags,
@@ -104,6 +104,12 @@ export async function runExec(args: string[]): Promise<number> {
     const options = { argv: positionals, cwd: values.cwd, env };
     return values.tty ? await runTty(client, options) : await runPiped(client, options);
   } catch (err) {
+    if (err instanceof RemoteCallError && err.method === "process/start") {
+      const where = values.cwd ? ` in ${values.cwd}` : "";
+      console.error(`error: cannot start \`${positionals[0]}\`${where}: ${err.message}`);
+      // As shells and env(1) do: 127 when the program (or directory) is missing.
+      return /No such file or directory/.test(err.message) ? 127 : 126;
+    }
     console.error(describeClientError(err, { path: values.cwd }));
     return CLIENT_FAILURE_EXIT;
   } finally {

@@ -6,16 +6,19 @@ import { runCli } from "./_cli.ts";
 
 Deno.test("exec exits with the remote exit code: 0, 7, and 128+N for a signal", async () => {
   await using server = await startServer();
-  const [ok, seven, term, killed] = await Promise.all([
+  const [ok, seven, term, killed, missing] = await Promise.all([
     runCli(["exec", "--url", server.url, "--", "true"]),
     runCli(["exec", "--url", server.url, "--", "sh", "-c", "exit 7"]),
     runCli(["exec", "--url", server.url, "--", "sh", "-c", "kill -TERM $$"]),
     runCli(["exec", "--url", server.url, "--", "sh", "-c", "kill -KILL $$"]),
+    runCli(["exec", "--url", server.url, "--", "no-such-program-here"]),
   ]);
   assert.equal(ok.code, 0, ok.stderr);
   assert.equal(seven.code, 7, seven.stderr);
   assert.equal(term.code, 143, term.stderr);
   assert.equal(killed.code, 137, killed.stderr);
+  assert.equal(missing.code, 127);
+  assert.match(missing.stderr, /cannot start `no-such-program-here`: No such file or directory/);
 });
 
 Deno.test("exec keeps stdout and stderr apart", async () => {
