@@ -1,0 +1,251 @@
+/**
+ * A deliberately thin JSON-RPC client over a raw WebSocket, and a launcher for any exec-server
+ * that prints its `ws://` URL on stdout. The benchmark drives ours and upstream's through the
+ * same client, so client overhead cancels out of the ratios; it is kept minimal (no schema
+ * validation) so it is rarely the bottleneck.
+ * @module
+ */
+import { pathToFileURL } from "node:url";
+
+type Json = Record<string, unknown>;
+
+/** A JSON-RPC error reply. */
+export class RpcError extends Error {
+  /** The JSON-RPC error code. */
+  readonly code: number;
+  constructor(code: number, message: string) {
+    super(`${code}: ${message}`);
+    this.code = code;
+    this.name = "RpcError";
+  }
+}
+
+/** Called for each server notification, with its raw text when `wantsRaw` is set. */
+export type NotificationHandler = (method: string, params: Json) => void;
+
+/**
+ * One JSON-RPC connection.
+ *
+ * @example
+ * ```ts
+ * const client = await RpcClient.connect("ws://127.0.0.1:1234");
+ * await client.initialize();
+ * await client.call("environment/status");
+ * client.close();
+ * ```
+ */
+export class RpcClient {
+  /** Receives every notification. */
+  onNotification: NotificationHandler = () => {};
+  /** Sees each inbound frame's text before parsing; return true to skip parsing it. */
+  onRaw: ((text: string) => boolean) | null = null;
+  readonly socket: WebSocket;
+  #nextId = 1;
+  #pending = new Map<number, { resolve: (v: Json) => void; reject: (e: Error) => void }>();
+  readonly closed: Promise<void>;
+
+  private constructor(socket: WebSocket) {
+    this.socket = socket;
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.closed = promise;
+    socket.onmessage = (event) => {
+      const text = typeof event.data === "string"
+        ? event.data
+        : new TextDecoder().decode(event.data as ArrayBuffer);
+      if (this.onRaw?.(text)) return;
+      const message = JSON.parse(text) as Json;
+      if (typeof message.method === "string" && message.id === undefined) {
+        this.onNotification(message.method, (message.params ?? {}) as Json);
+        return;
+      }
+      const waiter = this.#pending.get(message.id as number);
+      if (!waiter) return;
+      this.#pending.delete(message.id as number);
+      if (message.error) {
+        const e = message.error as { code: number; message: string };
+        waiter.reject(new RpcError(e.code, e.message));
+      } else {
+        waiter.resolve(message.result as Json);
+      }
+    };
+    socket.onclose = () => {
+      for (const w of this.#pending.values()) w.reject(new Error("connection closed"));
+      this.#pending.clear();
+      resolve();
+    };
+  }
+
+  /** Opens a websocket to `url`. */
+  static async connect(url: string): Promise<RpcClient> {
+    const socket = new WebSocket(url);
+    socket.binaryType = "arraybuffer";
+    await new Promise<void>((resolve, reject) => {
+      socket.onopen = () => resolve();
+      socket.onerror = (e) => reject(new Error(`websocket ${url}: ${(e as ErrorEvent).message}`));
+    });
+    return new RpcClient(socket);
+  }
+
+  /** Sends a request and waits for its result. */
+  call(method: string, params?: unknown): Promise<Json> {
+    const id = this.#nextId++;
+    const { promise, resolve, reject } = Promise.withResolvers<Json>();
+    this.#pending.set(id, { resolve, reject });
+    this.socket.send(
+      JSON.stringify(params === undefined ? { id, method } : { id, method, params }),
+    );
+    return promise;
+  }
+
+  /** Sends a notification. */
+  notify(method: string, params: unknown = {}): void {
+    this.socket.send(JSON.stringify({ method, params }));
+  }
+
+  /** The `initialize` + `initialized` handshake. */
+  async initialize(clientName = "codex-exec-server-bench"): Promise<Json> {
+    const result = await this.call("initialize", { clientName });
+    this.notify("initialized", {});
+    return result;
+  }
+
+  /** Closes the websocket and waits for the close to complete. */
+  async close(): Promise<void> {
+    if (this.socket.readyState <= WebSocket.OPEN) this.socket.close();
+    await this.closed;
+  }
+}
+
+/** A spawned server and its URL. */
+export interface ServerProcess extends AsyncDisposable {
+  url: string;
+  pid: number;
+  child: Deno.ChildProcess;
+  /** Stderr captured so far (for error reports). */
+  stderr(): string;
+  stop(): Promise<void>;
+}
+
+/** Options of {@link startServerProcess}. */
+export interface StartServerProcessOptions {
+  env?: Record<string, string>;
+  cwd?: string;
+  /** Give up waiting for the URL line after this long. */
+  timeoutMs?: number;
+}
+
+/**
+ * Spawns `argv` and reads the first stdout line, which must be the `ws://` URL it listens on.
+ *
+ * @example
+ * ```ts
+ * await using server = await startServerProcess(["deno", "run", "-A", "main.ts", "serve"]);
+ * console.log(server.url);
+ * ```
+ */
+export async function startServerProcess(
+  argv: string[],
+  options: StartServerProcessOptions = {},
+): Promise<ServerProcess> {
+  const child = new Deno.Command(argv[0], {
+    args: argv.slice(1),
+    env: options.env,
+    cwd: options.cwd,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const errText: string[] = [];
+  const errDone = (async () => {
+    const decoder = new TextDecoder();
+    for await (const chunk of child.stderr) {
+      if (errText.length < 200) errText.push(decoder.decode(chunk, { stream: true }));
+    }
+  })().catch(() => {});
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let buffered = "";
+  const deadline = AbortSignal.timeout(options.timeoutMs ?? 60_000);
+  while (!buffered.includes("\n")) {
+    const next = await Promise.race([
+      reader.read(),
+      new Promise<{ done: true; value: undefined }>((resolve) =>
+        deadline.addEventListener("abort", () => resolve({ done: true, value: undefined }))
+      ),
+    ]);
+    if (next.done) {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* exited */ }
+      await child.status;
+      throw new Error(`${argv.join(" ")} printed no URL; stderr:\n${errText.join("")}`);
+    }
+    buffered += next.value;
+  }
+  const url = buffered.split("\n")[0].trim();
+  // Keep draining stdout so the server never blocks on a full pipe.
+  const outDone = (async () => {
+    for (;;) if ((await reader.read()).done) break;
+  })().catch(() => {});
+  let stopping: Promise<void> | null = null;
+  const stop = () => {
+    stopping ??= (async () => {
+      try {
+        child.kill("SIGTERM");
+      } catch { /* exited */ }
+      const timer = setTimeout(() => {
+        try {
+          child.kill("SIGKILL");
+        } catch { /* exited */ }
+      }, 5_000);
+      await child.status;
+      clearTimeout(timer);
+      await child.stdin.close().catch(() => {});
+      await Promise.all([errDone, outDone]);
+    })();
+    return stopping;
+  };
+  return {
+    url,
+    pid: child.pid,
+    child,
+    stderr: () => errText.join(""),
+    stop,
+    [Symbol.asyncDispose]: stop,
+  };
+}
+
+/**
+ * Runs `argv` to completion through `process/start` and resolves with its decoded output once
+ * `process/closed` arrives. Sets `client.onNotification`.
+ *
+ * @example
+ * ```ts
+ * const { output } = await runProcess(client, ["echo", "hi"], { processId: "p1" });
+ * ```
+ */
+export async function runProcess(
+  client: RpcClient,
+  argv: string[],
+  options: { processId: string; tty?: boolean; cwd?: string },
+): Promise<{ output: string; exitCode: number | null }> {
+  const chunks: string[] = [];
+  let exitCode: number | null = null;
+  const { promise, resolve } = Promise.withResolvers<void>();
+  client.onNotification = (method, params) => {
+    if (params.processId !== options.processId) return;
+    if (method === "process/output") chunks.push(params.chunk as string);
+    else if (method === "process/exited") exitCode = params.exitCode as number;
+    else if (method === "process/closed") resolve();
+  };
+  await client.call("process/start", {
+    processId: options.processId,
+    argv,
+    cwd: pathToFileURL(options.cwd ?? Deno.cwd()).href,
+    env: { PATH: "/usr/local/bin:/usr/bin:/bin", TERM: "dumb" },
+    tty: options.tty ?? false,
+  });
+  await promise;
+  const bytes = chunks.map((c) => Uint8Array.from(atob(c), (ch) => ch.charCodeAt(0)));
+  const decoder = new TextDecoder();
+  return { output: bytes.map((b) => decoder.decode(b, { stream: true })).join(""), exitCode };
+}

@@ -1,0 +1,55 @@
+import assert from "node:assert/strict";
+import {
+  artifactName,
+  NPM_DENO_PACKAGES,
+  PERMISSIONS,
+  TARGETS,
+} from "../../scripts/_build_config.ts";
+import { isRuntimeDownloadFailure } from "../../scripts/_build_steps.ts";
+import { renderHeader } from "../../scripts/_build_sfx.ts";
+
+Deno.test("build config: one artifact per target triple, .exe only on Windows", () => {
+  assert.deepEqual(TARGETS.map(artifactName), [
+    "codex-exec-server-x86_64-unknown-linux-gnu",
+    "codex-exec-server-aarch64-unknown-linux-gnu",
+    "codex-exec-server-x86_64-apple-darwin",
+    "codex-exec-server-aarch64-apple-darwin",
+    "codex-exec-server-x86_64-pc-windows-msvc.exe",
+  ]);
+  for (const target of TARGETS) {
+    if (!target.includes("windows")) assert.ok(NPM_DENO_PACKAGES[target], target);
+  }
+});
+
+Deno.test("build config: permissions are explicit and narrower than -A", () => {
+  assert.ok(PERMISSIONS.length > 0);
+  for (const flag of PERMISSIONS) assert.match(flag, /^--allow-(net|run|read|write|env|ffi)$/);
+  assert.ok(!PERMISSIONS.includes("-A") && !PERMISSIONS.includes("--allow-all"));
+});
+
+Deno.test("build: an unreachable runtime download is told apart from a build error", () => {
+  const unreachable = `error: Writing deno compile executable to temporary file 'x.tmp'
+
+Caused by:
+    0: Setting up base binary.
+    1: error sending request for url (https://example.invalid/denort.zip): client error (Connect)
+    3: dns error
+    4: failed to lookup address information: Name or service not known`;
+  assert.equal(isRuntimeDownloadFailure(unreachable), true);
+  const typeError =
+    "TS2307 [ERROR]: Cannot find module 'file:///x.ts'.\nerror: Type checking failed.";
+  assert.equal(isRuntimeDownloadFailure(typeError), false);
+});
+
+Deno.test("self-extracting header: the payload starts on the line right after the header", () => {
+  const header = renderHeader({
+    key: "0.1.0-test",
+    target: "x86_64-unknown-linux-gnu",
+    denoVersion: "2.9.6",
+  });
+  const lines = header.split("\n").length - 1;
+  assert.match(header, new RegExp(`tail -n \\+${lines + 1} "\\$0"`));
+  assert.ok(header.startsWith("#!/bin/sh\n"));
+  assert.ok(header.endsWith("\n"));
+  for (const flag of PERMISSIONS) assert.ok(header.includes(flag), flag);
+});
