@@ -48,12 +48,13 @@ class Peer {
   constructor(
     readonly socket: WebSocket,
     readonly label: string,
-    options: HubOptions & { onGone: () => void },
+    options: HubOptions & { onGone: () => void; overflow: "close" | "drop" },
   ) {
     this.paced = new PacedSocket(socket, {
       label,
       highWaterBytes: options.highWaterBytes,
       maxQueuedBytes: options.maxQueuedBytes,
+      overflow: options.overflow,
       log: options.log,
       onOverflow: options.onGone,
     });
@@ -102,6 +103,7 @@ export class ExecutorHub {
   attachExecutor(socket: WebSocket, label: string): void {
     const peer: Peer = new Peer(socket, label, {
       ...this.#options,
+      overflow: "drop",
       onGone: () => this.#executorGone(peer),
     });
     const previous = this.#executor;
@@ -134,6 +136,7 @@ export class ExecutorHub {
   attachHarness(socket: WebSocket, label: string): void {
     const peer: Peer = new Peer(socket, label, {
       ...this.#options,
+      overflow: "close",
       onGone: () => this.#harnessClosed(peer),
     });
     this.#harnesses.add(peer);
@@ -203,6 +206,8 @@ export class ExecutorHub {
     if (executor.paced.send(bytes)) {
       this.stats.framesToExecutor++;
       this.stats.bytesRouted += bytes.length;
+    } else {
+      this.stats.dropped++;
     }
   }
 

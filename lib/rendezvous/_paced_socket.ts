@@ -13,8 +13,14 @@ export interface PacedSocketOptions {
   label: string;
   /** Queue instead of writing while the socket buffers more than this. */
   highWaterBytes: number;
-  /** Close the peer when more than this waits in the queue. */
+  /** Bound of the queue (bytes not yet handed to the socket). */
   maxQueuedBytes: number;
+  /**
+   * What to do with a frame that would pass the bound: `close` the peer (a harness: only its
+   * own streams suffer) or `drop` the frame (the executor: closing it would hit every stream;
+   * reliable relay streams resend what was dropped).
+   */
+  overflow: "close" | "drop";
   log: (line: string) => void;
   /**
    * Called once when the peer is dropped for not draining: its close handshake may never
@@ -34,6 +40,8 @@ export class PacedSocket {
   #queuedBytes = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
+  /** Frames dropped because the queue was full (`overflow: "drop"`). */
+  dropped = 0;
 
   constructor(socket: WebSocket, options: PacedSocketOptions) {
     this.socket = socket;
@@ -57,6 +65,19 @@ export class PacedSocket {
     if (this.#queue.length === 0 && this.socket.bufferedAmount <= this.#options.highWaterBytes) {
       this.socket.send(bytes);
       return true;
+    }
+    if (
+      this.#options.overflow === "drop" &&
+      this.#queuedBytes + bytes.length > this.#options.maxQueuedBytes
+    ) {
+      this.dropped++;
+      if (this.dropped === 1 || this.dropped % 1000 === 0) {
+        this.#options.log(
+          `rendezvous: ${this.#options.label} is not keeping up (${this.#queuedBytes} bytes queued); dropped ${this.dropped} frame(s) so far`,
+        );
+      }
+      this.#schedule();
+      return false;
     }
     this.#queue.push(bytes);
     this.#queuedBytes += bytes.length;
