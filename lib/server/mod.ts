@@ -3,6 +3,8 @@
  * @module
  */
 import { ExecServerCore, type ExecServerCoreOptions } from "./core.ts";
+import { fsMethods } from "../fs/mod.ts";
+import { httpMethods } from "../http/mod.ts";
 
 export { ExecServerCore, type ExecServerCoreOptions } from "./core.ts";
 export { serveWebSocket, type WebSocketServer, type WebSocketServerOptions } from "./ws_server.ts";
@@ -17,5 +19,8 @@ export type { ConnectionContext, MethodContext, MethodSpec, MethodTable } from "
  * ```
  */
 export function createServerCore(options: ExecServerCoreOptions = {}): ExecServerCore {
-  return new ExecServerCore(options);
+  return new ExecServerCore({
+    ...options,
+    methods: { ...fsMethods, ...httpMethods, ...options.methods },
+  });
 }

@@ -1,0 +1,132 @@
+import assert from "node:assert/strict";
+import {
+  b64text,
+  eventually,
+  fileUri,
+  isAlive,
+  startServer,
+  TestClient,
+  textb64,
+} from "../_harness.ts";
+
+const ENV = { PATH: "/usr/local/bin:/usr/bin:/bin" };
+const CWD = fileUri("/tmp");
+
+async function connected(url: string, resume?: string): Promise<[TestClient, string]> {
+  const client = await TestClient.connect(url);
+  const result = await client.initialize(resume);
+  return [client, result.sessionId as string];
+}
+
+Deno.test("session: resume after a disconnect during a long poll", async () => {
+  await using server = await startServer();
+  const [first, sessionId] = await connected(server.url);
+  await first.call("process/start", {
+    processId: "late",
+    argv: ["/bin/sh", "-c", "sleep 1; printf late"],
+    cwd: CWD,
+    env: ENV,
+    tty: false,
+  });
+  await first.sendRaw(JSON.stringify({
+    id: 50,
+    method: "process/read",
+    params: { processId: "late", waitMs: 5000 },
+  }));
+  await first.close();
+  const t0 = Date.now();
+  const [second, resumed] = await connected(server.url, sessionId);
+  assert.ok(Date.now() - t0 < 1000, "resume does not wait for the old long poll");
+  assert.equal(resumed, sessionId);
+  const read = await second.call("process/read", { processId: "late", waitMs: 5000 });
+  assert.equal(b64text((read.chunks as { chunk: string }[])[0].chunk), "late");
+  assert.deepEqual(await second.call("process/terminate", { processId: "late" }), {
+    running: false,
+  });
+  await second.close();
+});
+
+Deno.test("session: resuming a session that is attached elsewhere is -32010", async () => {
+  await using server = await startServer();
+  const [first, sessionId] = await connected(server.url);
+  await using second = await TestClient.connect(server.url);
+  const reply = await second.request("initialize", { clientName: "t", resumeSessionId: sessionId });
+  assert.deepEqual(reply.error, {
+    code: -32010,
+    message: `session ${sessionId} is already attached to another connection`,
+  });
+  await first.close();
+  await eventually(
+    async () => {
+      const retry = await second.request("initialize", {
+        clientName: "t",
+        resumeSessionId: sessionId,
+      });
+      return !("error" in retry);
+    },
+    3000,
+    "resume once the first connection is gone",
+  );
+});
+
+Deno.test("session: a detached session expires after its TTL and its processes are killed", async () => {
+  await using server = await startServer({ env: { CODEX_EXEC_SERVER_SESSION_TTL_MS: "300" } });
+  const [client, sessionId] = await connected(server.url);
+  await client.call("process/start", {
+    processId: "sleeper",
+    argv: ["/bin/sh", "-c", "echo $$; exec sleep 30"],
+    cwd: CWD,
+    env: ENV,
+    tty: false,
+  });
+  const out = await client.waitFor((m) => m.method === "process/output");
+  const pid = Number(b64text((out.params as { chunk: string }).chunk).trim());
+  assert.ok(isAlive(pid));
+  await client.close();
+  await eventually(() => !isAlive(pid), 5000, "expired session's process killed");
+  await using late = await TestClient.connect(server.url);
+  const reply = await late.request("initialize", { clientName: "t", resumeSessionId: sessionId });
+  assert.deepEqual(reply.error, { code: -32600, message: `unknown session id ${sessionId}` });
+});
+
+Deno.test("session: a process keeps running while detached; missed output is read back gap-free", async () => {
+  await using server = await startServer();
+  const dir = Deno.makeTempDirSync();
+  const [first, sessionId] = await connected(server.url);
+  const script = `echo ready:$$; while [ ! -e ${dir}/go ]; do sleep 0.02; done; ` +
+    `echo during:$$; IFS= read line; echo after:$$:$line; exit 7`;
+  await first.call("process/start", {
+    processId: "p",
+    argv: ["/bin/sh", "-c", script],
+    cwd: CWD,
+    env: ENV,
+    tty: false,
+    pipeStdin: true,
+  });
+  const ready = await first.waitFor((m) => m.method === "process/output");
+  const lastSeen = (ready.params as { seq: number }).seq;
+  const pid = b64text((ready.params as { chunk: string }).chunk).trim().split(":")[1];
+  await first.close();
+  Deno.writeTextFileSync(`${dir}/go`, "");
+  await new Promise((r) => setTimeout(r, 200));
+  const [second] = await connected(server.url, sessionId);
+  const missed = await second.call("process/read", { processId: "p", afterSeq: lastSeen });
+  assert.equal(
+    (missed.chunks as { chunk: string }[]).map((c) => b64text(c.chunk)).join(""),
+    `during:${pid}\n`,
+  );
+  assert.deepEqual(
+    await second.call("process/write", { processId: "p", chunk: textb64("x\n"), writeId: "w" }),
+    { status: "accepted" },
+  );
+  await second.waitFor((m) => m.method === "process/closed");
+  const events = second.received.filter((m) =>
+    typeof m.method === "string" && m.method.startsWith("process/")
+  ).map((m) => m.params as { seq: number; exitCode?: number; chunk?: string });
+  const seqs = events.map((e) => e.seq);
+  const expectedStart = (missed.chunks as { seq: number }[]).at(-1)!.seq + 1;
+  assert.deepEqual(seqs, seqs.map((_, i) => expectedStart + i), "gap-free after resume");
+  assert.equal(b64text(events[0].chunk!), `after:${pid}:x\n`);
+  assert.equal(events.at(-2)!.exitCode, 7);
+  await second.close();
+});
