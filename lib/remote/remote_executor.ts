@@ -4,7 +4,12 @@
  * reconnect (re-registering when the rendezvous refuses the old URL) until stopped.
  * @module
  */
-import { ExecutorMux, type RelayStreamOptions, websocketLink } from "../relay/mod.ts";
+import {
+  ExecutorMux,
+  type RelayLink,
+  type RelayStreamOptions,
+  websocketLink,
+} from "../relay/mod.ts";
 import type { MessageTransport } from "../transport/types.ts";
 import { backoffDelay, delay } from "../util/async.ts";
 import type { BearerToken } from "./bearer_token.ts";
@@ -70,7 +75,7 @@ export interface RemoteExecutorStats {
 }
 
 type ConnectOutcome =
-  | { kind: "open"; socket: WebSocket }
+  | { kind: "open"; socket: WebSocket; link: RelayLink }
   | { kind: "refused"; status: number }
   | { kind: "failed"; reason: string };
 
@@ -156,7 +161,7 @@ export class RemoteExecutor {
         if (outcome.kind === "open") {
           failures = 0;
           freshRegistration = false;
-          const reason = await this.#serveLink(outcome.socket);
+          const reason = await this.#serveLink(outcome.socket, outcome.link);
           if (signal.aborted) break;
           this.#log.warn(`remote: lost the rendezvous connection (${reason}); reconnecting`);
         } else if (outcome.kind === "refused") {
@@ -236,13 +241,18 @@ export class RemoteExecutor {
   #connect(url: string): Promise<ConnectOutcome> {
     const timeoutMs = this.#options.connectTimeoutMs ?? 10_000;
     const socket = new WebSocket(url);
+    // Wrapped at once: the link keeps frames that arrive before the mux attaches (the
+    // rendezvous may write as soon as it accepts the socket).
+    const link = websocketLink(socket, `rendezvous ${url.split("?")[0]}`);
     const { promise, resolve } = Promise.withResolvers<ConnectOutcome>();
     const timer = setTimeout(() => {
       resolve({ kind: "failed", reason: `no answer within ${timeoutMs} ms` });
     }, timeoutMs);
     const onAbort = () => resolve({ kind: "failed", reason: "stopped" });
     this.#stop.signal.addEventListener("abort", onAbort, { once: true });
-    socket.addEventListener("open", () => resolve({ kind: "open", socket }), { once: true });
+    socket.addEventListener("open", () => resolve({ kind: "open", socket, link }), {
+      once: true,
+    });
     socket.addEventListener("error", (event) => {
       const message = (event as ErrorEvent).message ?? "";
       const status = /status code:? (\d{3})/i.exec(message);
@@ -260,18 +270,17 @@ export class RemoteExecutor {
     return promise.then((outcome) => {
       clearTimeout(timer);
       this.#stop.signal.removeEventListener("abort", onAbort);
-      if (outcome.kind !== "open" && socket.readyState <= WebSocket.OPEN) socket.close();
+      if (outcome.kind !== "open") link.close();
       return outcome;
     });
   }
 
   /** Attaches the open socket to the mux; resolves with the reason once the link is lost. */
-  #serveLink(socket: WebSocket): Promise<string> {
+  #serveLink(socket: WebSocket, link: RelayLink): Promise<string> {
     this.stats.connections++;
     this.#socket = socket;
     const lost = Promise.withResolvers<string>();
     this.#lost = lost;
-    const link = websocketLink(socket, `rendezvous ${socket.url.split("?")[0]}`);
     if (this.#mux) {
       this.#mux.replaceLink(link);
     } else {

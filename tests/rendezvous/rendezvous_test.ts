@@ -84,6 +84,26 @@ function frame(streamId: string, payload = "{}"): Uint8Array {
   });
 }
 
+/** A websocket client on a raw TCP socket: upgrades, sends one binary frame, then never reads. */
+async function rawWebSocket(url: URL, first: Uint8Array): Promise<Deno.Conn> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: Number(url.port) });
+  const request = `GET ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\n` +
+    "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
+    "Sec-WebSocket-Version: 13\r\n\r\n";
+  await conn.write(new TextEncoder().encode(request));
+  const head = new Uint8Array(1024);
+  const n = (await conn.read(head))!;
+  assert.match(new TextDecoder().decode(head.subarray(0, n)), /^HTTP\/1.1 101/);
+  if (first.length > 0) {
+    assert.ok(first.length < 126);
+    const masked = new Uint8Array(2 + 4 + first.length);
+    masked.set([0x82, 0x80 | first.length, 1, 2, 3, 4]);
+    first.forEach((byte, i) => masked[6 + i] = byte ^ [1, 2, 3, 4][i % 4]);
+    await conn.write(masked);
+  }
+  return conn;
+}
+
 Deno.test("rendezvous: registry contract (auth, shapes, idempotency, 409 offline, 404, 400)", async () => {
   await withRendezvous({}, async (server) => {
     assert.equal((await fetch(`${server.url}/readyz`).then((r) => r.text())).trim(), "ok");
@@ -201,12 +221,24 @@ Deno.test("rendezvous: a newer executor socket replaces the older; harnesses wai
     await e1Closed;
     e2.send(frame("s1", "from e2"));
     await until(2000, "routed from the newer socket", () => toHarness.length === 1);
+    const leaving = await openSocket(await harnessUrl(server, "e1"));
+    leaving.send(frame("s2"));
+    await until(2000, "s2 claimed", () => server.stats().streams === 2);
     // Executor gone: the harness socket stays open, frames resume on the next executor socket.
     e2.close();
     await until(2000, "offline", () => server.stats().executorsOnline === 0);
     await new Promise((r) => setTimeout(r, 150));
     assert.equal(harness.readyState, WebSocket.OPEN);
-    const e3 = await openSocket((await register(server, "e1")).url);
+    // A harness that leaves while the executor is away: its reset waits for the executor.
+    leaving.close();
+    await socketClosed(leaving);
+    // Listen before `open`: the reset is written as soon as the socket is accepted.
+    const e3 = new WebSocket((await register(server, "e1")).url);
+    e3.binaryType = "arraybuffer";
+    const toE3 = inbox(e3);
+    await until(2000, "pending reset delivered", () => toE3.length === 1);
+    assert.equal(decodeFrame(toE3[0]).streamId, "s2");
+    assert.equal(decodeFrame(toE3[0]).body.case, "reset");
     e3.send(frame("s1", "after reconnect"));
     await until(2000, "routed after reconnect", () => toHarness.length === 2);
     e3.close();
@@ -214,6 +246,7 @@ Deno.test("rendezvous: a newer executor socket replaces the older; harnesses wai
     await socketClosed(harness);
     const waited = performance.now() - started;
     assert.ok(waited >= 300 && waited < 2000, `harness closed after ${waited} ms`);
+    await socketClosed(e3);
   });
 });
 
@@ -225,19 +258,7 @@ Deno.test("rendezvous: a harness that does not read is closed once its queue pas
       await until(2000, "online", () => server.stats().executorsOnline === 1);
       const url = new URL(await harnessUrl(server, "e1"));
       // A raw websocket client that completes the upgrade, claims a stream, then never reads.
-      const conn = await Deno.connect({ hostname: "127.0.0.1", port: Number(url.port) });
-      const request = `GET ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\n` +
-        "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
-        "Sec-WebSocket-Version: 13\r\n\r\n";
-      await conn.write(new TextEncoder().encode(request));
-      const head = new Uint8Array(1024);
-      const n = (await conn.read(head))!;
-      assert.match(new TextDecoder().decode(head.subarray(0, n)), /^HTTP\/1.1 101/);
-      const claim = frame("slow");
-      const masked = new Uint8Array(2 + 4 + claim.length);
-      masked.set([0x82, 0x80 | claim.length, 1, 2, 3, 4]);
-      claim.forEach((byte, i) => masked[6 + i] = byte ^ [1, 2, 3, 4][i % 4]);
-      await conn.write(masked);
+      const conn = await rawWebSocket(url, frame("slow"));
       await until(2000, "stream claimed", () => server.stats().streams === 1);
       const big = frame("slow", "x".repeat(60 * 1024));
       for (let i = 0; i < 600 && !lines.some((l) => l.includes("is not reading")); i++) {
@@ -267,4 +288,27 @@ Deno.test("rendezvous CLI: prints its base URL first, refuses a public address w
   await using open = await spawnChild(["rendezvous", "--listen", "http://0.0.0.0:0"]);
   assert.equal((await open.exited()).code, 2);
   assert.match(open.stderr(), /without --token-file/);
+});
+
+Deno.test("rendezvous: frames an executor cannot take in time are dropped, the executor stays", async () => {
+  await withRendezvous(
+    { maxQueuedBytes: 1024 * 1024, highWaterBytes: 128 * 1024 },
+    async (server, lines) => {
+      const registration = await register(server, "e1");
+      const executor = await rawWebSocket(new URL(registration.url), new Uint8Array());
+      await until(2000, "online", () => server.stats().executorsOnline === 1);
+      const harness = await openSocket(await harnessUrl(server, "e1"));
+      const big = frame("flood", "x".repeat(60 * 1024));
+      for (let i = 0; i < 600 && server.stats().dropped === 0; i++) {
+        harness.send(big);
+        if (i % 20 === 19) await new Promise((r) => setTimeout(r, 5));
+      }
+      await until(10_000, "drops", () => server.stats().dropped > 0);
+      assert.ok(lines.some((l) => l.includes("is not keeping up")));
+      assert.equal(server.stats().executorsOnline, 1, "the executor was not cut off");
+      harness.close();
+      await socketClosed(harness);
+      executor.close();
+    },
+  );
 });
