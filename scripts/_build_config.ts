@@ -21,17 +21,16 @@ export const TARGETS = [
 export type Target = typeof TARGETS[number];
 
 /**
- * The permissions the server needs, and why. `-A` would also grant `--allow-import` (loading code
- * from the network at run time), which the program never needs. Each flag below is exercised by
- * `tests/build/` against the built artifact; `--allow-sys` is deliberately absent (nothing calls
- * an API that needs it).
+ * The permissions the server needs where the platform lets us name them, and why. `-A` would
+ * also grant `--allow-import` (loading code from the network at run time), which the program
+ * never needs. `--allow-sys` is deliberately absent: nothing calls an API that needs it.
  */
-export const PERMISSIONS: readonly string[] = [
+export const NARROW_PERMISSIONS: readonly string[] = [
   // serve/remote/rendezvous listeners and connections, http/request.
   "--allow-net",
   // process/start runs whatever program the client names.
   "--allow-run",
-  // fs/* methods touch any path the client names; the PTY opens /dev/ptmx.
+  // fs/* methods touch any path the client names.
   "--allow-read",
   "--allow-write",
   // envPolicy inherits the server environment; SHELL/HOME/TMPDIR, CODEX_EXEC_SERVER_* settings.
@@ -39,6 +38,31 @@ export const PERMISSIONS: readonly string[] = [
   // The PTY backend calls libc (posix_openpt, ioctl TIOCSWINSZ) through Deno FFI.
   "--allow-ffi",
 ];
+
+/**
+ * Linux needs `--allow-all`: Deno 2.9 refuses every read under /proc and /sys ("Requires all
+ * access ... run again with the --allow-all flag") to anything less, even `--allow-read` (tested;
+ * `-A --deny-import` is refused too). The server reads /proc to find every process group of a
+ * PTY session when it kills one (terminate, session expiry), and clients' fs/* requests may name
+ * /proc or /sys paths, which upstream serves. With the narrow list, killing a PTY job's
+ * grandchildren in other job groups fails (tests/process/pty_server_test.ts shows it).
+ */
+export const LINUX_PERMISSIONS: readonly string[] = ["--allow-all"];
+
+/**
+ * The permissions baked into the binary for `target`.
+ *
+ * @example
+ * ```ts
+ * permissionsFor("aarch64-apple-darwin"); // NARROW_PERMISSIONS
+ * ```
+ */
+export function permissionsFor(target: Target): readonly string[] {
+  return target.includes("linux") ? LINUX_PERMISSIONS : NARROW_PERMISSIONS;
+}
+
+/** The permissions of the platform-independent bundle's shebang and of the Linux fallback. */
+export const PERMISSIONS: readonly string[] = LINUX_PERMISSIONS;
 
 /** The npm package that ships the Deno binary for a target (no Windows fallback is built). */
 export const NPM_DENO_PACKAGES: Readonly<Partial<Record<Target, string>>> = {

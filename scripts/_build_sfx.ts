@@ -8,7 +8,7 @@
  * concurrent first runs are safe); later runs `exec` the cached runtime directly.
  * @module
  */
-import { PERMISSIONS, VERSION } from "./_build_config.ts";
+import { permissionsFor, type Target, VERSION } from "./_build_config.ts";
 
 /** Options of {@link buildSelfExtracting}. */
 export interface SelfExtractingOptions {
@@ -18,8 +18,8 @@ export interface SelfExtractingOptions {
   bundle: string;
   /** Where to write the executable. */
   output: string;
-  /** Target triple, recorded in the header comment. */
-  target: string;
+  /** Target triple: names the header comment and picks the permissions. */
+  target: Target;
   /** Version of the embedded Deno, recorded in the header comment. */
   denoVersion: string;
 }
@@ -34,9 +34,9 @@ export interface SelfExtractingOptions {
  * ```
  */
 export function renderHeader(
-  fields: { key: string; target: string; denoVersion: string },
+  fields: { key: string; target: Target; denoVersion: string },
 ): string {
-  const perms = PERMISSIONS.join(" ");
+  const perms = permissionsFor(fields.target).join(" ");
   const lines = (payloadLine: number) =>
     `#!/bin/sh
 # codex-exec-server ${VERSION} for ${fields.target}: self-extracting executable holding the

@@ -9,6 +9,7 @@ import {
   hostTarget,
   NPM_DENO_PACKAGES,
   PERMISSIONS,
+  permissionsFor,
   type Target,
 } from "./_build_config.ts";
 
@@ -111,7 +112,7 @@ export async function compileTarget(target: Target, outDir: string): Promise<Com
       target,
       "--output",
       path,
-      ...PERMISSIONS,
+      ...permissionsFor(target),
       "main.ts",
     ],
   });

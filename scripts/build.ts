@@ -22,8 +22,9 @@ import {
   artifactName,
   BUNDLE_NAME,
   hostTarget,
+  LINUX_PERMISSIONS,
+  NARROW_PERMISSIONS,
   NPM_DENO_PACKAGES,
-  PERMISSIONS,
   type Target,
   TARGETS,
   VERSION,
@@ -75,7 +76,10 @@ async function main(): Promise<number> {
       await Deno.remove(`${outDir}/${entry.name}`);
     }
   }
-  console.error(`codex-exec-server ${VERSION}: permissions ${PERMISSIONS.join(" ")}`);
+  console.error(
+    `codex-exec-server ${VERSION}: permissions ${NARROW_PERMISSIONS.join(" ")} ` +
+      `(Linux: ${LINUX_PERMISSIONS.join(" ")}, see scripts/_build_config.ts)`,
+  );
 
   const artifacts: string[] = [];
   await bundle(`${outDir}/${BUNDLE_NAME}`);

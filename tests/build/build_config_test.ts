@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import {
   artifactName,
+  LINUX_PERMISSIONS,
+  NARROW_PERMISSIONS,
   NPM_DENO_PACKAGES,
-  PERMISSIONS,
+  permissionsFor,
   TARGETS,
 } from "../../scripts/_build_config.ts";
 import { isRuntimeDownloadFailure } from "../../scripts/_build_steps.ts";
@@ -21,10 +23,37 @@ Deno.test("build config: one artifact per target triple, .exe only on Windows", 
   }
 });
 
-Deno.test("build config: permissions are explicit and narrower than -A", () => {
-  assert.ok(PERMISSIONS.length > 0);
-  for (const flag of PERMISSIONS) assert.match(flag, /^--allow-(net|run|read|write|env|ffi)$/);
-  assert.ok(!PERMISSIONS.includes("-A") && !PERMISSIONS.includes("--allow-all"));
+Deno.test("build config: narrow permissions off Linux; Linux needs --allow-all for /proc", () => {
+  for (const flag of NARROW_PERMISSIONS) {
+    assert.match(flag, /^--allow-(net|run|read|write|env|ffi)$/);
+  }
+  assert.deepEqual(permissionsFor("aarch64-apple-darwin"), NARROW_PERMISSIONS);
+  assert.deepEqual(permissionsFor("x86_64-pc-windows-msvc"), NARROW_PERMISSIONS);
+  assert.deepEqual(permissionsFor("x86_64-unknown-linux-gnu"), LINUX_PERMISSIONS);
+  assert.deepEqual(permissionsFor("aarch64-unknown-linux-gnu"), LINUX_PERMISSIONS);
+});
+
+Deno.test({
+  name: "build config: Deno refuses /proc to the narrow permissions (why Linux gets -A)",
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    const script = await Deno.makeTempFile({ suffix: ".ts" });
+    try {
+      await Deno.writeTextFile(script, "Deno.readTextFileSync('/proc/self/stat');\n");
+      const run = (flags: readonly string[]) =>
+        new Deno.Command(Deno.execPath(), {
+          args: ["run", "--no-config", ...flags, script],
+          stderr: "piped",
+        }).output();
+      const narrow = await run(NARROW_PERMISSIONS);
+      assert.equal(narrow.success, false);
+      assert.match(new TextDecoder().decode(narrow.stderr), /--allow-all/);
+      const all = await run(LINUX_PERMISSIONS);
+      assert.equal(all.success, true, new TextDecoder().decode(all.stderr));
+    } finally {
+      await Deno.remove(script);
+    }
+  },
 });
 
 Deno.test("build: an unreachable runtime download is told apart from a build error", () => {
@@ -51,5 +80,5 @@ Deno.test("self-extracting header: the payload starts on the line right after th
   assert.match(header, new RegExp(`tail -n \\+${lines + 1} "\\$0"`));
   assert.ok(header.startsWith("#!/bin/sh\n"));
   assert.ok(header.endsWith("\n"));
-  for (const flag of PERMISSIONS) assert.ok(header.includes(flag), flag);
+  assert.ok(header.includes(`--no-prompt \\\n  ${LINUX_PERMISSIONS.join(" ")} "$dir/main.js"`));
 });
