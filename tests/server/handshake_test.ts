@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { RpcCallError, startServer, TestClient } from "../_harness.ts";
+import { type RpcCallError, startServer, TestClient } from "../_harness.ts";
 
 const FAMILIES: [string, unknown, string][] = [
   ["process/start", { processId: "p", argv: ["true"], cwd: "/", env: {}, tty: false }, "exec"],

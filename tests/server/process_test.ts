@@ -5,7 +5,7 @@ import {
   fileUri,
   isAlive,
   readToClose,
-  RpcCallError,
+  type RpcCallError,
   startServer,
   TestClient,
   textb64,
