@@ -13,6 +13,7 @@ import {
 import type { MessageTransport } from "../transport/types.ts";
 import { backoffDelay, delay } from "../util/async.ts";
 import type { BearerToken } from "./bearer_token.ts";
+import { isKeepalive } from "./keepalive.ts";
 import { RegistryError } from "./errors.ts";
 import {
   idempotencyId,
@@ -46,6 +47,11 @@ export interface RemoteExecutorOptions {
   metadata?: Record<string, unknown>;
   /** Called before every registration attempt, so a rotated token is picked up. */
   readToken: () => BearerToken;
+  /**
+   * Once the rendezvous has shown it sends keepalives, a connection silent for this many
+   * keepalive intervals is dropped and re-established. Default 3.
+   */
+  keepaliveMisses?: number;
   /** Serves one harness session (e.g. `core.serve`). */
   serve: (transport: MessageTransport) => Promise<void>;
   /** First reconnect/retry delay. Default 1 s. */
@@ -275,12 +281,55 @@ export class RemoteExecutor {
     });
   }
 
+  /**
+   * Our rendezvous sends a keepalive frame at a fixed interval. Once two have been seen (so the
+   * interval is known), silence for `keepaliveMisses` intervals means the connection is dead
+   * even though no stream noticed (an idle executor has no relay heartbeats). Rendezvous that
+   * send no keepalives are never judged by this.
+   */
+  #watchKeepalives(socket: WebSocket, link: RelayLink): () => void {
+    const misses = this.#options.keepaliveMisses ?? 3;
+    let lastInbound = performance.now();
+    let lastKeepalive: number | undefined;
+    let intervalMs: number | undefined;
+    const onMessage = (event: MessageEvent) => {
+      const now = performance.now();
+      lastInbound = now;
+      if (event.data instanceof ArrayBuffer && isKeepalive(new Uint8Array(event.data))) {
+        if (lastKeepalive !== undefined) {
+          intervalMs = Math.max(intervalMs ?? 0, now - lastKeepalive);
+        }
+        lastKeepalive = now;
+      }
+    };
+    socket.addEventListener("message", onMessage);
+    const timer = setInterval(() => {
+      if (intervalMs === undefined) return;
+      const silentMs = performance.now() - lastInbound;
+      if (silentMs > misses * Math.max(intervalMs, 100)) {
+        this.#log.warn(
+          `remote: nothing from the rendezvous for ${Math.round(silentMs)} ms (keepalives every ~${
+            Math.round(intervalMs)
+          } ms); dropping the connection`,
+        );
+        link.close();
+        this.#lost?.resolve(`no keepalive for ${Math.round(silentMs)} ms`);
+      }
+    }, 250);
+    return () => {
+      clearInterval(timer);
+      socket.removeEventListener("message", onMessage);
+    };
+  }
+
   /** Attaches the open socket to the mux; resolves with the reason once the link is lost. */
   #serveLink(socket: WebSocket, link: RelayLink): Promise<string> {
     this.stats.connections++;
     this.#socket = socket;
     const lost = Promise.withResolvers<string>();
     this.#lost = lost;
+    const stopWatchdog = this.#watchKeepalives(socket, link);
+    lost.promise.then(stopWatchdog);
     if (this.#mux) {
       this.#mux.replaceLink(link);
     } else {

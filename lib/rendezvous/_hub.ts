@@ -5,6 +5,7 @@
  * @module
  */
 import { encodeFrame } from "../relay/mod.ts";
+import { KEEPALIVE_FRAME } from "../remote/keepalive.ts";
 import { PacedSocket } from "./_paced_socket.ts";
 import { peekFrame } from "./_frame_peek.ts";
 
@@ -18,6 +19,8 @@ export interface HubOptions {
   highWaterBytes: number;
   /** Most streams one harness socket may claim. */
   maxStreamsPerHarness: number;
+  /** Interval of keepalive frames to the executor (lets an idle executor detect a dead link). */
+  keepaliveMs: number;
   /** Drops and overflows. */
   log: (line: string) => void;
   /** Executors coming and going. */
@@ -78,6 +81,7 @@ export class ExecutorHub {
   #owners = new Map<string, Peer>();
   #pendingResets = new Set<string>();
   #graceTimer: ReturnType<typeof setTimeout> | undefined;
+  #keepaliveTimer: ReturnType<typeof setInterval> | undefined;
 
   constructor(executorId: string, options: HubOptions) {
     this.executorId = executorId;
@@ -121,11 +125,17 @@ export class ExecutorHub {
     for (const streamId of this.#pendingResets) this.#injectReset(peer, streamId);
     this.#pendingResets.clear();
     socket.addEventListener("message", (event) => this.#fromExecutor(peer, event.data));
+    if (this.#keepaliveTimer !== undefined) clearInterval(this.#keepaliveTimer);
+    this.#keepaliveTimer = setInterval(() => {
+      if (this.#executor === peer) peer.paced.send(KEEPALIVE_FRAME);
+    }, this.#options.keepaliveMs);
   }
 
   #executorGone(peer: Peer): void {
     if (this.#executor !== peer) return;
     this.#executor = undefined;
+    clearInterval(this.#keepaliveTimer);
+    this.#keepaliveTimer = undefined;
     this.#options.info(
       `rendezvous: executor ${this.executorId} disconnected; keeping ${this.#harnesses.size} harness socket(s) open for ${this.#options.graceMs} ms`,
     );
@@ -148,6 +158,8 @@ export class ExecutorHub {
   close(code: number, reason: string): void {
     if (this.#graceTimer !== undefined) clearTimeout(this.#graceTimer);
     this.#graceTimer = undefined;
+    clearInterval(this.#keepaliveTimer);
+    this.#keepaliveTimer = undefined;
     for (const peer of this.#harnesses) peer.paced.close(code, reason);
     this.#executor?.paced.close(code, reason);
   }

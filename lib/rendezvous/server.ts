@@ -29,6 +29,8 @@ export interface RendezvousOptions {
   graceMs?: number;
   /** Websocket ping interval (dead peers are closed). Default 30 s. */
   pingIntervalSeconds?: number;
+  /** Interval of keepalive frames to executors. Default: half the ping interval. */
+  keepaliveMs?: number;
   /** Per-connection queue bound. Default 32 MiB. */
   maxQueuedBytes?: number;
   /** Queue instead of writing while a socket buffers more than this. Default 1 MiB. */
@@ -110,6 +112,7 @@ export async function startRendezvous(options: RendezvousOptions): Promise<Rende
     maxQueuedBytes: options.maxQueuedBytes ?? 32 * 1024 * 1024,
     highWaterBytes: options.highWaterBytes ?? 1024 * 1024,
     maxStreamsPerHarness: options.maxStreamsPerHarness ?? 16,
+    keepaliveMs: options.keepaliveMs ?? (options.pingIntervalSeconds ?? 30) * 500,
     log: warn,
     info: options.log ?? processLog.info,
     debug: options.log ?? processLog.debug,

@@ -140,6 +140,8 @@ export interface TcpProxy extends AsyncDisposable {
   readonly accepted: number;
   /** Closes every open connection; new ones are still accepted. */
   cut(): void;
+  /** Black-holes every open connection (bytes are read and discarded, nothing is closed). */
+  freeze(): void;
   close(): Promise<void>;
 }
 
@@ -147,6 +149,7 @@ export interface TcpProxy extends AsyncDisposable {
 export function startTcpProxy(targetPort: number): TcpProxy {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const open = new Set<Deno.Conn>();
+  const frozen = new Set<Deno.Conn>();
   const pumps = new Set<Promise<void>>();
   let accepted = 0;
   function closeConn(conn: Deno.Conn) {
@@ -163,6 +166,7 @@ export function startTcpProxy(targetPort: number): TcpProxy {
       for (;;) {
         const n = await from.read(buffer);
         if (n === null) break;
+        if (frozen.has(from)) continue;
         let written = 0;
         while (written < n) written += await to.write(buffer.subarray(written, n));
       }
@@ -170,7 +174,8 @@ export function startTcpProxy(targetPort: number): TcpProxy {
       // cut or reset
     }
     closeConn(from);
-    closeConn(to);
+    // A black hole does not pass the close on either.
+    if (!frozen.has(from)) closeConn(to);
   }
   const accepting = (async () => {
     for await (const inbound of listener) {
@@ -198,8 +203,12 @@ export function startTcpProxy(targetPort: number): TcpProxy {
     cut() {
       for (const conn of [...open]) closeConn(conn);
     },
+    freeze() {
+      for (const conn of open) frozen.add(conn);
+    },
     async close() {
       listener.close();
+      frozen.clear();
       proxy.cut();
       await accepting;
       await Promise.all([...pumps]);

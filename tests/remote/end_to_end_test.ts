@@ -154,3 +154,30 @@ Deno.test("remote: a restarted rendezvous refuses the old URL; the executor regi
   assert.equal((await remote.stop()).code, 0);
   assertNoToken(remote.stderr(), first.stderr(), second.stderr());
 });
+
+Deno.test("remote: an idle executor notices a silently dead connection by missing keepalives", async () => {
+  // Keepalives every 500 ms (half the 1 s ping interval).
+  await using rendezvous = await startRendezvousProcess({
+    token: TOKEN,
+    env: { CODEX_EXEC_SERVER_PING_INTERVAL_S: "1" },
+  });
+  const port = Number(new URL(rendezvous.firstLine).port);
+  await using proxy = startTcpProxy(port);
+  await using remote = await startRemoteProcess(`http://127.0.0.1:${proxy.port}`, "e2e-idle", {
+    token: TOKEN,
+  });
+  await new Promise((r) => setTimeout(r, 1300)); // two keepalives: the interval is known
+  const frozenAt = performance.now();
+  proxy.freeze();
+  await remote.waitForStderr("nothing from the rendezvous", 8000);
+  const detectedMs = performance.now() - frozenAt;
+  await remote.waitForStderr("connected to the rendezvous", 10_000, 2);
+  await using client = await harnessClient(rendezvous.firstLine, "e2e-idle", TOKEN);
+  await start(client, "p", "echo alive");
+  assert.equal((await readToClose(client, "p")).stdout, "alive\n");
+  assert.ok(detectedMs < 4000, `dead link detected after ${detectedMs} ms`);
+  console.log(`silent link detected after ${detectedMs.toFixed(0)} ms (3 missed keepalives)`);
+  await client.close();
+  proxy.cut();
+  assert.equal((await remote.stop()).code, 0);
+});
