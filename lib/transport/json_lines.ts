@@ -20,6 +20,8 @@ export interface JsonLinesTransportOptions {
 }
 
 const NEWLINE = 0x0a;
+/** Messages read ahead of the consumer before reading pauses. */
+const INBOUND_QUEUE_LIMIT = 64;
 const encoder = new TextEncoder();
 
 function isBlank(bytes: Uint8Array): boolean {
@@ -114,6 +116,8 @@ export function jsonLinesTransport(options: JsonLinesTransportOptions): MessageT
         const line of splitLines(options.readable, options.maxMessageBytes ?? MAX_MESSAGE_BYTES)
       ) {
         inbound.push(line);
+        // Stop reading while the consumer is behind, so a fast writer cannot grow our memory.
+        await inbound.belowLimit(INBOUND_QUEUE_LIMIT);
       }
     } catch {
       // a read error is a disconnect

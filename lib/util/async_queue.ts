@@ -17,6 +17,7 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
   #head = 0;
   #closed = false;
   #waiter: PromiseWithResolvers<void> | null = null;
+  #space: PromiseWithResolvers<void> | null = null;
 
   /** Number of queued, unconsumed values. */
   get length(): number {
@@ -34,6 +35,15 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
   close(): void {
     this.#closed = true;
     this.#waiter?.resolve();
+    this.#space?.resolve();
+  }
+
+  /** Resolves once fewer than `limit` values are queued (or the queue closed): producer pacing. */
+  async belowLimit(limit: number): Promise<void> {
+    while (!this.#closed && this.length >= limit) {
+      this.#space ??= Promise.withResolvers<void>();
+      await this.#space.promise;
+    }
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<T> {
@@ -44,6 +54,10 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
         if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
           this.#items = this.#items.slice(this.#head);
           this.#head = 0;
+        }
+        if (this.#space) {
+          this.#space.resolve();
+          this.#space = null;
         }
         yield value;
         continue;
