@@ -221,18 +221,21 @@ export function pollNow(fd: number, events: number): number {
 }
 
 /**
- * Waits, on a worker thread, until any of `fds` is ready for its events (or hung up). Callers
- * include a wake-up pipe so that a wait can always be ended before its descriptors are closed.
+ * Waits, on a worker thread, until any of `fds` is ready for its events (or hung up); returns
+ * each descriptor's `revents`. Callers include a wake-up pipe so that a wait can always be ended
+ * before its descriptors are closed.
  *
  * @example
  * ```ts
- * await pollWait([[master, POLLIN], [wakeRead, POLLIN]]);
+ * const [masterEvents] = await pollWait([[master, POLLIN], [wakeRead, POLLIN]]);
  * ```
  */
-export async function pollWait(fds: [fd: number, events: number][]): Promise<void> {
+export async function pollWait(fds: [fd: number, events: number][]): Promise<number[]> {
   // The buffer must stay referenced until the worker thread is done with it.
   const pfd = pollfds(fds);
   await lib().poll_wait(pfd, BigInt(fds.length), -1);
+  const view = new DataView(pfd.buffer);
+  return fds.map((_, i) => view.getInt16(8 * i + 6, true));
 }
 
 function pollfds(fds: [number, number][]): Uint8Array {

@@ -22,22 +22,21 @@ export function killGroup(pgid: number, signal: Deno.Signal): void {
   }
 }
 
-/**
- * Process groups whose members belong to session `sid`, read from `/proc` (Linux). The leader's
- * own group is always included, so this still works without `/proc`.
- *
- * @example
- * ```ts
- * for (const pgid of sessionGroups(1234)) console.log(pgid);
- * ```
- */
-export function sessionGroups(sid: number): Set<number> {
-  const groups = new Set<number>([sid]);
-  let entries: Iterable<Deno.DirEntry>;
+/** How long one `/proc` scan answers for: killing many sessions at once costs one scan. */
+const SNAPSHOT_TTL_MS = 20;
+
+let snapshot: { takenAt: number; groups: Map<number, Set<number>> } | undefined;
+
+/** Process groups of every session, from one pass over `/proc` (Linux). */
+function sessionsSnapshot(): Map<number, Set<number>> {
+  const now = performance.now();
+  if (snapshot && now - snapshot.takenAt < SNAPSHOT_TTL_MS) return snapshot.groups;
+  const groups = new Map<number, Set<number>>();
+  let entries: Iterable<Deno.DirEntry> = [];
   try {
     entries = Deno.readDirSync("/proc");
   } catch {
-    return groups;
+    // No /proc: callers fall back to the leader's own group.
   }
   for (const entry of entries) {
     const c = entry.name.charCodeAt(0);
@@ -49,11 +48,29 @@ export function sessionGroups(sid: number): Set<number> {
       continue; // exited while we looked
     }
     // The command name may contain spaces and parentheses: fields start after the last ')'.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     // fields: state, ppid, pgrp, session, ...
-    if (Number(fields[3]) === sid) groups.add(Number(fields[2]));
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const sid = Number(fields[3]);
+    let set = groups.get(sid);
+    if (!set) groups.set(sid, set = new Set());
+    set.add(Number(fields[2]));
   }
+  snapshot = { takenAt: now, groups };
   return groups;
+}
+
+/**
+ * Process groups whose members belong to session `sid`, read from `/proc` (Linux). The leader's
+ * own group is always included, so this still works without `/proc`. Scans are shared for a
+ * few milliseconds, so killing every session at shutdown reads `/proc` once.
+ *
+ * @example
+ * ```ts
+ * for (const pgid of sessionGroups(1234)) console.log(pgid);
+ * ```
+ */
+export function sessionGroups(sid: number): Set<number> {
+  return new Set([sid, ...(sessionsSnapshot().get(sid) ?? [])]);
 }
 
 /**

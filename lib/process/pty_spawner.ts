@@ -17,7 +17,6 @@ import {
   closeFd,
   eofChar,
   foregroundGroup,
-  openPipe,
   openPty,
   ownProcessGroup,
   POLLERR,
@@ -26,13 +25,13 @@ import {
   pollNow,
   POLLNVAL,
   POLLOUT,
-  pollWait,
   type PtyPair,
   readNow,
   setWindowSize,
   writeNow,
 } from "./_libc.ts";
 import { killGroup, sessionGroups } from "./_session_kill.ts";
+import { sharedPoller } from "./_fd_poller.ts";
 
 /** Window size used when `process/start` gives none (spec §4.2). */
 export const DEFAULT_PTY_ROWS = 24;
@@ -43,6 +42,8 @@ export const DEFAULT_PTY_COLS = 80;
 const READ_CHUNK = 8192;
 /** After a forced close, at most this many more chunks are drained before the stream ends. */
 const FINAL_DRAIN_CHUNKS = 64;
+/** How long a child may take to become a session leader before spawn gives up waiting. */
+const SETUP_TIMEOUT_MS = 2000;
 /** Consecutive failed reads/writes that poll calls ready before we give the terminal up. */
 const MAX_SPINS = 100;
 
@@ -102,15 +103,13 @@ export class PtySpawner implements Spawner {
     this.#shellPath = options.shellPath ?? "/bin/sh";
   }
 
-  spawn(request: SpawnRequest): Promise<ChildHandle> {
-    try {
-      return Promise.resolve(this.#start(request));
-    } catch (error) {
-      return Promise.reject(error);
-    }
+  async spawn(request: SpawnRequest): Promise<ChildHandle> {
+    const child = this.#start(request);
+    await child.ready();
+    return child;
   }
 
-  #start(request: SpawnRequest): ChildHandle {
+  #start(request: SpawnRequest): PtyChild {
     const rows = windowDimension(request.rows, DEFAULT_PTY_ROWS, "rows");
     const cols = windowDimension(request.cols, DEFAULT_PTY_COLS, "cols");
     const program = request.arg0 ?? request.argv[0];
@@ -200,8 +199,6 @@ class PtyChild implements ChildHandle {
 
   #master: number;
   #slave: number;
-  #wakeRead: number;
-  #wakeWrite: number;
   #graceMs: number;
   #graceTimer: ReturnType<typeof setTimeout> | undefined;
   #scratch = new Uint8Array(READ_CHUNK);
@@ -214,7 +211,6 @@ class PtyChild implements ChildHandle {
   #closing = false;
   /** Descriptors closed. */
   #released = false;
-  #waits = new Set<Promise<void>>();
   #writes: PendingWrite[] = [];
   #pumping = false;
 
@@ -223,7 +219,6 @@ class PtyChild implements ChildHandle {
     this.#master = pair.master;
     this.#slave = pair.slave;
     this.#graceMs = graceMs;
-    [this.#wakeRead, this.#wakeWrite] = openPipe();
     const readable = new ReadableStream<Uint8Array>({
       pull: (controller) => this.#pull(controller),
       cancel: () => this.#finishReading(),
@@ -233,6 +228,19 @@ class PtyChild implements ChildHandle {
       this.#onExit();
       return code;
     });
+  }
+
+  /**
+   * Resolves once the child leads its own session with the terminal as controlling tty (or has
+   * exited). Until then it still sits in our process group, where a signal to its group would
+   * find no such group and be lost: `process/terminate` right after `process/start` must work.
+   */
+  async ready(): Promise<void> {
+    const deadline = performance.now() + SETUP_TIMEOUT_MS;
+    while (!this.#exited && foregroundGroup(this.#master) !== this.pid) {
+      if (performance.now() > deadline) return; // setsid failed: its message is on the terminal
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
   }
 
   write(bytes: Uint8Array): Promise<void> {
@@ -330,15 +338,9 @@ class PtyChild implements ChildHandle {
     }
   }
 
-  /** Waits for the master on a worker thread; the wake pipe ends the wait on close. */
+  /** Waits for the master off the event loop; {@link PtyChild.#close} ends the wait early. */
   async #wait(on: [number, number]): Promise<void> {
-    const wait = pollWait([on, [this.#wakeRead, POLLIN]]);
-    this.#waits.add(wait);
-    try {
-      await wait;
-    } finally {
-      this.#waits.delete(wait);
-    }
+    if (!this.#closing) await sharedPoller().wait(on[0], on[1]);
   }
 
   #onExit(): void {
@@ -352,8 +354,9 @@ class PtyChild implements ChildHandle {
       return;
     }
     // The kernel hangs up only the foreground group when a session leader dies; background jobs
-    // would keep the slave open and delay `process/closed`. Hang them up, then kill stragglers.
-    this.signalGroup("SIGHUP");
+    // would keep the slave open and delay `process/closed`. Hang up the leader's group too, then
+    // kill whatever in the session still holds the terminal after the grace period.
+    killGroup(this.pid, "SIGHUP");
     this.#graceTimer = setTimeout(() => {
       this.#graceTimer = undefined;
       if (this.#readerDone) return;
@@ -373,7 +376,7 @@ class PtyChild implements ChildHandle {
   #close(): void {
     if (this.#closing) return;
     this.#closing = true;
-    writeNow(this.#wakeWrite, new Uint8Array([1]));
+    void sharedPoller().release(this.#master);
     this.#failWrites();
   }
 
@@ -381,11 +384,9 @@ class PtyChild implements ChildHandle {
     if (this.#released) return;
     this.#close();
     // A descriptor number must not be closed (and reused) while a worker thread polls it.
-    while (this.#waits.size > 0) await Promise.allSettled([...this.#waits]);
+    await sharedPoller().release(this.#master);
     if (this.#released) return;
     this.#released = true;
     closeFd(this.#master);
-    closeFd(this.#wakeRead);
-    closeFd(this.#wakeWrite);
   }
 }

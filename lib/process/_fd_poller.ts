@@ -1,0 +1,118 @@
+/**
+ * One worker thread that waits for every terminal at once. A blocking FFI call occupies a thread
+ * of Deno's blocking pool (shared with async file I/O) for as long as it waits, so one `poll`
+ * per idle terminal would let a few hundred idle shells starve the whole server.
+ * @module
+ */
+
+import {
+  openPipe,
+  POLLERR,
+  POLLHUP,
+  POLLIN,
+  POLLNVAL,
+  pollWait,
+  readNow,
+  writeNow,
+} from "./_libc.ts";
+
+interface Waiter {
+  fd: number;
+  events: number;
+  resolve(revents: number): void;
+}
+
+/**
+ * Multiplexes readiness waits on nonblocking descriptors over a single `poll` running on a
+ * worker thread. A new wait interrupts the running `poll` (through a wake-up pipe) so that it
+ * is included at once.
+ *
+ * @example
+ * ```ts
+ * const revents = await sharedPoller().wait(master, POLLIN);
+ * ```
+ */
+export class FdPoller {
+  #waiters: Waiter[] = [];
+  #wake: [number, number] | undefined;
+  /** The `poll` in flight, and the descriptors it watches. */
+  #inflight: { done: Promise<unknown>; fds: Set<number> } | undefined;
+  #scratch = new Uint8Array(64);
+
+  /**
+   * Resolves with the `revents` once `fd` is ready for `events` or reports an error or hangup,
+   * or with 0 when the wait is cancelled through {@link FdPoller.release}.
+   */
+  wait(fd: number, events: number): Promise<number> {
+    const { promise, resolve } = Promise.withResolvers<number>();
+    this.#waiters.push({ fd, events, resolve });
+    if (this.#inflight) this.#interrupt();
+    else void this.#run();
+    return promise;
+  }
+
+  /**
+   * Ends every wait on `fd` (they resolve with 0) and returns once no worker thread is polling
+   * it, so that the caller may close it: a closed descriptor number can be reused at once.
+   */
+  async release(fd: number): Promise<void> {
+    const cancelled = this.#waiters.filter((w) => w.fd === fd);
+    this.#waiters = this.#waiters.filter((w) => w.fd !== fd);
+    for (const waiter of cancelled) waiter.resolve(0);
+    while (this.#inflight?.fds.has(fd)) {
+      this.#interrupt();
+      await this.#inflight.done;
+    }
+  }
+
+  #interrupt(): void {
+    writeNow(this.#wakePipe()[1], new Uint8Array([1]));
+  }
+
+  #wakePipe(): [number, number] {
+    // Lives as long as the process: the poller is shared by every terminal.
+    return this.#wake ??= openPipe();
+  }
+
+  async #run(): Promise<void> {
+    const [wakeRead] = this.#wakePipe();
+    while (this.#waiters.length > 0) {
+      const interest = new Map<number, number>();
+      for (const w of this.#waiters) interest.set(w.fd, (interest.get(w.fd) ?? 0) | w.events);
+      const fds = [...interest, [wakeRead, POLLIN] as [number, number]];
+      const done = pollWait(fds);
+      this.#inflight = { done, fds: new Set(interest.keys()) };
+      let revents: number[];
+      try {
+        revents = await done;
+      } finally {
+        this.#inflight = undefined;
+      }
+      while (readNow(wakeRead, this.#scratch) > 0) {
+        // drain the wake-ups that ended this round
+      }
+      const ready = new Map(fds.map(([fd], i) => [fd, revents[i]]));
+      const still: Waiter[] = [];
+      for (const w of this.#waiters) {
+        const got = (ready.get(w.fd) ?? 0) & (w.events | POLLERR | POLLHUP | POLLNVAL);
+        if (got) w.resolve(got);
+        else still.push(w);
+      }
+      this.#waiters = still;
+    }
+  }
+}
+
+let shared: FdPoller | undefined;
+
+/**
+ * The process-wide poller.
+ *
+ * @example
+ * ```ts
+ * await sharedPoller().wait(master, POLLOUT);
+ * ```
+ */
+export function sharedPoller(): FdPoller {
+  return shared ??= new FdPoller();
+}
