@@ -54,6 +54,17 @@ function liveSessionMembers(sid: number): number[] {
     .map((f) => Number(f[0]));
 }
 
+/** Command name of the leader of the foreground process group on session `sid`'s terminal. */
+function foregroundCommand(sid: number): string {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${sid}/stat`);
+    const tpgid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[5]);
+    return Deno.readTextFileSync(`/proc/${tpgid}/comm`).trim();
+  } catch {
+    return "";
+  }
+}
+
 function vmRssKiB(pid: number): number {
   const status = Deno.readTextFileSync(`/proc/${pid}/status`);
   return Number(status.match(/VmRSS:\s+(\d+) kB/)![1]);
@@ -173,8 +184,12 @@ Deno.test("pty server: interactive bash runs a job, ^C stops it, exit 5 gives 5"
   const type = (text: string) =>
     client.call("process/write", { processId: "b", chunk: textb64(text), writeId: `${++writes}` });
   await reader.waitFor(/PROMPT\$ $/, 10_000);
+  await type("echo pid=$$\n");
+  const [, pid] = await reader.waitFor(/\npid=(\d+)\r\n/);
   await type("sleep 30; echo job-finished\n");
   await reader.waitFor(/sleep 30; echo job-finished\r\n/);
+  // Typed too early, ^C would reach bash itself, before it has started the job.
+  await eventually(() => foregroundCommand(Number(pid)) === "sleep", 5000, "the job to start");
   const interrupted = performance.now();
   await type("\x03");
   await reader.waitFor(/\^C\r?\n?(.|\r|\n)*PROMPT\$ $/);
