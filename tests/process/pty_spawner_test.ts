@@ -182,6 +182,28 @@ function foregroundCommand(sid: number): string {
   }
 }
 
+Deno.test("a signal right after spawn reaches the child", async () => {
+  for (let i = 0; i < 5; i++) {
+    const term = await run(request(["sleep", "30"]));
+    term.child.signalGroup("SIGKILL");
+    assert.deepEqual(await term.closed(), 137);
+  }
+});
+
+Deno.test("many terminals wait concurrently and each gets its own input", async () => {
+  const terms = await Promise.all(
+    Array.from({ length: 64 }, () => run(request(["sh", "-c", "read line; echo got-$line"]))),
+  );
+  // Every reader is now parked in the shared poll; answer them in reverse order.
+  for (const [i, term] of terms.entries().toArray().reverse()) {
+    await term.child.write(new TextEncoder().encode(`${i}\n`));
+  }
+  for (const [i, term] of terms.entries()) {
+    assert.deepEqual(await term.closed(), 0);
+    assert.match(term.text, new RegExp(`got-${i}\r\n`));
+  }
+});
+
 Deno.test("pty exit codes: status, and 128+N for signal deaths", async () => {
   const cases: [string, number][] = [["exit 7", 7], ["kill -9 $$", 137], ["kill -TERM $$", 143]];
   for (const [script, code] of cases) {
