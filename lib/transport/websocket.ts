@@ -5,7 +5,13 @@
  */
 import { AsyncQueue } from "../util/async_queue.ts";
 import { delay } from "../util/async.ts";
+import { log } from "../util/log.ts";
 import type { Inbound, MessageTransport } from "./types.ts";
+
+// Strings count at 1 byte per UTF-16 unit: an estimate, enough for a memory bound.
+function sizeOf(item: string | Uint8Array): number {
+  return typeof item === "string" ? item.length : item.byteLength;
+}
 
 /** Options of {@link websocketTransport}. */
 export interface WebSocketTransportOptions {
@@ -13,6 +19,11 @@ export interface WebSocketTransportOptions {
   label: string;
   /** Pause sending while more than this many bytes wait in the socket (default 4 MiB). */
   highWaterMark?: number;
+  /**
+   * A WebSocket cannot pause its reader, so a peer that sends far faster than we consume is
+   * disconnected once this many received bytes wait unprocessed (default 256 MiB).
+   */
+  maxQueuedBytes?: number;
 }
 
 /**
@@ -28,12 +39,22 @@ export function websocketTransport(
   options: WebSocketTransportOptions,
 ): MessageTransport {
   const highWaterMark = options.highWaterMark ?? 4 * 1024 * 1024;
-  const inbound = new AsyncQueue<Inbound>();
+  const inbound = new AsyncQueue<string | Uint8Array>();
+  const maxQueuedBytes = options.maxQueuedBytes ?? 256 * 1024 * 1024;
+  let queuedBytes = 0;
   const closed = Promise.withResolvers<void>();
   socket.binaryType = "arraybuffer";
   socket.addEventListener("message", (event) => {
     const data = event.data;
-    inbound.push(typeof data === "string" ? data : new Uint8Array(data as ArrayBuffer));
+    const item = typeof data === "string" ? data : new Uint8Array(data as ArrayBuffer);
+    queuedBytes += sizeOf(item);
+    if (queuedBytes > maxQueuedBytes) {
+      log.warn(`${options.label}: peer sent ${queuedBytes} unprocessed bytes; disconnecting`);
+      inbound.close();
+      socket.close(1008, "sending faster than the server processes");
+      return;
+    }
+    inbound.push(item);
   });
   const onClose = () => {
     inbound.close();
@@ -45,7 +66,12 @@ export function websocketTransport(
 
   return {
     label: options.label,
-    receive: () => inbound,
+    async *receive(): AsyncGenerator<Inbound> {
+      for await (const item of inbound) {
+        queuedBytes -= sizeOf(item);
+        yield item;
+      }
+    },
     async send(text: string) {
       while (socket.readyState === WebSocket.OPEN && socket.bufferedAmount > highWaterMark) {
         await delay(1);
