@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
 import type { RelayTransport } from "../../lib/relay/mod.ts";
-import { within } from "../relay/_helpers.ts";
+import { decodeFrame } from "../../lib/relay/mod.ts";
+import { resolveHarnessUrl } from "../../lib/rendezvous/mod.ts";
+import { until, within } from "../relay/_helpers.ts";
+import { rawData, rawResume } from "../relay/_raw_frames.ts";
+import { openSocket, socketClosed } from "../relay/_ws_rendezvous.ts";
 import { b64text, eventually, isAlive, readToClose, type TestClient } from "../_harness.ts";
 import {
   harnessClient,
@@ -72,44 +76,52 @@ Deno.test("remote: two concurrent harness sessions through rendezvous, no cross-
   assertNoToken(remote.stderr(), remote.stdout(), rendezvous.stderr(), rendezvous.stdout());
 });
 
-Deno.test("remote: the executor's websocket is cut mid-output; every byte arrives exactly once", async () => {
+Deno.test("remote: the executor's websocket is cut mid-output; both sessions get every byte exactly once", async () => {
   await using rendezvous = await startRendezvousProcess({ token: TOKEN });
   const port = Number(new URL(rendezvous.firstLine).port);
   await using proxy = startTcpProxy(port);
   // Registration and the executor websocket go through the proxy (the rendezvous issues URLs
-  // for the host it was asked on); the harness talks to the rendezvous directly.
+  // for the host it was asked on); the harnesses talk to the rendezvous directly.
   await using remote = await startRemoteProcess(`http://127.0.0.1:${proxy.port}`, "e2e-cut", {
     token: TOKEN,
   });
-  await using client = await harnessClient(rendezvous.firstLine, "e2e-cut", TOKEN);
+  await using a = await harnessClient(rendezvous.firstLine, "e2e-cut", TOKEN);
+  await using b = await harnessClient(rendezvous.firstLine, "e2e-cut", TOKEN);
   const lines = 3000;
-  const script = `i=1; while [ $i -le ${lines} ]; do echo "line $i"; ` +
-    `[ $((i % 100)) -eq 0 ] && sleep 0.04; i=$((i+1)); done; exit 4`;
-  await start(client, "long", script);
-  await client.waitFor((m) => m.method === "process/output", 5000);
+  const script = (tag: string, code: number) =>
+    `i=1; while [ $i -le ${lines} ]; do echo "${tag} line $i"; ` +
+    `[ $((i % 100)) -eq 0 ] && sleep 0.04; i=$((i+1)); done; exit ${code}`;
+  await Promise.all([start(a, "long", script("A", 4)), start(b, "long", script("B", 6))]);
+  await a.waitFor((m) => m.method === "process/output", 5000);
   await new Promise((r) => setTimeout(r, 300));
   const cutAt = performance.now();
   proxy.cut();
+  const beforeCut = pushedOutput(a, "long").length;
   await remote.waitForStderr("lost the rendezvous connection", 5000);
   await remote.waitForStderr("connected to the rendezvous", 10_000, 2);
   const reconnectMs = performance.now() - cutAt;
-  const exited = await client.waitFor(
-    (m) =>
-      m.method === "process/exited" && (m.params as { processId: string }).processId === "long",
-    20_000,
-  );
-  await client.waitFor((m) => m.method === "process/closed", 5000);
-  assert.equal((exited.params as { exitCode: number }).exitCode, 4);
-  const expected = Array.from({ length: lines }, (_, i) => `line ${i + 1}\n`).join("");
-  const got = pushedOutput(client, "long");
-  assert.equal(got.length, expected.length, "output length");
-  assert.ok(got === expected, "output differs (lost, duplicated or reordered bytes)");
+  for (const [client, tag, code] of [[a, "A", 4], [b, "B", 6]] as const) {
+    const exited = await client.waitFor(
+      (m) =>
+        m.method === "process/exited" && (m.params as { processId: string }).processId === "long",
+      20_000,
+    );
+    await client.waitFor((m) => m.method === "process/closed", 5000);
+    assert.equal((exited.params as { exitCode: number }).exitCode, code);
+    const expected = Array.from({ length: lines }, (_, i) => `${tag} line ${i + 1}\n`).join("");
+    const got = pushedOutput(client, "long");
+    assert.equal(got.length, expected.length, `session ${tag}: output length`);
+    assert.ok(got === expected, `session ${tag}: lost, duplicated, reordered or foreign bytes`);
+    // The session is still usable after the reconnect.
+    const read = await client.call("process/read", { processId: "long", afterSeq: 0, waitMs: 0 });
+    assert.equal(read.exitCode, code);
+  }
   assert.ok(proxy.accepted >= 3, "registration + two websockets went through the proxy");
-  // The session is still usable after the reconnect.
-  const more = await client.call("process/read", { processId: "long", afterSeq: 0, waitMs: 0 });
-  assert.equal(more.exitCode, 4);
+  const total = pushedOutput(a, "long").length;
+  assert.ok(beforeCut > 0 && beforeCut < total / 2, `cut after ${beforeCut} of ${total} bytes`);
   console.log(`executor reconnect after a cut: ${reconnectMs.toFixed(0)} ms (backoff 1 s)`);
-  await client.close();
+  await a.close();
+  await b.close();
   assert.equal((await remote.stop()).code, 0);
   assertNoToken(remote.stderr(), rendezvous.stderr());
 });
@@ -179,5 +191,38 @@ Deno.test("remote: an idle executor notices a silently dead connection by missin
   console.log(`silent link detected after ${detectedMs.toFixed(0)} ms (3 missed keepalives)`);
   await client.close();
   proxy.cut();
+  assert.equal((await remote.stop()).code, 0);
+});
+
+Deno.test("remote: an upstream-style legacy harness (resume, then one JSON message per data frame) works through the chain", async () => {
+  await using rendezvous = await startRendezvousProcess({ token: TOKEN });
+  await using remote = await startRemoteProcess(rendezvous.firstLine, "e2e-legacy", {
+    token: TOKEN,
+  });
+  const url = await resolveHarnessUrl({
+    registry: rendezvous.firstLine,
+    executorId: "e2e-legacy",
+    token: TOKEN,
+  });
+  const socket = await openSocket(url);
+  const replies: string[] = [];
+  socket.addEventListener("message", (event) => {
+    const frame = decodeFrame(new Uint8Array(event.data as ArrayBuffer));
+    if (frame.streamId === "legacy-1" && frame.body.case === "data") {
+      replies.push(new TextDecoder().decode(frame.body.value.payload));
+    }
+  });
+  socket.send(rawResume("legacy-1"));
+  socket.send(
+    rawData("legacy-1", 0, '{"id":1,"method":"initialize","params":{"clientName":"up"}}'),
+  );
+  await until(5000, "initialize answered", () => replies.length >= 1);
+  assert.match(JSON.parse(replies[0]).result.sessionId, /^[0-9a-f-]{36}$/);
+  socket.send(rawData("legacy-1", 1, '{"method":"initialized","params":{}}'));
+  socket.send(rawData("legacy-1", 2, '{"id":2,"method":"test/unknown"}'));
+  await until(5000, "error answered", () => replies.length >= 2);
+  assert.match(JSON.parse(replies[1]).error.message, /test\/unknown/);
+  socket.close();
+  await socketClosed(socket);
   assert.equal((await remote.stop()).code, 0);
 });
