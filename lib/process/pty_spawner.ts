@@ -293,8 +293,10 @@ class PtyChild implements ChildHandle {
         // -1 is either "nothing yet" (EAGAIN) or EIO once no slave descriptor is left; poll
         // tells the two apart without relying on errno surviving the trip back to JavaScript.
         const revents = pollNow(this.#master, POLLIN);
-        if (n < 0 && (revents & POLLIN) && ++spins < MAX_SPINS) continue;
-        if (n < 0 && !(revents & (POLLHUP | POLLERR | POLLNVAL)) && !this.#closing) {
+        // Readable yet failing reads, again and again, is a broken terminal: end the stream.
+        const broken = (revents & POLLIN) !== 0 && ++spins >= MAX_SPINS;
+        if (n < 0 && (revents & POLLIN) && !broken) continue;
+        if (n < 0 && !(revents & (POLLHUP | POLLERR | POLLNVAL)) && !this.#closing && !broken) {
           await this.#wait([this.#master, POLLIN]);
           continue;
         }
