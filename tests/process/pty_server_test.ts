@@ -402,3 +402,19 @@ Deno.test("pty server: terminate kills grandchildren, including other job groups
     "no process of either session left (zombies aside)",
   );
 });
+
+Deno.test("pty server: a server killed outright takes its PTY children with it (hangup)", async () => {
+  const server = await startServer();
+  const client = await TestClient.connect(server.url);
+  await client.initialize();
+  await client.call(
+    "process/start",
+    startParams("h", ["sh", "-c", "echo pid=$$; sleep 100 & sleep 100"]),
+  );
+  const pid = await pidOf(client, "h");
+  await eventually(() => liveSessionMembers(pid).length === 3, 5000, "the sleeps to start");
+  // No cleanup code runs on SIGKILL: the kernel closes the master and hangs up the terminal.
+  await server.stop("SIGKILL");
+  await client.close();
+  await eventually(() => liveSessionMembers(pid).length === 0, 3000, "the session to die");
+});
