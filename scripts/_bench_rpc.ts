@@ -6,6 +6,7 @@
  * @module
  */
 import { pathToFileURL } from "node:url";
+import { type MessageTransport, OversizedMessage } from "../lib/transport/types.ts";
 
 type Json = Record<string, unknown>;
 
@@ -23,6 +24,50 @@ export class RpcError extends Error {
 /** Called for each server notification, with its raw text when `wantsRaw` is set. */
 export type NotificationHandler = (method: string, params: Json) => void;
 
+/** The minimum a JSON-RPC client needs from a connection. */
+export interface Channel {
+  send(text: string): void;
+  close(): void;
+  /** Starts delivery; `onText` per inbound message, `onClose` once. */
+  start(onText: (text: string) => void, onClose: () => void): void;
+}
+
+function websocketChannel(socket: WebSocket): Channel {
+  const decoder = new TextDecoder();
+  return {
+    send: (text) => socket.send(text),
+    close: () => {
+      if (socket.readyState <= WebSocket.OPEN) socket.close();
+    },
+    start(onText, onClose) {
+      socket.onmessage = (event) =>
+        onText(
+          typeof event.data === "string" ? event.data : decoder.decode(event.data as ArrayBuffer),
+        );
+      socket.onclose = () => onClose();
+    },
+  };
+}
+
+/** A transport of ours (relay stream, websocket) as a {@link Channel}. */
+export function transportChannel(transport: MessageTransport): Channel {
+  const decoder = new TextDecoder();
+  return {
+    send: (text) => {
+      transport.send(text).catch(() => {});
+    },
+    close: () => transport.close(),
+    start(onText, onClose) {
+      (async () => {
+        for await (const inbound of transport.receive()) {
+          if (inbound instanceof OversizedMessage) continue;
+          onText(typeof inbound === "string" ? inbound : decoder.decode(inbound));
+        }
+      })().catch(() => {}).finally(onClose);
+    },
+  };
+}
+
 /**
  * One JSON-RPC connection.
  *
@@ -31,27 +76,25 @@ export type NotificationHandler = (method: string, params: Json) => void;
  * const client = await RpcClient.connect("ws://127.0.0.1:1234");
  * await client.initialize();
  * await client.call("environment/status");
- * client.close();
+ * await client.close();
  * ```
  */
 export class RpcClient {
   /** Receives every notification. */
   onNotification: NotificationHandler = () => {};
-  /** Sees each inbound frame's text before parsing; return true to skip parsing it. */
+  /** Sees each inbound message's text before parsing; return true to skip parsing it. */
   onRaw: ((text: string) => boolean) | null = null;
-  readonly socket: WebSocket;
+  readonly channel: Channel;
   #nextId = 1;
   #pending = new Map<number, { resolve: (v: Json) => void; reject: (e: Error) => void }>();
   readonly closed: Promise<void>;
 
-  private constructor(socket: WebSocket) {
-    this.socket = socket;
+  /** Wraps an open channel. */
+  constructor(channel: Channel) {
+    this.channel = channel;
     const { promise, resolve } = Promise.withResolvers<void>();
     this.closed = promise;
-    socket.onmessage = (event) => {
-      const text = typeof event.data === "string"
-        ? event.data
-        : new TextDecoder().decode(event.data as ArrayBuffer);
+    channel.start((text) => {
       if (this.onRaw?.(text)) return;
       const message = JSON.parse(text) as Json;
       if (typeof message.method === "string" && message.id === undefined) {
@@ -67,12 +110,11 @@ export class RpcClient {
       } else {
         waiter.resolve(message.result as Json);
       }
-    };
-    socket.onclose = () => {
+    }, () => {
       for (const w of this.#pending.values()) w.reject(new Error("connection closed"));
       this.#pending.clear();
       resolve();
-    };
+    });
   }
 
   /** Opens a websocket to `url`. */
@@ -83,7 +125,7 @@ export class RpcClient {
       socket.onopen = () => resolve();
       socket.onerror = (e) => reject(new Error(`websocket ${url}: ${(e as ErrorEvent).message}`));
     });
-    return new RpcClient(socket);
+    return new RpcClient(websocketChannel(socket));
   }
 
   /** Sends a request and waits for its result. */
@@ -91,7 +133,7 @@ export class RpcClient {
     const id = this.#nextId++;
     const { promise, resolve, reject } = Promise.withResolvers<Json>();
     this.#pending.set(id, { resolve, reject });
-    this.socket.send(
+    this.channel.send(
       JSON.stringify(params === undefined ? { id, method } : { id, method, params }),
     );
     return promise;
@@ -99,7 +141,7 @@ export class RpcClient {
 
   /** Sends a notification. */
   notify(method: string, params: unknown = {}): void {
-    this.socket.send(JSON.stringify({ method, params }));
+    this.channel.send(JSON.stringify({ method, params }));
   }
 
   /** The `initialize` + `initialized` handshake. */
@@ -111,7 +153,7 @@ export class RpcClient {
 
   /** Closes the websocket and waits for the close to complete. */
   async close(): Promise<void> {
-    if (this.socket.readyState <= WebSocket.OPEN) this.socket.close();
+    this.channel.close();
     await this.closed;
   }
 }

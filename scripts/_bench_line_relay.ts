@@ -1,0 +1,160 @@
+/**
+ * Benchmark lines: one relay stream through our `rendezvous` (harness -> rendezvous -> `remote`
+ * executor) vs a direct websocket to `serve`, without and with 5% frame loss.
+ * @module
+ */
+import {
+  RpcClient,
+  type ServerProcess,
+  startServerProcess,
+  transportChannel,
+} from "./_bench_rpc.ts";
+import { type BenchContext, guarded, size } from "./_bench_context.ts";
+import { outputThroughput } from "./_bench_line_process.ts";
+import { startOurs } from "./_bench_servers.ts";
+import { type LineResult, makeLine, type Samples } from "./_bench_stats.ts";
+import { PERMISSIONS } from "./_build_config.ts";
+import { registryConnector, websocketConnector } from "../lib/client/mod.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const TOKEN = "bench-token";
+const EXECUTOR_ID = "bench-executor";
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+/** A rendezvous (optionally behind the lossy proxy) with one `remote` executor attached. */
+async function startRelay(loss: number): Promise<{ registry: string; stop(): Promise<string> }> {
+  const stops: (() => Promise<void>)[] = [];
+  let proxy: ServerProcess | undefined;
+  try {
+    const port = freePort();
+    const args = ["--listen", `http://127.0.0.1:${port}`];
+    if (loss > 0) {
+      proxy = await startServerProcess([
+        Deno.execPath(),
+        "run",
+        "--allow-net",
+        `${ROOT}scripts/_bench_lossy_proxy.ts`,
+        `ws://127.0.0.1:${port}`,
+        String(loss),
+      ]);
+      stops.push(proxy.stop);
+      args.push("--public-url", proxy.url);
+    }
+    const rendezvous = await startServerProcess(
+      [Deno.execPath(), "run", ...PERMISSIONS, `${ROOT}main.ts`, "rendezvous", ...args],
+      { env: { CODEX_EXEC_SERVER_LOG: "warn" } },
+    );
+    stops.push(rendezvous.stop);
+    const remote = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        ...PERMISSIONS,
+        `${ROOT}main.ts`,
+        "remote",
+        "--remote",
+        rendezvous.url,
+        "--executor-id",
+        EXECUTOR_ID,
+      ],
+      env: { CODEX_EXEC_SERVER_REMOTE_BEARER_TOKEN: TOKEN, CODEX_EXEC_SERVER_LOG: "info" },
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    stops.push(async () => {
+      try {
+        remote.kill("SIGTERM");
+      } catch { /* exited */ }
+      await remote.status;
+    });
+    const reader = remote.stderr.pipeThrough(new TextDecoderStream()).getReader();
+    let log = "";
+    const deadline = Date.now() + 30_000;
+    while (!log.includes("connected to the rendezvous")) {
+      const { value, done } = await reader.read();
+      if (done || Date.now() > deadline) throw new Error(`remote did not connect:\n${log}`);
+      log += value;
+    }
+    (async () => {
+      for (;;) if ((await reader.read()).done) break;
+    })().catch(() => {});
+    return {
+      registry: rendezvous.url,
+      async stop() {
+        let proxyStats = "";
+        if (proxy) {
+          proxy.child.kill("SIGTERM");
+          await proxy.child.status;
+        }
+        for (const stop of stops.reverse()) await stop();
+        proxyStats = proxy?.stderr() ?? "";
+        return proxyStats;
+      },
+    };
+  } catch (error) {
+    for (const stop of stops.reverse()) await stop();
+    throw error;
+  }
+}
+
+/**
+ * Output throughput through one relay stream vs a direct websocket, optionally with loss.
+ *
+ * @example
+ * ```ts
+ * const line = await relayLine(ctx, { loss: 0.05 });
+ * ```
+ */
+export async function relayLine(ctx: BenchContext, options: { loss: number }): Promise<LineResult> {
+  const bytes = size(ctx, 16, 64) * 1048576;
+  const reps = size(ctx, 1, 3);
+  const us: Samples = await guarded(ctx, "us", async () => {
+    const relay = await startRelay(options.loss);
+    try {
+      const connect = async () =>
+        new RpcClient(
+          transportChannel(
+            await registryConnector({
+              registry: relay.registry,
+              executorId: EXECUTOR_ID,
+              token: TOKEN,
+            }).open(),
+          ),
+        );
+      return await outputThroughput(connect, { bytes, reps, cwd: ctx.tmp });
+    } finally {
+      await relay.stop();
+    }
+  });
+  const floor = await guarded(ctx, "floor", async () => {
+    await using server = await startOurs();
+    const connect = async () =>
+      new RpcClient(transportChannel(await websocketConnector(server.url).open()));
+    return await outputThroughput(connect, { bytes, reps, cwd: ctx.tmp });
+  });
+  const lossy = options.loss > 0;
+  return makeLine({
+    id: lossy ? "relay_throughput_lossy" : "relay_throughput",
+    title: `relay stream output ${bytes / 1048576}M${
+      lossy ? ` (${options.loss * 100}% frame loss)` : ""
+    }`,
+    unit: "MiB/s",
+    better: "higher",
+    us,
+    floor,
+    floorLabel: "the same output over a direct websocket to `serve` (same client transport code)",
+    upstream: {
+      skipped: "upstream has no self-hostable rendezvous (its remote mode needs a hosted registry)",
+    },
+    targets: [{ ratio: "floor", op: ">=", value: 0.5 }],
+    ...(lossy
+      ? { note: "loss injected by a websocket proxy both ways on both legs (first 4 msgs pass)" }
+      : {}),
+  });
+}
