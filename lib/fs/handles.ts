@@ -5,7 +5,7 @@
  */
 import type fsp from "node:fs/promises";
 import { ErrorCode, invalidRequest, RpcError } from "../jsonrpc/errors.ts";
-import { encodeBase64 } from "./base64.ts";
+import { encodeBase64 } from "../util/base64.ts";
 import { ioError } from "./io_error.ts";
 import { type FollowOptions, openRegularFile } from "./read_write.ts";
 

@@ -1,6 +1,6 @@
 /**
  * Filesystem methods (`fs/*`, spec §3.3) and the helpers they share: `file:` URI paths, the
- * I/O error mapping, strict base64, the sandbox refusal and per-connection block-read handles.
+ * I/O error mapping, the sandbox refusal and per-connection block-read handles.
  *
  * @example
  * ```ts
@@ -19,7 +19,6 @@ export {
   osError,
   osErrorText,
 } from "./io_error.ts";
-export { Base64Error, decodeBase64, encodeBase64 } from "./base64.ts";
 export {
   rejectRestrictedSandbox,
   SANDBOX_UNAVAILABLE,

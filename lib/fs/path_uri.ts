@@ -13,6 +13,7 @@ const KEEP = new Set(
   ).map((c) => c.charCodeAt(0)),
 );
 const encoder = new TextEncoder();
+const HOST_OS = Deno.build.os === "darwin" ? "macos" : Deno.build.os;
 const strictDecoder = new TextDecoder("utf-8", { fatal: true });
 
 /**
@@ -61,15 +62,9 @@ export function pathFromUri(input: string): string {
   } catch {
     throw invalidParams(`invalid file URI \`${input}\``);
   }
-  if (url.host !== "" && url.host !== "localhost") {
-    throw invalidRequest(
-      `file URI \`${input}\` names a Windows UNC path, which this host cannot use`,
-    );
-  }
-  if (/^\/[A-Za-z]:(\/|$)/.test(url.pathname)) {
-    throw invalidRequest(
-      `file URI \`${input}\` names a Windows drive path, which this host cannot use`,
-    );
+  // A UNC authority or a drive letter is a Windows path: valid URI, wrong host (upstream text).
+  if ((url.host !== "" && url.host !== "localhost") || /^\/[A-Za-z]:(\/|$)/.test(url.pathname)) {
+    throw invalidRequest(`'${input}' is invalid on '${HOST_OS}'`);
   }
   const bytes: number[] = [];
   const raw = url.pathname;

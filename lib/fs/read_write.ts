@@ -6,7 +6,7 @@
 import { constants } from "node:fs";
 import fsp from "node:fs/promises";
 import { invalidRequest } from "../jsonrpc/errors.ts";
-import { Base64Error, decodeBase64, encodeBase64 } from "./base64.ts";
+import { Base64Error, decodeBase64, encodeBase64 } from "../util/base64.ts";
 import { ioError } from "./io_error.ts";
 import { rejectSymlinkAncestors } from "./_symlinks.ts";
 

@@ -4,7 +4,7 @@
  * @module
  */
 import { internalError } from "../jsonrpc/errors.ts";
-import { encodeBase64 } from "../fs/base64.ts";
+import { encodeBase64 } from "../util/base64.ts";
 import { defineMethod, type MethodContext, type MethodTable } from "../server/method.ts";
 import { ActiveStreams } from "./active_streams.ts";
 import { prepareRequest } from "./prepare.ts";

@@ -3,7 +3,7 @@
  * @module
  */
 import { invalidParams } from "../jsonrpc/errors.ts";
-import { Base64Error, decodeBase64 } from "../fs/base64.ts";
+import { Base64Error, decodeBase64 } from "../util/base64.ts";
 import type { HttpRequestParams } from "./schemas.ts";
 
 /** A validated outgoing request. */

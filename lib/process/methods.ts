@@ -3,7 +3,7 @@
  * @module
  */
 import { z } from "zod";
-import { invalidParams } from "../jsonrpc/errors.ts";
+import { ErrorCode, invalidParams, RpcError } from "../jsonrpc/errors.ts";
 import { pathFromUri } from "../fs/path_uri.ts";
 import { defineMethod, type MethodTable } from "../server/method.ts";
 import { decodeBase64 } from "../util/base64.ts";
@@ -81,6 +81,20 @@ export const closeStdinParams = z.object({ processId: z.string() });
 /** Params of `process/terminate`. */
 export const terminateParams = z.object({ processId: z.string() });
 
+// Upstream reports an unusable cwd URI as invalid params, naming the field.
+function cwdFromUri(uri: string): string {
+  try {
+    return pathFromUri(uri);
+  } catch (err) {
+    if (err instanceof RpcError && err.code === ErrorCode.InvalidRequest) {
+      throw invalidParams(
+        `cwd URI \`${uri}\` is not valid on this exec-server host: ${err.message}`,
+      );
+    }
+    throw err;
+  }
+}
+
 /** The process methods by wire name. */
 export const processMethods: MethodTable = {
   "process/start": defineMethod({
@@ -88,7 +102,7 @@ export const processMethods: MethodTable = {
     params: startParams,
     async handle(params, { session }) {
       if (params.argv.length === 0) throw invalidParams("argv must not be empty");
-      const cwd = pathFromUri(params.cwd);
+      const cwd = cwdFromUri(params.cwd);
       const env = buildChildEnv({
         env: params.env,
         policy: params.envPolicy,
@@ -124,7 +138,7 @@ export const processMethods: MethodTable = {
       try {
         bytes = decodeBase64(params.chunk);
       } catch (err) {
-        throw invalidParams(`invalid base64 in chunk: ${(err as Error).message}`);
+        throw invalidParams((err as Error).message);
       }
       const status = await session.processes.write(params.processId, bytes, params.writeId);
       return { status };

@@ -52,7 +52,7 @@ export function environmentInfo(): {
   cwd: string | null;
   userHomeDir?: string;
   platformOs: string;
-  temporaryDirectories?: string[];
+  temporaryDirectories: string[];
   tempDir?: string;
   capabilities: Record<string, boolean>;
 } {
@@ -71,11 +71,9 @@ export function environmentInfo(): {
     cwd: cwd === null ? null : uriFromPath(cwd),
     ...(home ? { userHomeDir: uriFromPath(home) } : {}),
     platformOs: platformOs(),
-    ...(tmpEnv
-      ? {
-        temporaryDirectories: [uriFromPath(tmpEnv.startsWith("/") ? tmpEnv : `${cwd}/${tmpEnv}`)],
-      }
-      : {}),
+    temporaryDirectories: tmpEnv
+      ? [uriFromPath(tmpEnv.startsWith("/") ? tmpEnv : `${cwd}/${tmpEnv}`)]
+      : [],
     tempDir: uriFromPath(tmpdir()),
     capabilities: { ...CAPABILITIES },
   };

@@ -502,7 +502,12 @@ Deno.test("filesystem methods over a websocket", async (t) => {
     await assertRpcError(
       client.call("fs/readFile", { path: "file:///C:/x" }),
       INVALID_REQUEST,
-      /Windows/,
+      "'file:///C:/x' is invalid on 'linux'",
+    );
+    await assertRpcError(
+      client.call("fs/readFile", { path: "file://srv/share/x" }),
+      INVALID_REQUEST,
+      "'file://srv/share/x' is invalid on 'linux'",
     );
     await assertRpcError(client.call("fs/readFile", {}), INVALID_PARAMS, "missing field `path`");
   });

@@ -122,6 +122,11 @@ Deno.test("process: errors for empty argv, missing fields, bad cwd and missing p
       "No such file or directory (os error 2)",
     ],
     [
+      { processId: "a", argv: ["true"], cwd: "file:///C:/x", env: {}, tty: false },
+      -32602,
+      "cwd URI `file:///C:/x` is not valid on this exec-server host: 'file:///C:/x' is invalid on 'linux'",
+    ],
+    [
       { processId: "a", argv: ["true"], cwd: "relative/dir", env: {}, tty: false },
       -32602,
       /relative\/dir/,
@@ -140,6 +145,12 @@ Deno.test("process: errors for empty argv, missing fields, bad cwd and missing p
     await client.call("process/write", { processId: "nope", chunk: "", writeId: "w" }),
     { status: "unknownProcess" },
   );
+  const badChunk = await client.request("process/write", {
+    processId: "nope",
+    chunk: "!!",
+    writeId: "w",
+  });
+  assert.deepEqual(badChunk.error, { code: -32602, message: "Invalid symbol 33, offset 0." });
   const emptyWriteId = await client.request("process/write", {
     processId: "nope",
     chunk: "",

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { Base64Error, decodeBase64, encodeBase64 } from "../../lib/fs/base64.ts";
+import { Base64Error, decodeBase64, encodeBase64 } from "../../lib/util/base64.ts";
 
 function decodeError(text: string): string | undefined {
   try {
