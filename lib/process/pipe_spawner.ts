@@ -9,6 +9,9 @@ import type { ChildHandle, Spawner, SpawnRequest } from "./spawner.ts";
 
 const SETSID = findExecutable("setsid", "/usr/bin:/bin") ?? "setsid";
 const BASH = findExecutable("bash", "/bin:/usr/bin") ?? "bash";
+// Like upstream's PR_SET_PDEATHSIG: the child gets SIGTERM if this server dies without cleanup.
+const SETPRIV = findExecutable("setpriv", "/usr/bin:/bin");
+const DEATH_SIGNAL = SETPRIV ? [SETPRIV, "--pdeathsig", "TERM", "--"] : [];
 
 function findExecutable(name: string, searchPath: string): string | undefined {
   for (const dir of searchPath.split(":")) {
@@ -95,8 +98,8 @@ export class PipeSpawner implements Spawner {
     const [program, ...rest] = request.argv;
     const resolved = resolveProgram(program, { cwd: request.cwd, path: request.env.PATH });
     const args = request.arg0 != null
-      ? [BASH, "-c", 'exec -a "$0" "$@"', request.arg0, resolved, ...rest]
-      : [resolved, ...rest];
+      ? [...DEATH_SIGNAL, BASH, "-c", 'exec -a "$0" "$@"', request.arg0, resolved, ...rest]
+      : [...DEATH_SIGNAL, resolved, ...rest];
     let child: Deno.ChildProcess;
     try {
       child = new Deno.Command(SETSID, {

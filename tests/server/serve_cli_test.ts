@@ -129,3 +129,22 @@ Deno.test("serve: SIGTERM kills every managed process group and exits 0", async 
   );
   await client.close();
 });
+
+Deno.test("serve: a pipe child gets SIGTERM when the server is killed without cleanup", async () => {
+  const server = await startServer();
+  const client = await TestClient.connect(server.url);
+  await client.initialize();
+  await client.call("process/start", {
+    processId: "orphan",
+    argv: ["/bin/sh", "-c", "echo $$; exec sleep 60"],
+    cwd: fileUri("/tmp"),
+    env: { PATH: "/usr/bin:/bin" },
+    tty: false,
+  });
+  const out = await client.waitFor((m) => m.method === "process/output");
+  const pid = Number(b64text((out.params as { chunk: string }).chunk).trim());
+  assert.ok(isAlive(pid));
+  await server.stop("SIGKILL");
+  await eventually(() => !isAlive(pid), 3000, "child gone after the server died");
+  await client.close();
+});
