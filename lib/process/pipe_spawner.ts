@@ -8,6 +8,9 @@ import { osErrorMessage, osErrorText } from "../util/os_error.ts";
 import type { ChildHandle, Spawner, SpawnRequest } from "./spawner.ts";
 
 const SETSID = findExecutable("setsid", "/usr/bin:/bin") ?? "setsid";
+// perl's `exec { PROGRAM } LIST` sets argv[0] without touching the environment (bash's
+// `exec -a` would export SHLVL); perl-base is essential on Debian, bash is the fallback.
+const PERL = findExecutable("perl", "/usr/bin:/bin");
 const BASH = findExecutable("bash", "/bin:/usr/bin") ?? "bash";
 // Like upstream's PR_SET_PDEATHSIG: the child gets SIGTERM if this server dies without cleanup.
 const SETPRIV = findExecutable("setpriv", "/usr/bin:/bin");
@@ -98,7 +101,7 @@ export class PipeSpawner implements Spawner {
     const [program, ...rest] = request.argv;
     const resolved = resolveProgram(program, { cwd: request.cwd, path: request.env.PATH });
     const args = request.arg0 != null
-      ? [...DEATH_SIGNAL, BASH, "-c", 'exec -a "$0" "$@"', request.arg0, resolved, ...rest]
+      ? [...DEATH_SIGNAL, ...withArg0(request.arg0, resolved), ...rest]
       : [...DEATH_SIGNAL, resolved, ...rest];
     let child: Deno.ChildProcess;
     try {
@@ -118,7 +121,19 @@ export class PipeSpawner implements Spawner {
   }
 }
 
+function withArg0(arg0: string, program: string): string[] {
+  if (PERL) {
+    return [PERL, "-e", '$p = shift @ARGV; exec { $p } @ARGV or die "$p: $!\\n"', program, arg0];
+  }
+  return [BASH, "-c", 'exec -a "$0" "$@"', arg0, program];
+}
+
 function pipeChild(child: Deno.ChildProcess, pipeStdin: boolean): ChildHandle {
+  let reaped = false;
+  const exitCode = child.status.then((status) => {
+    reaped = true;
+    return status.code;
+  });
   const writer = pipeStdin ? child.stdin.getWriter() : null;
   // A dead pipe rejects the writer's ready/closed promises; nobody may be awaiting them.
   writer?.closed.catch(() => {});
@@ -137,8 +152,21 @@ function pipeChild(child: Deno.ChildProcess, pipeStdin: boolean): ChildHandle {
       await writer?.close().catch(() => {});
     },
     signalGroup(signal) {
-      signalProcessGroup(child.pid, signal);
+      try {
+        Deno.kill(-child.pid, signal);
+      } catch {
+        // Until `setsid` has run, the child is still in our group and its own group does not
+        // exist yet: signal the child itself (nothing has forked from it so far). Never after
+        // it was reaped, when the pid may belong to someone else.
+        if (!reaped) {
+          try {
+            Deno.kill(child.pid, signal);
+          } catch {
+            // gone meanwhile
+          }
+        }
+      }
     },
-    exitCode: child.status.then((status) => status.code),
+    exitCode,
   };
 }

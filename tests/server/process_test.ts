@@ -350,3 +350,25 @@ Deno.test("process: output is retained up to 1 MiB when nobody reads", async () 
   );
   assert.ok(retained <= 1024 * 1024 && retained > 1000 * 1024, `retained ${retained}`);
 });
+
+Deno.test("process: terminate right after start reaches the child (no setsid race)", async () => {
+  await using server = await startServer();
+  await using client = await connected(server.url);
+  for (let i = 0; i < 10; i++) {
+    const id = `quick-${i}`;
+    await start(client, id, ["sleep", "30"]);
+    assert.deepEqual(await client.call("process/terminate", { processId: id }), { running: true });
+    const done = await readToClose(client, id, 5000);
+    assert.notEqual(done.exitCode, 0);
+  }
+});
+
+Deno.test("process: arg0 adds nothing to the child's environment", async () => {
+  await using server = await startServer();
+  await using client = await connected(server.url);
+  await start(client, "a0", ["/usr/bin/env"], { env: { ONLY: "1" }, arg0: "my-env" });
+  const lines = (await readToClose(client, "a0")).stdout.trim().split("\n").filter((l) =>
+    !l.startsWith("_=")
+  );
+  assert.deepEqual(lines, ["ONLY=1"]);
+});
