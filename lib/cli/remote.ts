@@ -11,7 +11,13 @@ import { log } from "../util/log.ts";
 import { VERSION } from "../version.ts";
 import { envInteger, UsageError } from "./_args.ts";
 
-/** Help text of `remote`. */
+/**
+ * Help text of `remote`.
+ * @example
+ * ```ts
+ * console.log(REMOTE_USAGE);
+ * ```
+ */
 export const REMOTE_USAGE = `Usage: codex-exec-server remote --remote URL --executor-id ID [options]
 
 Registers this machine as an executor with a registry (e.g. \`codex-exec-server rendezvous\`)
@@ -66,6 +72,11 @@ export async function runRemote(args: string[]): Promise<number> {
   if (!values.remote) throw new UsageError("--remote URL is required");
   if (!values["executor-id"]) throw new UsageError("--executor-id ID is required");
   const labels = parseLabels(values.label);
+  const core = createServerCore({
+    methods: { ...fsMethods, ...httpMethods },
+    sessionTtlMs: envInteger("CODEX_EXEC_SERVER_SESSION_TTL_MS"),
+    processRetentionMs: envInteger("CODEX_EXEC_SERVER_PROCESS_RETENTION_MS"),
+  });
   let executor: RemoteExecutor;
   try {
     tokenFromEnv(); // fail before anything starts when the token is missing
@@ -86,11 +97,6 @@ export async function runRemote(args: string[]): Promise<number> {
     console.error(`error: ${error.message}`);
     return 2;
   }
-  const core = createServerCore({
-    methods: { ...fsMethods, ...httpMethods },
-    sessionTtlMs: envInteger("CODEX_EXEC_SERVER_SESSION_TTL_MS"),
-    processRetentionMs: envInteger("CODEX_EXEC_SERVER_PROCESS_RETENTION_MS"),
-  });
   const onSignal = () => {
     log.info("remote: shutting down: resetting streams, killing managed processes");
     executor.stop();

@@ -7,7 +7,13 @@ import { startRendezvous } from "../rendezvous/mod.ts";
 import { log } from "../util/log.ts";
 import { envInteger, UsageError } from "./_args.ts";
 
-/** Help text of `rendezvous`. */
+/**
+ * Help text of `rendezvous`.
+ * @example
+ * ```ts
+ * console.log(RENDEZVOUS_USAGE);
+ * ```
+ */
 export const RENDEZVOUS_USAGE = `Usage: codex-exec-server rendezvous [options]
 
 Runs a registry + rendezvous: executors (\`remote\`) register and connect, clients (\`exec\`,

@@ -5,7 +5,14 @@
  */
 import { RegistryError } from "./errors.ts";
 
-/** The environment variable `remote` reads its registry token from. */
+/**
+ * The environment variable `remote` reads its registry token from.
+ * @example
+ * ```ts
+ * import { REMOTE_TOKEN_ENV } from "./bearer_token.ts";
+ * Deno.env.get(REMOTE_TOKEN_ENV);
+ * ```
+ */
 export const REMOTE_TOKEN_ENV = "CODEX_EXEC_SERVER_REMOTE_BEARER_TOKEN";
 
 const REDACTED = "[redacted]";

@@ -7,7 +7,14 @@ import { createHash } from "node:crypto";
 import { BearerToken } from "./bearer_token.ts";
 import { RegistryError } from "./errors.ts";
 
-/** Protocol version folded into the idempotency id. */
+/**
+ * Protocol version folded into the idempotency id.
+ * @example
+ * ```ts
+ * import { REMOTE_PROTOCOL_VERSION } from "./registry_client.ts";
+ * REMOTE_PROTOCOL_VERSION; // "codex-exec-server-v1"
+ * ```
+ */
 export const REMOTE_PROTOCOL_VERSION = "codex-exec-server-v1";
 /** Upstream's registry request timeout. */
 const REQUEST_TIMEOUT_MS = 10_000;

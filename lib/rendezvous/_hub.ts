@@ -37,7 +37,14 @@ export interface RoutingStats {
   resetsInjected: number;
 }
 
-/** Reason carried by the `reset` the executor gets when a harness socket closes. */
+/**
+ * Reason carried by the `reset` the executor gets when a harness socket closes.
+ * @example
+ * ```ts
+ * import { HARNESS_GONE_REASON } from "./_hub.ts";
+ * HARNESS_GONE_REASON; // "harness_disconnected"
+ * ```
+ */
 export const HARNESS_GONE_REASON = "harness_disconnected";
 /** Resets remembered for streams whose harness left while the executor was offline. */
 const MAX_PENDING_RESETS = 4096;

@@ -31,7 +31,14 @@ export interface UrlClaims {
   expiresAt: number;
 }
 
-/** Path prefix of rendezvous websockets; the executor id follows. */
+/**
+ * Path prefix of rendezvous websockets; the executor id follows.
+ * @example
+ * ```ts
+ * import { RENDEZVOUS_PATH } from "./url_signer.ts";
+ * `ws://127.0.0.1:9000${RENDEZVOUS_PATH}laptop?role=harness`;
+ * ```
+ */
 export const RENDEZVOUS_PATH = "/cloud/rendezvous/";
 
 const encoder = new TextEncoder();
