@@ -19,6 +19,7 @@
  */
 export { BearerToken, REMOTE_TOKEN_ENV, tokenFromEnv } from "./bearer_token.ts";
 export { RegistryError, type RegistryErrorCode } from "./errors.ts";
+export { EXECUTOR_REPLACED_REASON } from "./executor_replaced.ts";
 export { isKeepalive, KEEPALIVE_FRAME, KEEPALIVE_STREAM_ID } from "./keepalive.ts";
 export {
   idempotencyId,

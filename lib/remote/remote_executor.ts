@@ -13,6 +13,7 @@ import {
 import type { MessageTransport } from "../transport/types.ts";
 import { backoffDelay, delay } from "../util/async.ts";
 import type { BearerToken } from "./bearer_token.ts";
+import { EXECUTOR_REPLACED_REASON } from "./executor_replaced.ts";
 import { isKeepalive } from "./keepalive.ts";
 import { RegistryError } from "./errors.ts";
 import {
@@ -165,11 +166,22 @@ export class RemoteExecutor {
         const outcome = await this.#connect(registration.url);
         if (signal.aborted) break;
         if (outcome.kind === "open") {
+          const failuresBefore = failures;
           failures = 0;
           freshRegistration = false;
           const reason = await this.#serveLink(outcome.socket, outcome.link);
           if (signal.aborted) break;
-          this.#log.warn(`remote: lost the rendezvous connection (${reason}); reconnecting`);
+          if (reason.includes(EXECUTOR_REPLACED_REASON)) {
+            // Another process registered the same executor id; taking the socket back at once
+            // would make the two evict each other every second.
+            failures = failuresBefore + 1;
+            this.#log.warn(
+              `remote: another executor connected as ${this.#options.executorId} and replaced this one; ` +
+                `retrying with backoff (run one executor per id)`,
+            );
+          } else {
+            this.#log.warn(`remote: lost the rendezvous connection (${reason}); reconnecting`);
+          }
         } else if (outcome.kind === "refused") {
           this.#log.warn(
             `remote: the rendezvous refused the websocket (HTTP ${outcome.status}); registering again`,

@@ -5,6 +5,7 @@
  * @module
  */
 import { encodeFrame } from "../relay/mod.ts";
+import { EXECUTOR_REPLACED_REASON } from "../remote/executor_replaced.ts";
 import { KEEPALIVE_FRAME } from "../remote/keepalive.ts";
 import { PacedSocket } from "./_paced_socket.ts";
 import { peekFrame } from "./_frame_peek.ts";
@@ -125,7 +126,7 @@ export class ExecutorHub {
       this.#options.info(
         `rendezvous: executor ${this.executorId}: ${label} replaces ${previous.label}`,
       );
-      previous.paced.close(1000, "replaced by a newer executor connection");
+      previous.paced.close(1000, EXECUTOR_REPLACED_REASON);
     } else {
       this.#options.info(`rendezvous: executor ${this.executorId} connected (${label})`);
     }

@@ -226,3 +226,18 @@ Deno.test("remote: an upstream-style legacy harness (resume, then one JSON messa
   await socketClosed(socket);
   assert.equal((await remote.stop()).code, 0);
 });
+
+Deno.test("remote: a second executor with the same id replaces the first, which backs off", async () => {
+  await using rendezvous = await startRendezvousProcess({ token: TOKEN });
+  await using first = await startRemoteProcess(rendezvous.firstLine, "e2e-twin", { token: TOKEN });
+  await using second = await startRemoteProcess(rendezvous.firstLine, "e2e-twin", {
+    token: TOKEN,
+  });
+  await first.waitForStderr("replaced this one", 5000);
+  await using client = await harnessClient(rendezvous.firstLine, "e2e-twin", TOKEN);
+  await start(client, "p", "echo twin");
+  assert.equal((await readToClose(client, "p")).stdout, "twin\n");
+  await client.close();
+  assert.equal((await first.stop()).code, 0);
+  assert.equal((await second.stop()).code, 0);
+});
