@@ -9,6 +9,7 @@ import { decodeFrame, encodeFrame, type RelayMessageFrame } from "./frame.ts";
 import type { RelayLink } from "./link.ts";
 import type { ResolvedRelayOptions } from "./limits.ts";
 import { RelayStream, type StreamHost, type StreamRole } from "./_stream.ts";
+import { clearImmediate, setImmediate } from "node:timers";
 
 /** How many frames the scheduler writes before yielding to the event loop. */
 const FRAMES_PER_TURN = 64;
@@ -46,6 +47,7 @@ export class RelayEndpoint implements StreamHost {
   #control: Uint8Array[] = [];
   #retired = new Set<string>();
   #writeTimer: ReturnType<typeof setTimeout> | undefined;
+  #writeSoon: ReturnType<typeof setImmediate> | undefined;
   #tickTimer: ReturnType<typeof setTimeout> | undefined;
   #detachTimer: ReturnType<typeof setTimeout> | undefined;
   #lastInboundAt = 0;
@@ -118,6 +120,8 @@ export class RelayEndpoint implements StreamHost {
     for (const stream of [...this.streams.values()]) stream.abort(reason);
     if (this.#writeTimer !== undefined) clearTimeout(this.#writeTimer);
     this.#writeTimer = undefined;
+    if (this.#writeSoon !== undefined) clearImmediate(this.#writeSoon);
+    this.#writeSoon = undefined;
     if (this.#tickTimer !== undefined) clearInterval(this.#tickTimer);
     this.#tickTimer = undefined;
     if (this.#detachTimer !== undefined) clearTimeout(this.#detachTimer);
@@ -253,12 +257,13 @@ export class RelayEndpoint implements StreamHost {
   // ---- outbound ---------------------------------------------------------------------------
 
   #kick(): void {
-    if (this.#writeTimer !== undefined || this.#closed) return;
-    // A macrotask, so acks for frames that arrived together coalesce into one.
-    this.#writeTimer = setTimeout(() => {
-      this.#writeTimer = undefined;
+    if (this.#writeSoon !== undefined || this.#writeTimer !== undefined || this.#closed) return;
+    // A macrotask, so acks for frames that arrived together coalesce into one; setImmediate
+    // because nested setTimeout(0) is clamped to milliseconds, which dominated round trips.
+    this.#writeSoon = setImmediate(() => {
+      this.#writeSoon = undefined;
       this.#write();
-    }, 0);
+    });
   }
 
   #write(): void {
