@@ -5,7 +5,7 @@
  * @module
  */
 import { encodeBase64 } from "../util/base64.ts";
-import { delay } from "../util/async.ts";
+import { delay, yieldToEventLoop } from "../util/async.ts";
 import { OutputRetention, type RetainedChunk, type RetentionLimits } from "./output_retention.ts";
 import type { ChildHandle, OutputStream } from "./spawner.ts";
 
@@ -122,6 +122,8 @@ export class ManagedProcess {
             return { processId: this.id, seq, stream, chunk: encodeBase64(piece) };
           });
         }
+        // Reads of a chatty child complete without yielding; let other connections in.
+        await yieldToEventLoop();
       }
     } catch {
       // A read error ends this stream like EOF; the exit still arrives through exitCode.

@@ -2,6 +2,7 @@
  * The few async helpers the project needs, written once.
  * @module
  */
+import { setImmediate } from "node:timers";
 
 /**
  * Resolves after `ms` milliseconds, or rejects with the signal's reason when aborted.
@@ -102,4 +103,20 @@ export function settleWithin(
     signal?.addEventListener("abort", onAbort, { once: true });
     promise.then(finish, finish);
   });
+}
+
+/**
+ * Resolves on a fresh macrotask (unclamped, unlike nested `setTimeout(0)`), letting socket and
+ * timer events run: a busy loop over always-ready I/O otherwise starves other connections.
+ *
+ * @example
+ * ```ts
+ * for await (const chunk of readable) {
+ *   handle(chunk);
+ *   await yieldToEventLoop();
+ * }
+ * ```
+ */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
