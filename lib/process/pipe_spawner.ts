@@ -4,7 +4,8 @@
  * @module
  */
 import { internalError } from "../jsonrpc/errors.ts";
-import { osErrorMessage, osErrorText } from "../util/os_error.ts";
+import { osErrorMessage } from "../util/os_error.ts";
+import { checkDirectory, findExecutable, resolveProgram } from "./_spawn_checks.ts";
 import type { ChildHandle, Spawner, SpawnRequest } from "./spawner.ts";
 
 const SETSID = findExecutable("setsid", "/usr/bin:/bin") ?? "setsid";
@@ -15,60 +16,6 @@ const BASH = findExecutable("bash", "/bin:/usr/bin") ?? "bash";
 // Like upstream's PR_SET_PDEATHSIG: the child gets SIGTERM if this server dies without cleanup.
 const SETPRIV = findExecutable("setpriv", "/usr/bin:/bin");
 const DEATH_SIGNAL = SETPRIV ? [SETPRIV, "--pdeathsig", "TERM", "--"] : [];
-
-function findExecutable(name: string, searchPath: string): string | undefined {
-  for (const dir of searchPath.split(":")) {
-    try {
-      const path = `${dir}/${name}`;
-      const info = Deno.statSync(path);
-      if (info.isFile && ((info.mode ?? 0o111) & 0o111) !== 0) return path;
-    } catch {
-      // not in this directory
-    }
-  }
-  return undefined;
-}
-
-/**
- * Resolves the program the way `execvp` will, so that a missing or non-executable program is a
- * spawn error (-32603 with the OS text) instead of a child that exits 1.
- *
- * @example
- * ```ts
- * resolveProgram("sh", { cwd: "/", path: "/usr/bin:/bin" }); // "/usr/bin/sh"
- * ```
- */
-export function resolveProgram(program: string, options: { cwd: string; path?: string }): string {
-  if (program.includes("/")) {
-    const full = program.startsWith("/") ? program : `${options.cwd}/${program}`;
-    let info: Deno.FileInfo;
-    try {
-      info = Deno.statSync(full);
-    } catch (err) {
-      throw internalError(osErrorMessage(err));
-    }
-    if (info.isDirectory || ((info.mode ?? 0o111) & 0o111) === 0) {
-      throw internalError(osErrorText("EACCES"));
-    }
-    return full;
-  }
-  const found = program === "" ? undefined : findExecutable(
-    program,
-    options.path ?? Deno.env.get("PATH") ?? "/usr/local/bin:/usr/bin:/bin",
-  );
-  if (!found) throw internalError(osErrorText("ENOENT"));
-  return found;
-}
-
-function checkDirectory(cwd: string): void {
-  let info: Deno.FileInfo;
-  try {
-    info = Deno.statSync(cwd);
-  } catch (err) {
-    throw internalError(osErrorMessage(err));
-  }
-  if (!info.isDirectory) throw internalError(osErrorText("ENOTDIR"));
-}
 
 /**
  * Signals a process group, ignoring "no such process".

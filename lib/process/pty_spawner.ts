@@ -10,8 +10,8 @@
  */
 
 import { internalError, invalidParams } from "../jsonrpc/errors.ts";
-import { osErrorMessage, osErrorText } from "../util/os_error.ts";
-import { resolveProgram } from "./pipe_spawner.ts";
+import { osErrorMessage } from "../util/os_error.ts";
+import { checkDirectory, resolveProgram } from "./_spawn_checks.ts";
 import type { ChildHandle, ChildOutput, Spawner, SpawnRequest } from "./spawner.ts";
 import {
   closeFd,
@@ -160,16 +160,6 @@ function windowDimension(value: number | undefined, fallback: number, name: stri
     throw invalidParams(`${name} must be an integer between 1 and 65535`);
   }
   return value;
-}
-
-function checkDirectory(cwd: string): void {
-  let info: Deno.FileInfo;
-  try {
-    info = Deno.statSync(cwd);
-  } catch (error) {
-    throw internalError(osErrorMessage(error));
-  }
-  if (!info.isDirectory) throw internalError(osErrorText("ENOTDIR"));
 }
 
 function locateSetsid(): string {

@@ -4,6 +4,7 @@ import {
   eventually,
   fileUri,
   isAlive,
+  liveGroupMembers,
   readToClose,
   type RpcCallError,
   startServer,
@@ -259,14 +260,7 @@ Deno.test("process: interrupt reaches a trap; terminate kills the whole group", 
   const killed = await readToClose(client, "tree");
   assert.equal(killed.exitCode, 137);
   await eventually(() => !isAlive(pid), 3000, "group leader gone");
-  const ps = new TextDecoder().decode(
-    new Deno.Command("ps", { args: ["-eo", "pgid=,stat="] }).outputSync().stdout,
-  );
-  const survivors = ps.split("\n").filter((l) => {
-    const [pgid, stat] = l.trim().split(/\s+/);
-    return Number(pgid) === pid && !stat?.startsWith("Z");
-  });
-  assert.deepEqual(survivors, []);
+  await eventually(() => liveGroupMembers(pid).length === 0, 3000, "the whole group gone");
   assert.deepEqual(await client.call("process/terminate", { processId: "tree" }), {
     running: false,
   });

@@ -1,0 +1,63 @@
+/**
+ * Checks every backend makes before starting a child, so that a bad cwd or a missing program is
+ * a spawn error with the OS text (-32603), as upstream reports it, not a child that exits 1.
+ * @module
+ */
+import { internalError } from "../jsonrpc/errors.ts";
+import { osErrorMessage, osErrorText } from "../util/os_error.ts";
+
+/** Looks `name` up in a colon-separated directory list; the first executable file wins. */
+export function findExecutable(name: string, searchPath: string): string | undefined {
+  for (const dir of searchPath.split(":")) {
+    try {
+      const path = `${dir}/${name}`;
+      const info = Deno.statSync(path);
+      if (info.isFile && ((info.mode ?? 0o111) & 0o111) !== 0) return path;
+    } catch {
+      // not in this directory
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Resolves the program the way `execvp` will, so that a missing or non-executable program is a
+ * spawn error (-32603 with the OS text) instead of a child that exits 1.
+ *
+ * @example
+ * ```ts
+ * resolveProgram("sh", { cwd: "/", path: "/usr/bin:/bin" }); // "/usr/bin/sh"
+ * ```
+ */
+export function resolveProgram(program: string, options: { cwd: string; path?: string }): string {
+  if (program.includes("/")) {
+    const full = program.startsWith("/") ? program : `${options.cwd}/${program}`;
+    let info: Deno.FileInfo;
+    try {
+      info = Deno.statSync(full);
+    } catch (err) {
+      throw internalError(osErrorMessage(err));
+    }
+    if (info.isDirectory || ((info.mode ?? 0o111) & 0o111) === 0) {
+      throw internalError(osErrorText("EACCES"));
+    }
+    return full;
+  }
+  const found = program === "" ? undefined : findExecutable(
+    program,
+    options.path ?? Deno.env.get("PATH") ?? "/usr/local/bin:/usr/bin:/bin",
+  );
+  if (!found) throw internalError(osErrorText("ENOENT"));
+  return found;
+}
+
+/** Throws the OS error unless `cwd` is an existing directory. */
+export function checkDirectory(cwd: string): void {
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.statSync(cwd);
+  } catch (err) {
+    throw internalError(osErrorMessage(err));
+  }
+  if (!info.isDirectory) throw internalError(osErrorText("ENOTDIR"));
+}
