@@ -12,35 +12,39 @@ function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** Opens `n` connections (initialized sessions unless `echo`), returns KiB of RSS per one. */
+/**
+ * Opens `reps` batches of `n` connections (initialized sessions unless `initialize` is false)
+ * and keeps them all open; after each batch the sample is the server's RSS growth since the
+ * baseline divided by the connections opened so far, in KiB. Cumulative samples are steadier
+ * than per-batch deltas, which allocators' arena growth makes jumpy.
+ */
 async function kibPerConnection(
   url: string,
   pid: number,
-  options: { n: number; initialize: boolean },
-): Promise<number> {
+  options: { n: number; reps: number; initialize: boolean },
+): Promise<number[]> {
   const clients: RpcClient[] = [];
+  const open = async () => {
+    const client = await RpcClient.connect(url);
+    clients.push(client);
+    if (options.initialize) await client.initialize();
+    else await client.call("ping");
+  };
   try {
     // One connection first so one-time costs (first session, JIT) are in the baseline.
-    const first = await RpcClient.connect(url);
-    clients.push(first);
-    if (options.initialize) await first.initialize();
-    else await first.call("ping");
+    await open();
     await delay(500);
     const before = await rssBytes(pid);
+    const samples: number[] = [];
     const batch = 50;
-    for (let i = 0; i < options.n; i += batch) {
-      await Promise.all(
-        Array.from({ length: Math.min(batch, options.n - i) }, async () => {
-          const client = await RpcClient.connect(url);
-          clients.push(client);
-          if (options.initialize) await client.initialize();
-          else await client.call("ping");
-        }),
-      );
+    for (let r = 0; r < options.reps; r++) {
+      for (let i = 0; i < options.n; i += batch) {
+        await Promise.all(Array.from({ length: Math.min(batch, options.n - i) }, open));
+      }
+      await delay(1000);
+      samples.push((await rssBytes(pid) - before) / 1024 / (options.n * (r + 1)));
     }
-    await delay(1000);
-    const after = await rssBytes(pid);
-    return (after - before) / 1024 / options.n;
+    return samples;
   } finally {
     await Promise.all(clients.map((c) => c.close()));
   }
@@ -57,25 +61,17 @@ async function kibPerConnection(
 export async function memoryLine(ctx: BenchContext): Promise<LineResult> {
   const n = size(ctx, 200, 1000);
   const reps = size(ctx, 1, 2);
-  const { us, upstream } = await perServer(ctx, async (server) => {
-    const samples: number[] = [];
-    // Each repetition opens n fresh sessions; the previous ones linger detached (resumable).
-    for (let r = 0; r < reps; r++) {
-      samples.push(await kibPerConnection(server.url, server.pid, { n, initialize: true }));
-    }
-    return samples;
-  });
+  const { us, upstream } = await perServer(
+    ctx,
+    (server) => kibPerConnection(server.url, server.pid, { n, reps, initialize: true }),
+  );
   const floor = await guarded(ctx, "floor", async () => {
     await using echo = await startEcho();
-    const samples: number[] = [];
-    for (let r = 0; r < reps; r++) {
-      samples.push(await kibPerConnection(echo.url, echo.pid, { n, initialize: false }));
-    }
-    return samples;
+    return await kibPerConnection(echo.url, echo.pid, { n, reps, initialize: false });
   });
   return makeLine({
     id: "rss_per_idle_session",
-    title: `RSS per idle session (${n} sessions)`,
+    title: `RSS per idle session (${reps > 1 ? `${n}, then ${n * reps}` : n} sessions)`,
     unit: "KiB",
     better: "lower",
     us,
@@ -86,6 +82,6 @@ export async function memoryLine(ctx: BenchContext): Promise<LineResult> {
       { ratio: "absolute", op: "<=", value: 64, stat: "median" },
       { ratio: "upstream", op: "<=", value: 1 },
     ],
-    note: "server VmRSS after opening the sessions minus before, divided by their count",
+    note: "server VmRSS growth over the baseline divided by the sessions open, after each batch",
   });
 }
