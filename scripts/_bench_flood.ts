@@ -4,16 +4,23 @@
  * (counting bytes without decoding), prints `flooding` once data flows, and on stdin EOF
  * terminates the process and prints how much it moved.
  *
+ * With `REGISTRY EXECUTOR_ID TOKEN` instead of a `ws://` URL it floods through one relay stream
+ * of a rendezvous instead.
+ *
  * @example
  * ```sh
  * deno run --allow-net scripts/_bench_flood.ts ws://127.0.0.1:1234
+ * deno run -A scripts/_bench_flood.ts http://127.0.0.1:8080 bench-executor bench-token
  * ```
  * @module
  */
-import { RpcClient } from "./_bench_rpc.ts";
+import { RpcClient, transportChannel } from "./_bench_rpc.ts";
+import { registryConnector } from "../lib/client/mod.ts";
 
-const url = Deno.args[0];
-const client = await RpcClient.connect(url);
+const [url, executorId, token] = Deno.args;
+const client = url.startsWith("ws") ? await RpcClient.connect(url) : new RpcClient(
+  transportChannel(await registryConnector({ registry: url, executorId, token }).open()),
+);
 await client.initialize("codex-exec-server-bench-flood");
 let bytes = 0;
 let announced = false;

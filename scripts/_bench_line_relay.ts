@@ -17,8 +17,12 @@ import { PERMISSIONS } from "./_build_config.ts";
 import { registryConnector, websocketConnector } from "../lib/client/mod.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
-const TOKEN = "bench-token";
-const EXECUTOR_ID = "bench-executor";
+/** Bearer token the relay lines use (the rendezvous runs without one on loopback). */
+export const RELAY_TOKEN = "bench-token";
+/** Executor id of the relay lines' `remote`. */
+export const RELAY_EXECUTOR_ID = "bench-executor";
+const TOKEN = RELAY_TOKEN;
+const EXECUTOR_ID = RELAY_EXECUTOR_ID;
 
 function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -27,8 +31,31 @@ function freePort(): number {
   return port;
 }
 
-/** A rendezvous (optionally behind the lossy proxy) with one `remote` executor attached. */
-async function startRelay(loss: number): Promise<{ registry: string; stop(): Promise<string> }> {
+/**
+ * A JSON-RPC client on a new harness stream to the relay lines' executor.
+ *
+ * @example
+ * ```ts
+ * const client = await relayClient("http://127.0.0.1:8080");
+ * ```
+ */
+export async function relayClient(registry: string): Promise<RpcClient> {
+  const connector = registryConnector({ registry, executorId: EXECUTOR_ID, token: TOKEN });
+  return new RpcClient(transportChannel(await connector.open()));
+}
+
+/**
+ * A rendezvous (optionally behind the lossy proxy) with one `remote` executor attached.
+ *
+ * @example
+ * ```ts
+ * const relay = await startRelay(0.05);
+ * await relay.stop();
+ * ```
+ */
+export async function startRelay(
+  loss: number,
+): Promise<{ registry: string; stop(): Promise<string> }> {
   const stops: (() => Promise<void>)[] = [];
   let proxy: ServerProcess | undefined;
   try {
@@ -117,16 +144,7 @@ export async function relayLine(ctx: BenchContext, options: { loss: number }): P
   const us: Samples = await guarded(ctx, "us", async () => {
     const relay = await startRelay(options.loss);
     try {
-      const connect = async () =>
-        new RpcClient(
-          transportChannel(
-            await registryConnector({
-              registry: relay.registry,
-              executorId: EXECUTOR_ID,
-              token: TOKEN,
-            }).open(),
-          ),
-        );
+      const connect = () => relayClient(relay.registry);
       return await outputThroughput(connect, { bytes, reps, cwd: ctx.tmp });
     } finally {
       await relay.stop();

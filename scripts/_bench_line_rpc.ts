@@ -6,7 +6,8 @@
 import { RpcClient, type ServerProcess } from "./_bench_rpc.ts";
 import { type BenchContext, guarded, perServer, since, size } from "./_bench_context.ts";
 import { startEcho } from "./_bench_servers.ts";
-import { type LineResult, makeLine, summarize } from "./_bench_stats.ts";
+import { type LineResult, makeLine, type Samples, summarize } from "./_bench_stats.ts";
+import { RELAY_EXECUTOR_ID, RELAY_TOKEN, relayClient, startRelay } from "./_bench_line_relay.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -20,10 +21,10 @@ const ROOT = new URL("..", import.meta.url).pathname;
  * ```
  */
 export async function rpcSamples(
-  url: string,
+  connect: string | (() => Promise<RpcClient>),
   options: { n: number; initialize: boolean; warmup?: number },
 ): Promise<number[]> {
-  const client = await RpcClient.connect(url);
+  const client = typeof connect === "string" ? await RpcClient.connect(connect) : await connect();
   try {
     if (options.initialize) await client.initialize();
     for (let i = 0; i < (options.warmup ?? 200); i++) await client.call("environment/status");
@@ -73,10 +74,13 @@ export async function rpcLine(ctx: BenchContext): Promise<LineResult> {
   });
 }
 
-/** A flooding client in its own process, so draining the flood does not slow the quiet one. */
-async function startFlood(url: string): Promise<{ stop(): Promise<string> }> {
+/**
+ * A flooding client in its own process, so draining the flood does not slow the quiet one.
+ * `target` is a `ws://` URL or `[registry, executorId, token]`.
+ */
+async function startFlood(target: string[]): Promise<{ stop(): Promise<string> }> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", `${ROOT}scripts/_bench_flood.ts`, url],
+    args: ["run", "-A", `${ROOT}scripts/_bench_flood.ts`, ...target],
     stdin: "piped",
     stdout: "piped",
     stderr: "inherit",
@@ -121,7 +125,7 @@ export async function floodLine(ctx: BenchContext): Promise<LineResult> {
     const idle = await rpcSamples(server.url, { n, initialize: true });
     if (kind === "us") usIdle = idle;
     else upstreamIdle = idle;
-    const flood = await startFlood(server.url);
+    const flood = await startFlood([server.url]);
     let flooded: number[];
     try {
       flooded = await rpcSamples(server.url, { n, initialize: true, warmup: 50 });
@@ -153,6 +157,53 @@ export async function floodLine(ctx: BenchContext): Promise<LineResult> {
   if (!("skipped" in line.us) && !("skipped" in line.floor)) {
     const ratio = line.us.p99 / line.floor.p99;
     line.targets.unshift({ text: `p99 flooded/idle <= 5 (${ratio.toFixed(2)})`, met: ratio <= 5 });
+  }
+  return line;
+}
+
+/**
+ * The same through the relay: a quiet harness stream's RPC latency while another stream of the
+ * same executor floods, vs the quiet stream alone.
+ *
+ * @example
+ * ```ts
+ * const line = await relayFloodLine(ctx);
+ * ```
+ */
+export async function relayFloodLine(ctx: BenchContext): Promise<LineResult> {
+  const n = size(ctx, 300, 2000);
+  let idle: Samples = { skipped: "relay setup failed" };
+  let floodNote = "";
+  const flooded = await guarded(ctx, "us", async () => {
+    const relay = await startRelay(0);
+    try {
+      const connect = () => relayClient(relay.registry);
+      idle = await rpcSamples(connect, { n, initialize: true });
+      const flood = await startFlood([relay.registry, RELAY_EXECUTOR_ID, RELAY_TOKEN]);
+      try {
+        return await rpcSamples(connect, { n, initialize: true, warmup: 50 });
+      } finally {
+        floodNote = `flood ${await flood.stop()}`;
+      }
+    } finally {
+      await relay.stop();
+    }
+  });
+  const line = makeLine({
+    id: "relay_quiet_under_flood",
+    title: "quiet relay stream RPC while another floods",
+    unit: "ms",
+    better: "lower",
+    us: flooded,
+    floor: idle,
+    floorLabel: "the same quiet RPCs through the relay with no flood",
+    upstream: { skipped: "upstream has no self-hostable rendezvous" },
+    targets: [],
+    note: `two harness streams of one executor through our rendezvous; ${floodNote}`,
+  });
+  if (!("skipped" in line.us) && !("skipped" in line.floor)) {
+    const ratio = line.us.p99 / line.floor.p99;
+    line.targets.push({ text: `p99 flooded/idle <= 5 (${ratio.toFixed(2)})`, met: ratio <= 5 });
   }
   return line;
 }

@@ -138,28 +138,40 @@ export async function compileTarget(target: Target, outDir: string): Promise<Com
  * ```
  */
 export async function npmDenoBinary(target: Target): Promise<{ path: string; version: string }> {
-  const version = Deno.version.deno;
-  if (target === hostTarget()) return { path: Deno.execPath(), version };
+  if (target === hostTarget()) return { path: Deno.execPath(), version: Deno.version.deno };
   const pkg = NPM_DENO_PACKAGES[target];
   if (!pkg) throw new Error(`npm ships no Deno binary for ${target}`);
-  const dir = `${ROOT}.deno-bin/${pkg.replace("/", "_")}-${version}`;
-  const binary = `${dir}/package/deno`;
-  try {
-    await Deno.stat(binary);
-    return { path: binary, version };
-  } catch {
-    // not cached yet
+  // npm does not publish every platform for every release (2.9.6 has no linux-arm64): take
+  // ours when it exists, else the package's latest. The bundle is plain JS either runs.
+  for (const version of [Deno.version.deno, "latest"]) {
+    const dir = `${ROOT}.deno-bin/${pkg.replace("/", "_")}-${version}`;
+    const binary = `${dir}/package/deno`;
+    const versionFile = `${dir}/version`;
+    try {
+      return { path: binary, version: (await Deno.readTextFile(versionFile)).trim() };
+    } catch {
+      // not cached yet
+    }
+    await Deno.mkdir(dir, { recursive: true });
+    const packed = await runCommand("npm", {
+      args: ["pack", "--json", "--pack-destination", dir, `${pkg}@${version}`],
+    });
+    if (!packed.success) {
+      if (/ETARGET|No matching version/.test(packed.stderr + packed.stdout)) {
+        await Deno.remove(dir, { recursive: true });
+        continue;
+      }
+      throw new Error(`npm pack ${pkg}@${version} failed:\n${packed.stderr}`);
+    }
+    const [info] = JSON.parse(packed.stdout) as { filename: string; version: string }[];
+    const tarball = `${dir}/${info.filename.replace(/^@/, "").replace("/", "-")}`;
+    const unpacked = await runCommand("tar", { args: ["-xzf", tarball, "-C", dir] });
+    if (!unpacked.success) throw new Error(`cannot unpack ${tarball}:\n${unpacked.stderr}`);
+    await Deno.remove(tarball);
+    await Deno.writeTextFile(versionFile, info.version);
+    return { path: binary, version: info.version };
   }
-  await Deno.mkdir(dir, { recursive: true });
-  const packed = await runCommand("npm", {
-    args: ["pack", "--silent", "--pack-destination", dir, `${pkg}@${version}`],
-  });
-  if (!packed.success) throw new Error(`npm pack ${pkg}@${version} failed:\n${packed.stderr}`);
-  const tarball = `${dir}/${packed.stdout.trim().split("\n").pop()}`;
-  const unpacked = await runCommand("tar", { args: ["-xzf", tarball, "-C", dir] });
-  if (!unpacked.success) throw new Error(`cannot unpack ${tarball}:\n${unpacked.stderr}`);
-  await Deno.remove(tarball);
-  return { path: binary, version };
+  throw new Error(`npm has no ${pkg} release`);
 }
 
 /**

@@ -8,7 +8,8 @@
  * `--only id,id` (run some lines), `--out PATH` (default bench/results.json).
  *
  * Lines: rpc_round_trip, spawn_pipe, spawn_pty, output_throughput, readblock_download,
- * relay_throughput, relay_throughput_lossy, quiet_under_flood, rss_per_idle_session.
+ * relay_throughput, relay_throughput_lossy, quiet_under_flood, relay_quiet_under_flood,
+ * rss_per_idle_session.
  *
  * @example
  * ```sh
@@ -19,7 +20,7 @@
  */
 import { parseArgs } from "node:util";
 import type { BenchContext } from "./_bench_context.ts";
-import { floodLine, rpcLine } from "./_bench_line_rpc.ts";
+import { floodLine, relayFloodLine, rpcLine } from "./_bench_line_rpc.ts";
 import { outputLine, spawnLine } from "./_bench_line_process.ts";
 import { downloadLine } from "./_bench_line_fs.ts";
 import { memoryLine } from "./_bench_line_memory.ts";
@@ -38,6 +39,7 @@ const LINES: Record<string, (ctx: BenchContext) => Promise<LineResult>> = {
   relay_throughput: (ctx) => relayLine(ctx, { loss: 0 }),
   relay_throughput_lossy: (ctx) => relayLine(ctx, { loss: 0.05 }),
   quiet_under_flood: floodLine,
+  relay_quiet_under_flood: relayFloodLine,
   rss_per_idle_session: memoryLine,
 };
 
