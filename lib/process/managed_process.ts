@@ -117,10 +117,11 @@ export class ManagedProcess {
       for await (const bytes of readable) {
         for (let at = 0; at < bytes.length; at += OUTPUT_CHUNK_BYTES) {
           const piece = bytes.subarray(at, at + OUTPUT_CHUNK_BYTES);
-          await this.#emit("process/output", (seq) => {
-            this.#retention.push({ seq, stream, bytes: piece });
-            return { processId: this.id, seq, stream, chunk: encodeBase64(piece) };
-          });
+          await this.#emit(
+            "process/output",
+            (seq) => ({ processId: this.id, seq, stream, chunk: encodeBase64(piece) }),
+            (seq) => this.#retention.push({ seq, stream, bytes: piece }),
+          );
         }
         // Reads of a chatty child complete without yielding; let other connections in.
         await yieldToEventLoop();
@@ -130,15 +131,24 @@ export class ManagedProcess {
     }
   }
 
-  async #emit(method: string, build: (seq: number) => unknown): Promise<void> {
-    const params = build(this.#nextSeq++);
+  /**
+   * Numbers an event, records it, wakes long polls, and notifies the attached client; the
+   * params are only built when someone is attached (a detached flood makes no garbage).
+   */
+  async #emit(
+    method: string,
+    build: (seq: number) => unknown,
+    record?: (seq: number) => void,
+  ): Promise<void> {
+    const seq = this.#nextSeq++;
+    record?.(seq);
     const wake = this.#wake;
     this.#wake = Promise.withResolvers<void>();
     wake.resolve();
     const sink = this.#options.sink();
     if (sink) {
       try {
-        await sink(method, params);
+        await sink(method, build(seq));
       } catch {
         // The client went away mid-send; the event stays readable through process/read.
       }
