@@ -11,9 +11,8 @@ import {
 } from "./_bench_rpc.ts";
 import { type BenchContext, guarded, size } from "./_bench_context.ts";
 import { outputThroughput } from "./_bench_line_process.ts";
-import { startOurs } from "./_bench_servers.ts";
+import { ourRunFlags, startOurs } from "./_bench_servers.ts";
 import { type LineResult, makeLine, type Samples } from "./_bench_stats.ts";
-import { PERMISSIONS } from "./_build_config.ts";
 import { registryConnector, websocketConnector } from "../lib/client/mod.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -74,14 +73,14 @@ export async function startRelay(
       args.push("--public-url", proxy.url);
     }
     const rendezvous = await startServerProcess(
-      [Deno.execPath(), "run", ...PERMISSIONS, `${ROOT}main.ts`, "rendezvous", ...args],
+      [Deno.execPath(), "run", ...ourRunFlags(), `${ROOT}main.ts`, "rendezvous", ...args],
       { env: { CODEX_EXEC_SERVER_LOG: "warn" } },
     );
     stops.push(rendezvous.stop);
     const remote = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
-        ...PERMISSIONS,
+        ...ourRunFlags(),
         `${ROOT}main.ts`,
         "remote",
         "--remote",

@@ -20,6 +20,33 @@ export type ServerKind = "us" | "upstream";
 /** Starts a server by kind; `upstream` needs {@link findUpstream} to have found the binary. */
 export type ServerStarter = (kind: ServerKind) => Promise<ServerProcess>;
 
+let profileDir: string | undefined;
+
+/**
+ * Makes every process of ours that the benchmark starts write a V8 CPU profile into `dir`
+ * (`deno run --cpu-prof`) when it exits; `bench.ts --profile DIR` sets it.
+ *
+ * @example
+ * ```ts
+ * setProfileDir("/tmp/profiles");
+ * ```
+ */
+export function setProfileDir(dir: string | undefined): void {
+  profileDir = dir;
+}
+
+/**
+ * `deno run` flags for our processes: the release permissions, plus profiling when asked.
+ *
+ * @example
+ * ```ts
+ * new Deno.Command(Deno.execPath(), { args: ["run", ...ourRunFlags(), "main.ts", "serve"] });
+ * ```
+ */
+export function ourRunFlags(): string[] {
+  return [...PERMISSIONS, ...(profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [])];
+}
+
 /**
  * Starts our server from source with the same permissions the release binaries carry.
  *
@@ -33,7 +60,7 @@ export function startOurs(extraArgs: string[] = []): Promise<ServerProcess> {
     [
       Deno.execPath(),
       "run",
-      ...PERMISSIONS,
+      ...ourRunFlags(),
       `${ROOT}main.ts`,
       "serve",
       "--listen",

@@ -5,7 +5,8 @@
  *
  * Setup: installs `@openai/codex@0.169.0` into `bench/upstream/` with npm when it is missing
  * (`--no-upstream` skips that column instead). Flags: `--quick` (small sizes, a smoke run),
- * `--only id,id` (run some lines), `--out PATH` (default bench/results.json).
+ * `--only id,id` (run some lines), `--out PATH` (default bench/results.json), `--profile DIR`
+ * (every process of ours writes a `--cpu-prof` profile there on exit).
  *
  * Lines: rpc_round_trip, spawn_pipe, spawn_pty, output_throughput, readblock_download,
  * relay_throughput, relay_throughput_lossy, quiet_under_flood, relay_quiet_under_flood,
@@ -25,7 +26,7 @@ import { outputLine, spawnLine } from "./_bench_line_process.ts";
 import { downloadLine } from "./_bench_line_fs.ts";
 import { memoryLine } from "./_bench_line_memory.ts";
 import { relayLine } from "./_bench_line_relay.ts";
-import { findUpstream, UPSTREAM_PACKAGE } from "./_bench_servers.ts";
+import { findUpstream, setProfileDir, UPSTREAM_PACKAGE } from "./_bench_servers.ts";
 import { type LineResult, renderTable } from "./_bench_stats.ts";
 import { VERSION } from "./_build_config.ts";
 import { runCommand } from "./_build_steps.ts";
@@ -63,11 +64,16 @@ async function main(): Promise<number> {
       "no-upstream": { type: "boolean", default: false },
       only: { type: "string" },
       out: { type: "string", default: "bench/results.json" },
+      profile: { type: "string" },
     },
   });
   const ids = values.only ? values.only.split(",").map((s) => s.trim()) : Object.keys(LINES);
   for (const id of ids) {
     if (!LINES[id]) throw new Error(`unknown line \`${id}\`; known: ${Object.keys(LINES)}`);
+  }
+  if (values.profile) {
+    await Deno.mkdir(values.profile, { recursive: true });
+    setProfileDir(values.profile);
   }
   const upstream = values["no-upstream"]
     ? { skipped: "--no-upstream given" }
