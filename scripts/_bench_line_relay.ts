@@ -54,13 +54,14 @@ export async function relayClient(registry: string): Promise<RpcClient> {
  */
 export async function startRelay(
   loss: number,
+  options: { proxy?: boolean } = {},
 ): Promise<{ registry: string; stop(): Promise<string> }> {
   const stops: (() => Promise<void>)[] = [];
   let proxy: ServerProcess | undefined;
   try {
     const port = freePort();
     const args = ["--listen", `http://127.0.0.1:${port}`];
-    if (loss > 0) {
+    if (loss > 0 || options.proxy) {
       proxy = await startServerProcess([
         Deno.execPath(),
         "run",
@@ -156,6 +157,22 @@ export async function relayLine(ctx: BenchContext, options: { loss: number }): P
     return await outputThroughput(connect, { bytes, reps, cwd: ctx.tmp });
   });
   const lossy = options.loss > 0;
+  let proxyNote = "";
+  if (lossy) {
+    // The proxy is one more process on the path; without loss it shows what it costs alone.
+    const clean = await guarded(ctx, "proxy without loss", async () => {
+      const relay = await startRelay(0, { proxy: true });
+      try {
+        const connect = () => relayClient(relay.registry);
+        return await outputThroughput(connect, { bytes, reps: 1, cwd: ctx.tmp });
+      } finally {
+        await relay.stop();
+      }
+    });
+    if (Array.isArray(clean)) {
+      proxyNote = `; through the same proxy with no loss: ${clean[0].toFixed(1)} MiB/s`;
+    }
+  }
   return makeLine({
     id: lossy ? "relay_throughput_lossy" : "relay_throughput",
     title: `relay stream output ${bytes / 1048576}M${
@@ -171,7 +188,10 @@ export async function relayLine(ctx: BenchContext, options: { loss: number }): P
     },
     targets: [{ ratio: "floor", op: ">=", value: 0.5 }],
     ...(lossy
-      ? { note: "loss injected by a websocket proxy both ways on both legs (first 4 msgs pass)" }
+      ? {
+        note: "loss injected by a websocket proxy both ways on both legs (first 4 msgs pass)" +
+          proxyNote,
+      }
       : {}),
   });
 }
