@@ -22,8 +22,9 @@ export function size<T>(ctx: BenchContext, quick: T, full: T): T {
 }
 
 /**
- * Runs `measure` against a fresh server of each kind (ours, then upstream's), turning a
- * failure into a skipped column with the reason instead of aborting the whole run.
+ * Runs `measure` against a fresh server of each kind (ours and upstream's, both up for the whole
+ * line), alternating them for `rounds` rounds so drift in machine load hits both columns alike.
+ * A failure turns that column into a skipped one with the reason instead of aborting the run.
  *
  * @example
  * ```ts
@@ -32,21 +33,48 @@ export function size<T>(ctx: BenchContext, quick: T, full: T): T {
  */
 export async function perServer(
   ctx: BenchContext,
-  measure: (server: ServerProcess, kind: "us" | "upstream") => Promise<number[]>,
+  measure: (server: ServerProcess, kind: "us" | "upstream", round: number) => Promise<number[]>,
+  options: { rounds?: number } = {},
 ): Promise<{ us: Samples; upstream: Samples }> {
-  const us = await guarded(ctx, "us", async () => {
-    await using server = await startOurs();
-    return await measure(server, "us");
-  });
-  const upstream = "skipped" in ctx.upstream ? { skipped: ctx.upstream.skipped } : await guarded(
-    ctx,
-    "upstream",
-    async () => {
-      await using server = await startUpstream((ctx.upstream as { binary: string }).binary);
-      return await measure(server, "upstream");
-    },
-  );
-  return { us, upstream };
+  const servers: Partial<Record<"us" | "upstream", ServerProcess>> = {};
+  const results: Record<"us" | "upstream", Samples> = {
+    us: [],
+    upstream: "skipped" in ctx.upstream ? { skipped: ctx.upstream.skipped } : [],
+  };
+  const fail = (kind: "us" | "upstream", error: unknown) => {
+    const message = (error as Error).message.split("\n").slice(0, 3).join(" ");
+    ctx.log(`  ${kind} failed: ${message}`);
+    results[kind] = { skipped: `error: ${message}` };
+  };
+  try {
+    try {
+      servers.us = await startOurs();
+    } catch (error) {
+      fail("us", error);
+    }
+    if (!("skipped" in ctx.upstream)) {
+      try {
+        servers.upstream = await startUpstream(ctx.upstream.binary);
+      } catch (error) {
+        fail("upstream", error);
+      }
+    }
+    for (let round = 0; round < (options.rounds ?? 1); round++) {
+      for (const kind of ["us", "upstream"] as const) {
+        const server = servers[kind];
+        const samples = results[kind];
+        if (!server || !Array.isArray(samples)) continue;
+        try {
+          samples.push(...await measure(server, kind, round));
+        } catch (error) {
+          fail(kind, error);
+        }
+      }
+    }
+  } finally {
+    await Promise.all(Object.values(servers).map((s) => s.stop()));
+  }
+  return results;
 }
 
 /**

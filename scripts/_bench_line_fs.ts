@@ -62,21 +62,16 @@ export async function downloadLine(ctx: BenchContext): Promise<LineResult> {
       while (written < BLOCK) written += await file.write(block.subarray(written));
     }
   }
-  const measure = async (url: string) => {
-    const samples: number[] = [];
-    for (let r = 0; r < reps; r++) samples.push(await download(url, path, bytes));
-    return samples;
-  };
   const { us, upstream } = await perServer(ctx, async (server) => {
     try {
-      return await measure(server.url);
+      return [await download(server.url, path, bytes)];
     } catch (error) {
       if (error instanceof RpcError && error.code === -32601) {
         throw new Error("fs/open or fs/readBlock is not served yet");
       }
       throw error;
     }
-  });
+  }, { rounds: reps });
   const floor = await guarded(ctx, "floor", async () => {
     const samples: number[] = [];
     for (let r = 0; r < reps; r++) {

@@ -88,10 +88,17 @@ async function denoCommandSpawn(n: number): Promise<number[]> {
 export async function spawnLine(ctx: BenchContext, options: { tty: boolean }): Promise<LineResult> {
   const n = size(ctx, 30, 300);
   const warm = 10;
-  const run = async (url: string) =>
-    (await startToClosed(url, { argv: ["true"], tty: options.tty, n: n + warm, cwd: ctx.tmp }))
+  const run = async (url: string, count: number) =>
+    (await startToClosed(url, { argv: ["true"], tty: options.tty, n: count + warm, cwd: ctx.tmp }))
       .slice(warm);
-  const { us, upstream } = await perServer(ctx, (server) => run(server.url));
+  const rounds = 3;
+  const { us, upstream } = await perServer(
+    ctx,
+    (server) => run(server.url, Math.ceil(n / rounds)),
+    {
+      rounds,
+    },
+  );
   const floor = await guarded(ctx, "floor", async () => {
     await denoCommandSpawn(warm);
     return await denoCommandSpawn(n);
@@ -157,7 +164,8 @@ export async function outputLine(ctx: BenchContext): Promise<LineResult> {
   const reps = size(ctx, 1, 3);
   const { us, upstream } = await perServer(
     ctx,
-    (server) => outputThroughput(server.url, { bytes, reps, cwd: ctx.tmp }),
+    (server) => outputThroughput(server.url, { bytes, reps: 1, cwd: ctx.tmp }),
+    { rounds: reps },
   );
   const floor = await guarded(ctx, "floor", async () => {
     const samples: number[] = [];

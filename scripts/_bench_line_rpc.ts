@@ -50,9 +50,11 @@ export async function rpcSamples(
  */
 export async function rpcLine(ctx: BenchContext): Promise<LineResult> {
   const n = size(ctx, 300, 3000);
+  const rounds = 3;
   const { us, upstream } = await perServer(
     ctx,
-    (server) => rpcSamples(server.url, { n, initialize: true }),
+    (server) => rpcSamples(server.url, { n: Math.ceil(n / rounds), initialize: true }),
+    { rounds },
   );
   const floor = await guarded(ctx, "floor", async () => {
     await using echo = await startEcho();
