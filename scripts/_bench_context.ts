@@ -16,7 +16,14 @@ export interface BenchContext {
   log(line: string): void;
 }
 
-/** Pick the quick or the full value. */
+/**
+ * Picks the quick or the full value.
+ *
+ * @example
+ * ```ts
+ * const n = size(ctx, 300, 3000);
+ * ```
+ */
 export function size<T>(ctx: BenchContext, quick: T, full: T): T {
   return ctx.quick ? quick : full;
 }
@@ -99,7 +106,15 @@ export async function guarded(
   }
 }
 
-/** Milliseconds since `t0` (performance clock). */
+/**
+ * Milliseconds since `t0` (performance clock).
+ *
+ * @example
+ * ```ts
+ * const t0 = performance.now();
+ * since(t0);
+ * ```
+ */
 export function since(t0: number): number {
   return performance.now() - t0;
 }
@@ -117,7 +132,14 @@ export function base64Bytes(b64: string): number {
   return (b64.length / 4) * 3 - padding;
 }
 
-/** MiB per second for `bytes` moved in `ms`. */
+/**
+ * MiB per second for `bytes` moved in `ms`.
+ *
+ * @example
+ * ```ts
+ * mibPerSec(1048576, 500); // 2
+ * ```
+ */
 export function mibPerSec(bytes: number, ms: number): number {
   return bytes / 1048576 / (ms / 1000);
 }

@@ -10,7 +10,14 @@ import { type MessageTransport, OversizedMessage } from "../lib/transport/types.
 
 type Json = Record<string, unknown>;
 
-/** A JSON-RPC error reply. */
+/**
+ * A JSON-RPC error reply.
+ *
+ * @example
+ * ```ts
+ * const error = new RpcError(-32601, "unknown method");
+ * ```
+ */
 export class RpcError extends Error {
   /** The JSON-RPC error code. */
   readonly code: number;
@@ -49,7 +56,14 @@ function websocketChannel(socket: WebSocket): Channel {
   };
 }
 
-/** A transport of ours (relay stream, websocket) as a {@link Channel}. */
+/**
+ * A transport of ours (relay stream, websocket) as a {@link Channel}.
+ *
+ * @example
+ * ```ts
+ * const client = new RpcClient(transportChannel(await websocketConnector(url).open()));
+ * ```
+ */
 export function transportChannel(transport: MessageTransport): Channel {
   const decoder = new TextDecoder();
   return {
