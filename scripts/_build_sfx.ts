@@ -57,7 +57,9 @@ if [ ! -f "$dir/complete" ]; then
     exit 1
   fi
   : >"$tmp/complete"
-  mv "$tmp" "$dir" 2>/dev/null || rm -rf "$tmp"
+  # Lost a race with another first run: mv then nests tmp inside the finished dir; drop it.
+  mv "$tmp" "$dir" 2>/dev/null || true
+  rm -rf "$tmp" "$dir/\${tmp##*/}"
 fi
 DENO_NO_UPDATE_CHECK=1 exec "$dir/deno" run --no-config --no-lock --no-prompt \\
   ${perms} "$dir/main.js" "$@"

@@ -51,7 +51,7 @@ Deno.test({
       await t.step("concurrent first runs unpack once and all start", async () => {
         const cache = `${out}/cache`;
         const runs = await Promise.all(
-          [1, 2, 3].map(() =>
+          [1, 2, 3, 4].map(() =>
             new Deno.Command(`${out}/${SFX}`, {
               args: ["--version"],
               env: { CODEX_EXEC_SERVER_CACHE_DIR: cache },
@@ -67,6 +67,9 @@ Deno.test({
         const entries = [];
         for await (const entry of Deno.readDir(cache)) entries.push(entry.name);
         assert.equal(entries.length, 1, `one unpacked runtime, no leftovers: ${entries}`);
+        const inside = [];
+        for await (const entry of Deno.readDir(`${cache}/${entries[0]}`)) inside.push(entry.name);
+        assert.deepEqual(inside.sort(), ["complete", "deno", "main.js"]);
       });
     } finally {
       await Deno.remove(out, { recursive: true });
