@@ -188,3 +188,29 @@ export function renderTable(lines: LineResult[]): string {
   }
   return [...out, "", ...notes].join("\n");
 }
+
+/**
+ * Renders lines as a Markdown table (for the README), medians with min–p99 in brackets.
+ *
+ * @example
+ * ```ts
+ * console.log(renderMarkdown(lines));
+ * ```
+ */
+export function renderMarkdown(lines: LineResult[]): string {
+  const md = (c: Column) =>
+    "skipped" in c ? "skipped" : `${num(c.median)} (${num(c.min)}–${num(c.p99)})`;
+  const rows = lines.map((l) =>
+    `| ${l.title} | ${l.unit} | ${md(l.us)} | ${md(l.floor)} | ${md(l.upstream)} | ${
+      ratio(l.usOverFloor)
+    } | ${ratio(l.usOverUpstream)} | ${
+      l.targets.map((t) => `${t.text}: ${t.met === null ? "n/a" : t.met ? "met" : "**missed**"}`)
+        .join("; ")
+    } |`
+  );
+  return [
+    "| line | unit | us median (min–p99) | floor | upstream | us/floor | us/upstream | targets |",
+    "|---|---|---|---|---|---|---|---|",
+    ...rows,
+  ].join("\n");
+}

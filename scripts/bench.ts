@@ -6,7 +6,8 @@
  * Setup: installs `@openai/codex@0.169.0` into `bench/upstream/` with npm when it is missing
  * (`--no-upstream` skips that column instead). Flags: `--quick` (small sizes, a smoke run),
  * `--only id,id` (run some lines), `--out PATH` (default bench/results.json), `--profile DIR`
- * (every process of ours writes a `--cpu-prof` profile there on exit).
+ * (every process of ours writes a `--cpu-prof` profile there on exit), `--markdown` (also print
+ * the table as Markdown).
  *
  * Lines: rpc_round_trip, spawn_pipe, spawn_pty, output_throughput, readblock_download,
  * relay_throughput, relay_throughput_lossy, quiet_under_flood, relay_quiet_under_flood,
@@ -27,7 +28,7 @@ import { downloadLine } from "./_bench_line_fs.ts";
 import { memoryLine } from "./_bench_line_memory.ts";
 import { relayLine } from "./_bench_line_relay.ts";
 import { findUpstream, setProfileDir, UPSTREAM_PACKAGE } from "./_bench_servers.ts";
-import { type LineResult, renderTable } from "./_bench_stats.ts";
+import { type LineResult, renderMarkdown, renderTable } from "./_bench_stats.ts";
 import { VERSION } from "./_build_config.ts";
 import { runCommand } from "./_build_steps.ts";
 
@@ -65,6 +66,7 @@ async function main(): Promise<number> {
       only: { type: "string" },
       out: { type: "string", default: "bench/results.json" },
       profile: { type: "string" },
+      markdown: { type: "boolean", default: false },
     },
   });
   const ids = values.only ? values.only.split(",").map((s) => s.trim()) : Object.keys(LINES);
@@ -96,6 +98,7 @@ async function main(): Promise<number> {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
   }
   console.log(renderTable(lines));
+  if (values.markdown) console.log(`\n${renderMarkdown(lines)}`);
   const root = new URL("..", import.meta.url).pathname;
   const out = values.out.startsWith("/") ? values.out : `${root}${values.out}`;
   const result = {
