@@ -40,7 +40,17 @@ function freePort(): number {
  */
 export async function relayClient(registry: string): Promise<RpcClient> {
   const connector = registryConnector({ registry, executorId: EXECUTOR_ID, token: TOKEN });
-  return new RpcClient(transportChannel(await connector.open()));
+  // The executor logs "connected" before the rendezvous has marked it online (more so through
+  // the lossy proxy), so a connect right after may be refused as offline for a moment.
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      return new RpcClient(transportChannel(await connector.open()));
+    } catch (error) {
+      if (!/executor_offline/.test(String(error)) || Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
 }
 
 /**
