@@ -16,6 +16,8 @@ export type EventSink = (method: string, params: unknown) => Promise<void>;
 export const OUTPUT_CHUNK_BYTES = 8192;
 /** How long an exit waits for buffered output to drain so that it tends to follow that output. */
 const EXIT_DRAIN_GRACE_MS = 20;
+/** Longest stretch the output pump runs before letting other work in. */
+const PUMP_SLICE_MS = 0.5;
 /** How many accepted writeIds are remembered per process. */
 export const REMEMBERED_WRITE_IDS = 4096;
 
@@ -114,6 +116,10 @@ export class ManagedProcess {
 
   async #pump(stream: OutputStream, readable: ReadableStream<Uint8Array>): Promise<void> {
     try {
+      // Reads of a chatty child complete without yielding to the event loop, so the pump
+      // yields itself: after every read, and within a read once its time slice is used up,
+      // so that other connections' requests wait at most about one slice.
+      let sliceStart = performance.now();
       for await (const bytes of readable) {
         for (let at = 0; at < bytes.length; at += OUTPUT_CHUNK_BYTES) {
           const piece = bytes.subarray(at, at + OUTPUT_CHUNK_BYTES);
@@ -122,9 +128,13 @@ export class ManagedProcess {
             (seq) => ({ processId: this.id, seq, stream, chunk: encodeBase64(piece) }),
             (seq) => this.#retention.push({ seq, stream, bytes: piece }),
           );
+          if (performance.now() - sliceStart > PUMP_SLICE_MS) {
+            await yieldToEventLoop();
+            sliceStart = performance.now();
+          }
         }
-        // Reads of a chatty child complete without yielding; let other connections in.
         await yieldToEventLoop();
+        sliceStart = performance.now();
       }
     } catch {
       // A read error ends this stream like EOF; the exit still arrives through exitCode.
