@@ -366,3 +366,18 @@ Deno.test("process: arg0 adds nothing to the child's environment", async () => {
   );
   assert.deepEqual(lines, ["ONLY=1"]);
 });
+
+Deno.test("process: inline mode answers in order behind a long poll; --concurrent-requests does not wait", async () => {
+  for (const [args, expectFirst] of [[[], 1], [["--concurrent-requests", "2"], 2]] as const) {
+    await using server = await startServer({ args: [...args] });
+    await using client = await connected(server.url);
+    await start(client, "quiet", ["sleep", "0.5"]);
+    const order: number[] = [];
+    const poll = client.request("process/read", { processId: "quiet", afterSeq: 0, waitMs: 400 })
+      .then(() => order.push(1));
+    const status = client.request("environment/status").then(() => order.push(2));
+    await Promise.all([poll, status]);
+    assert.equal(order[0], expectFirst, `args ${args.join(" ")}: ${order}`);
+    await readToClose(client, "quiet");
+  }
+});
