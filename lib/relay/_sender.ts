@@ -18,6 +18,8 @@ interface Inflight extends OutSegment {
   transmissions: number;
   /** Queued for retransmission (in `#due`). */
   due: boolean;
+  /** The pending retransmission is a fast one (decided by acks, not by the timer). */
+  fast: boolean;
 }
 
 interface OutMessage {
@@ -29,6 +31,12 @@ interface OutMessage {
 
 /** Largest seq a u32 `seq` field can carry; the stream ends rather than wrap. */
 const MAX_SEQ = 0xffff_ffff;
+
+/**
+ * A segment is a hole once a seq this far above it was acknowledged (TCP's duplicate-ack
+ * threshold): a link that merely reorders a little does not trigger resends.
+ */
+const REORDER_SEGMENTS = 3;
 
 /**
  * Sender state of one stream direction. Pure bookkeeping: the owning stream decides when to
@@ -45,8 +53,12 @@ export class Sender {
   peerAck = -1;
   /** Current retransmission timeout in ms. */
   rto: number;
+  /** Segments resent because acks showed a hole (before their timeout). */
+  fastRetransmissions = 0;
   #srtt: number | undefined;
   #rttvar = 0;
+  /** Highest seq the peer acknowledged in any way (cumulative or selective), -1 before any. */
+  #highestAcked = -1;
   #outbox: OutMessage[] = [];
   #inflight = new Map<number, Inflight>();
   #due: number[] = [];
@@ -116,7 +128,13 @@ export class Sender {
     this.outboxBytes -= length;
     if (message.offset >= message.bytes.length) this.#outbox.shift();
     if (retain) {
-      this.#inflight.set(segment.seq, { ...segment, sentAt: now, transmissions: 1, due: false });
+      this.#inflight.set(segment.seq, {
+        ...segment,
+        sentAt: now,
+        transmissions: 1,
+        due: false,
+        fast: false,
+      });
       this.inflightBytes += length;
     }
     return segment;
@@ -128,7 +146,9 @@ export class Sender {
       const seq = this.#due.shift()!;
       const segment = this.#inflight.get(seq);
       if (segment === undefined || !segment.due) continue;
+      if (segment.fast) this.fastRetransmissions++;
       segment.due = false;
+      segment.fast = false;
       segment.sentAt = now;
       segment.transmissions++;
       return segment;
@@ -175,6 +195,8 @@ export class Sender {
       const segment = this.#inflight.get(base + i);
       if (segment) this.#release(base + i, segment, now);
     }
+    const highest = ackBits === 0 ? ack ?? -1 : base + 31 - Math.clz32(ackBits);
+    if (highest > this.#highestAcked) this.#highestAcked = highest;
     return undefined;
   }
 
@@ -203,7 +225,8 @@ export class Sender {
   }
 
   /**
-   * Marks segments whose timeout expired as due (exponential backoff per segment).
+   * Marks segments whose timeout expired, or that acks showed lost, as due (exponential
+   * backoff per segment for the timeout).
    * @returns the earliest future deadline, or `undefined` if nothing is waiting for an ack.
    */
   scanTimeouts(now: number): number | undefined {
@@ -214,9 +237,28 @@ export class Sender {
         this.#options.maxRtoMs,
         this.rto * 2 ** Math.min(segment.transmissions - 1, 8),
       );
-      const deadline = segment.sentAt + backoff;
+      let deadline = segment.sentAt + backoff;
+      let fast = false;
+      if (seq + REORDER_SEGMENTS <= this.#highestAcked) {
+        // A hole: later seqs arrived, this one did not. Waiting for its timeout would stall
+        // in-order delivery and pin the window, so resend now. A first copy is already about
+        // an RTT old when acks for later seqs come back; a resent copy waits one RTT estimate
+        // (plus its deviation) since its last send, as it may still be on its way, so each
+        // hole is fast-resent at most once per RTT however many acks arrive: no storms.
+        const guard = segment.transmissions === 1
+          ? 0
+          : this.#srtt === undefined
+          ? this.rto
+          : this.#srtt + this.#rttvar;
+        const fastAt = segment.sentAt + guard;
+        if (fastAt < deadline) {
+          deadline = fastAt;
+          fast = true;
+        }
+      }
       if (deadline <= now) {
         segment.due = true;
+        segment.fast = fast;
         this.#due.push(seq);
       } else if (next === undefined || deadline < next) {
         next = deadline;
@@ -230,6 +272,7 @@ export class Sender {
     for (const [seq, segment] of this.#inflight) {
       if (seq < fromSeq || segment.due) continue;
       segment.due = true;
+      segment.fast = false;
       this.#due.push(seq);
     }
   }

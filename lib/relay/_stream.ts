@@ -64,6 +64,8 @@ export interface StreamStats {
   rtoMs: number;
   /** Segments sent more than once so far. */
   retransmissions: number;
+  /** Of those, resent because acks showed a hole rather than after the timeout. */
+  fastRetransmissions: number;
 }
 
 const encoder = new TextEncoder();
@@ -226,6 +228,7 @@ export class RelayStream implements MessageTransport {
       expectedSeq: this.#receiver.expected,
       rtoMs: this.#sender.rto,
       retransmissions: this.#retransmissions,
+      fastRetransmissions: this.#sender.fastRetransmissions,
     };
   }
 

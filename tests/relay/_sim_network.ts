@@ -56,6 +56,7 @@ export class SimLinkEnd implements RelayLink {
   #timers = new Set<ReturnType<typeof setTimeout>>();
   #conditions: Required<LinkConditions>;
   #random: () => number;
+  #dropRules: { match: (frame: Uint8Array) => boolean; times: number }[] = [];
 
   constructor(label: string, conditions: Required<LinkConditions>, random: () => number) {
     this.label = label;
@@ -77,10 +78,26 @@ export class SimLinkEnd implements RelayLink {
     return this.#closed;
   }
 
+  /**
+   * Loses the next `times` outbound frames `match` accepts (on top of random loss), to take
+   * out exactly the frames a test is about.
+   */
+  dropMatching(match: (frame: Uint8Array) => boolean, times = 1): void {
+    this.#dropRules.push({ match, times });
+  }
+
   send(data: Uint8Array | string): void {
     if (this.#closed) return;
     this.counters.sent++;
     const { loss, duplicate, reorder, delayMs, reorderDelayMs } = this.#conditions;
+    const rule = typeof data === "string"
+      ? undefined
+      : this.#dropRules.find((r) => r.times > 0 && r.match(data));
+    if (rule) {
+      rule.times--;
+      this.counters.lost++;
+      return;
+    }
     if (this.#random() < loss) {
       this.counters.lost++;
       return;
