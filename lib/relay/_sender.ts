@@ -183,28 +183,34 @@ export class Sender {
         }, never sent (highest sent ${highestSent})`;
       }
     }
+    // One RTT sample per ack, from the youngest segment it newly acknowledges (the one that
+    // most likely triggered it). Older ones may have waited behind a hole or beyond the 32
+    // ack bits, and would inflate the RTT estimate and with it the timeout.
+    let youngest = Infinity;
+    // Karn: an ack that releases a resent segment may have been triggered by either copy.
+    let ambiguous = false;
+    const release = (seq: number, segment: Inflight) => {
+      if (segment.transmissions === 1) youngest = Math.min(youngest, now - segment.sentAt);
+      else ambiguous = true;
+      this.#inflight.delete(seq);
+      this.inflightBytes -= segment.payload.length;
+    };
     if (ack !== undefined && ack > this.peerAck) {
       for (const [seq, segment] of this.#inflight) {
         if (seq > ack) break;
-        this.#release(seq, segment, now);
+        release(seq, segment);
       }
       this.peerAck = ack;
     }
     for (let bits = ackBits, i = 0; bits !== 0; bits >>>= 1, i++) {
       if ((bits & 1) === 0) continue;
       const segment = this.#inflight.get(base + i);
-      if (segment) this.#release(base + i, segment, now);
+      if (segment) release(base + i, segment);
     }
+    if (!ambiguous && youngest !== Infinity) this.#sampleRtt(youngest);
     const highest = ackBits === 0 ? ack ?? -1 : base + 31 - Math.clz32(ackBits);
     if (highest > this.#highestAcked) this.#highestAcked = highest;
     return undefined;
-  }
-
-  #release(seq: number, segment: Inflight, now: number): void {
-    // Karn: a retransmitted segment's ack cannot tell which copy it answers.
-    if (segment.transmissions === 1) this.#sampleRtt(now - segment.sentAt);
-    this.#inflight.delete(seq);
-    this.inflightBytes -= segment.payload.length;
   }
 
   #sampleRtt(sample: number): void {
@@ -231,7 +237,12 @@ export class Sender {
    */
   scanTimeouts(now: number): number | undefined {
     let next: number | undefined;
+    // Past the 32 ack bits the peer cannot acknowledge a segment until the hole before it is
+    // filled, so such a segment's age says nothing about its loss: timing it out would resend
+    // data that most likely arrived. The oldest segment's timer keeps the stream alive.
+    const lastVisible = this.peerAck + 32;
     for (const [seq, segment] of this.#inflight) {
+      if (seq > lastVisible) break;
       if (segment.due) continue;
       const backoff = Math.min(
         this.#options.maxRtoMs,
