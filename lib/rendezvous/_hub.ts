@@ -183,14 +183,26 @@ export class ExecutorHub {
     }
   }
 
+  /** The binary payload of a message, or undefined (dropped with a log line) for text. */
+  #frameBytes(peer: Peer, data: unknown): Uint8Array | undefined {
+    if (typeof data !== "string") return new Uint8Array(data as ArrayBuffer);
+    this.#drop(peer, "text message (frames are binary)");
+    return undefined;
+  }
+
+  /** The routing header of a frame, or undefined (dropped with a log line) if it has none. */
+  #peekRoutable(peer: Peer, bytes: Uint8Array): ReturnType<typeof peekFrame> | undefined {
+    const frame = peekFrame(bytes);
+    if (frame && frame.version === 1 && frame.streamId !== "") return frame;
+    this.#drop(peer, "not a version-1 relay frame with a stream_id");
+    return undefined;
+  }
+
   #fromExecutor(peer: Peer, data: unknown): void {
     if (this.#executor !== peer) return this.#drop(peer, "connection was replaced");
-    if (typeof data === "string") return this.#drop(peer, "text message (frames are binary)");
-    const bytes = new Uint8Array(data as ArrayBuffer);
-    const frame = peekFrame(bytes);
-    if (!frame || frame.version !== 1 || frame.streamId === "") {
-      return this.#drop(peer, "not a version-1 relay frame with a stream_id");
-    }
+    const bytes = this.#frameBytes(peer, data);
+    const frame = bytes && this.#peekRoutable(peer, bytes);
+    if (!bytes || !frame) return;
     const owner = this.#owners.get(frame.streamId);
     if (!owner) return this.#drop(peer, `unknown stream ${frame.streamId.slice(0, 128)}`);
     if (frame.kind === "reset") this.#forget(frame.streamId, owner);
@@ -202,12 +214,9 @@ export class ExecutorHub {
 
   #fromHarness(peer: Peer, data: unknown): void {
     if (!this.#harnesses.has(peer)) return;
-    if (typeof data === "string") return this.#drop(peer, "text message (frames are binary)");
-    const bytes = new Uint8Array(data as ArrayBuffer);
-    const frame = peekFrame(bytes);
-    if (!frame || frame.version !== 1 || frame.streamId === "") {
-      return this.#drop(peer, "not a version-1 relay frame with a stream_id");
-    }
+    const bytes = this.#frameBytes(peer, data);
+    const frame = bytes && this.#peekRoutable(peer, bytes);
+    if (!bytes || !frame) return;
     const owner = this.#owners.get(frame.streamId);
     if (owner === undefined) {
       if (frame.kind === "reset") return this.#drop(peer, "reset for a stream it never opened");
