@@ -125,6 +125,19 @@ export function encodeError(id: RequestId, error: { code: number; message: strin
 }
 
 /**
+ * Params that are already JSON text. Hot paths (process output: kilobytes of base64 that need no
+ * escaping) build their text directly instead of paying `JSON.stringify`'s scan.
+ *
+ * @example
+ * ```ts
+ * encodeNotification("process/closed", new JsonText('{"processId":"p","seq":4}'));
+ * ```
+ */
+export class JsonText {
+  constructor(readonly text: string) {}
+}
+
+/**
  * Encodes a notification: `{"method":…,"params":…}`.
  *
  * @example
@@ -133,6 +146,9 @@ export function encodeError(id: RequestId, error: { code: number; message: strin
  * ```
  */
 export function encodeNotification(method: string, params: unknown): string {
+  if (params instanceof JsonText) {
+    return `{"method":${JSON.stringify(method)},"params":${params.text}}`;
+  }
   return params === undefined
     ? `{"method":${JSON.stringify(method)}}`
     : `{"method":${JSON.stringify(method)},"params":${JSON.stringify(params)}}`;

@@ -5,6 +5,7 @@
  * @module
  */
 import { encodeBase64 } from "../util/base64.ts";
+import { JsonText } from "../jsonrpc/message.ts";
 import { delay, yieldToEventLoop } from "../util/async.ts";
 import { OutputRetention, type RetainedChunk, type RetentionLimits } from "./output_retention.ts";
 import type { ChildHandle, OutputStream } from "./spawner.ts";
@@ -45,6 +46,7 @@ export class ManagedProcess {
   /** Set when a terminate arrives while the child is still being spawned. */
   startCancelled = false;
   #nextSeq = 1;
+  #idJson: string;
   #retention: OutputRetention;
   #wake = Promise.withResolvers<void>();
   #writeIds = new Set<string>();
@@ -52,6 +54,7 @@ export class ManagedProcess {
 
   constructor(id: string, options: ManagedProcessOptions) {
     this.id = id;
+    this.#idJson = JSON.stringify(id);
     this.#options = options;
     this.#retention = new OutputRetention(options.retention);
   }
@@ -125,7 +128,12 @@ export class ManagedProcess {
           const piece = bytes.subarray(at, at + OUTPUT_CHUNK_BYTES);
           await this.#emit(
             "process/output",
-            (seq) => ({ processId: this.id, seq, stream, chunk: encodeBase64(piece) }),
+            (seq) =>
+              new JsonText(
+                `{"processId":${this.#idJson},"seq":${seq},"stream":"${stream}","chunk":"${
+                  encodeBase64(piece)
+                }"}`,
+              ),
             (seq) => this.#retention.push({ seq, stream, bytes: piece }),
           );
           if (performance.now() - sliceStart > PUMP_SLICE_MS) {
