@@ -8,58 +8,19 @@
  * @module
  */
 import { ErrorCode, RpcError } from "../jsonrpc/errors.ts";
+import { ERRNO, type ErrnoKind } from "../util/os_error.ts";
 
-/** The error kinds that decide the JSON-RPC code. */
-type Kind = "notFound" | "invalidInput" | "permissionDenied" | "other";
-
-interface Errno {
-  readonly errno: number;
-  readonly text: string;
-  readonly kind: Kind;
-}
-
-// Linux errno numbers with the musl strerror text (the upstream Linux binary is a musl build).
-const ERRNO: Record<string, Errno> = {
-  EPERM: { errno: 1, text: "Operation not permitted", kind: "permissionDenied" },
-  ENOENT: { errno: 2, text: "No such file or directory", kind: "notFound" },
-  EIO: { errno: 5, text: "I/O error", kind: "other" },
-  ENXIO: { errno: 6, text: "No such device or address", kind: "other" },
-  EBADF: { errno: 9, text: "Bad file descriptor", kind: "other" },
-  EAGAIN: { errno: 11, text: "Resource temporarily unavailable", kind: "other" },
-  EWOULDBLOCK: { errno: 11, text: "Resource temporarily unavailable", kind: "other" },
-  ENOMEM: { errno: 12, text: "Out of memory", kind: "other" },
-  EACCES: { errno: 13, text: "Permission denied", kind: "permissionDenied" },
-  EBUSY: { errno: 16, text: "Resource busy", kind: "other" },
-  EEXIST: { errno: 17, text: "File exists", kind: "other" },
-  EXDEV: { errno: 18, text: "Cross-device link", kind: "other" },
-  ENODEV: { errno: 19, text: "No such device", kind: "other" },
-  ENOTDIR: { errno: 20, text: "Not a directory", kind: "other" },
-  EISDIR: { errno: 21, text: "Is a directory", kind: "other" },
-  EINVAL: { errno: 22, text: "Invalid argument", kind: "invalidInput" },
-  ENFILE: { errno: 23, text: "Too many open files in system", kind: "other" },
-  EMFILE: { errno: 24, text: "No file descriptors available", kind: "other" },
-  ETXTBSY: { errno: 26, text: "Text file busy", kind: "other" },
-  EFBIG: { errno: 27, text: "File too large", kind: "other" },
-  ENOSPC: { errno: 28, text: "No space left on device", kind: "other" },
-  ESPIPE: { errno: 29, text: "Invalid seek", kind: "other" },
-  EROFS: { errno: 30, text: "Read-only file system", kind: "other" },
-  EMLINK: { errno: 31, text: "Too many links", kind: "other" },
-  ENAMETOOLONG: { errno: 36, text: "Filename too long", kind: "invalidInput" },
-  ENOTEMPTY: { errno: 39, text: "Directory not empty", kind: "other" },
-  ELOOP: { errno: 40, text: "Symbolic link loop", kind: "other" },
-  EOPNOTSUPP: { errno: 95, text: "Not supported", kind: "other" },
-  EDQUOT: { errno: 122, text: "Quota exceeded", kind: "other" },
-};
+export { osErrorText } from "../util/os_error.ts";
 
 // Deno error classes that arrive without an errno `code`.
-const CLASS_KIND: Record<string, Kind> = {
+const CLASS_KIND: Record<string, ErrnoKind> = {
   NotFound: "notFound",
   PermissionDenied: "permissionDenied",
   NotCapable: "permissionDenied",
   InvalidData: "invalidInput",
 };
 
-const CODE_OF_KIND: Record<Kind, number> = {
+const CODE_OF_KIND: Record<ErrnoKind, number> = {
   notFound: ErrorCode.NotFound,
   invalidInput: ErrorCode.InvalidRequest,
   permissionDenied: ErrorCode.InvalidRequest,
@@ -72,20 +33,6 @@ export interface IoErrorContext {
   operation?: string;
   /** The native path involved. */
   path?: string;
-}
-
-/**
- * Returns the Rust-style display (`No such file or directory (os error 2)`) of an errno name,
- * or `undefined` for names we do not know.
- *
- * @example
- * ```ts
- * osErrorText("ENOENT"); // "No such file or directory (os error 2)"
- * ```
- */
-export function osErrorText(code: string): string | undefined {
-  const entry = ERRNO[code];
-  return entry ? `${entry.text} (os error ${entry.errno})` : undefined;
 }
 
 /**

@@ -1,33 +1,53 @@
 /**
  * Rust-style OS error texts (`No such file or directory (os error 2)`), which upstream clients
- * see in error messages, from Deno errors.
+ * see in error messages, from Deno errors: the one errno table of the project.
  * @module
  */
 
-const ERRNO: Record<string, [number, string]> = {
-  EPERM: [1, "Operation not permitted"],
-  ENOENT: [2, "No such file or directory"],
-  EIO: [5, "Input/output error"],
-  EBADF: [9, "Bad file descriptor"],
-  EAGAIN: [11, "Resource temporarily unavailable"],
-  ENOMEM: [12, "Cannot allocate memory"],
-  EACCES: [13, "Permission denied"],
-  EBUSY: [16, "Device or resource busy"],
-  EEXIST: [17, "File exists"],
-  EXDEV: [18, "Invalid cross-device link"],
-  ENOTDIR: [20, "Not a directory"],
-  EISDIR: [21, "Is a directory"],
-  EINVAL: [22, "Invalid argument"],
-  EMFILE: [24, "Too many open files"],
-  ETXTBSY: [26, "Text file busy"],
-  EFBIG: [27, "File too large"],
-  ENOSPC: [28, "No space left on device"],
-  ESPIPE: [29, "Illegal seek"],
-  EROFS: [30, "Read-only file system"],
-  EPIPE: [32, "Broken pipe"],
-  ENAMETOOLONG: [36, "File name too long"],
-  ENOTEMPTY: [39, "Directory not empty"],
-  ELOOP: [40, "Too many levels of symbolic links"],
+/** The `io::ErrorKind`s that decide a JSON-RPC code (see lib/fs/io_error.ts). */
+export type ErrnoKind = "notFound" | "invalidInput" | "permissionDenied" | "other";
+
+/** One errno: its number, its display text and its kind. */
+export interface Errno {
+  readonly errno: number;
+  readonly text: string;
+  readonly kind: ErrnoKind;
+}
+
+/**
+ * Errno names to their Linux number, musl strerror text (the upstream Linux binary is a musl
+ * build) and kind.
+ */
+export const ERRNO: Readonly<Record<string, Errno>> = {
+  EPERM: { errno: 1, text: "Operation not permitted", kind: "permissionDenied" },
+  ENOENT: { errno: 2, text: "No such file or directory", kind: "notFound" },
+  EIO: { errno: 5, text: "I/O error", kind: "other" },
+  ENXIO: { errno: 6, text: "No such device or address", kind: "other" },
+  EBADF: { errno: 9, text: "Bad file descriptor", kind: "other" },
+  EAGAIN: { errno: 11, text: "Resource temporarily unavailable", kind: "other" },
+  EWOULDBLOCK: { errno: 11, text: "Resource temporarily unavailable", kind: "other" },
+  ENOMEM: { errno: 12, text: "Out of memory", kind: "other" },
+  EACCES: { errno: 13, text: "Permission denied", kind: "permissionDenied" },
+  EBUSY: { errno: 16, text: "Resource busy", kind: "other" },
+  EEXIST: { errno: 17, text: "File exists", kind: "other" },
+  EXDEV: { errno: 18, text: "Cross-device link", kind: "other" },
+  ENODEV: { errno: 19, text: "No such device", kind: "other" },
+  ENOTDIR: { errno: 20, text: "Not a directory", kind: "other" },
+  EISDIR: { errno: 21, text: "Is a directory", kind: "other" },
+  EINVAL: { errno: 22, text: "Invalid argument", kind: "invalidInput" },
+  ENFILE: { errno: 23, text: "Too many open files in system", kind: "other" },
+  EMFILE: { errno: 24, text: "No file descriptors available", kind: "other" },
+  ETXTBSY: { errno: 26, text: "Text file busy", kind: "other" },
+  EFBIG: { errno: 27, text: "File too large", kind: "other" },
+  ENOSPC: { errno: 28, text: "No space left on device", kind: "other" },
+  ESPIPE: { errno: 29, text: "Invalid seek", kind: "other" },
+  EROFS: { errno: 30, text: "Read-only file system", kind: "other" },
+  EMLINK: { errno: 31, text: "Too many links", kind: "other" },
+  ENAMETOOLONG: { errno: 36, text: "Filename too long", kind: "invalidInput" },
+  ENOTEMPTY: { errno: 39, text: "Directory not empty", kind: "other" },
+  ELOOP: { errno: 40, text: "Symbolic link loop", kind: "other" },
+  EOPNOTSUPP: { errno: 95, text: "Not supported", kind: "other" },
+  EDQUOT: { errno: 122, text: "Quota exceeded", kind: "other" },
 };
 
 /** The `code` of a Deno/Node system error, e.g. `ENOENT`, if any. */
@@ -46,7 +66,7 @@ export function errnoCode(err: unknown): string | undefined {
  */
 export function osErrorText(code: string): string {
   const known = ERRNO[code];
-  return known ? `${known[1]} (os error ${known[0]})` : code;
+  return known ? `${known.text} (os error ${known.errno})` : code;
 }
 
 /**
