@@ -18,22 +18,6 @@ const SETPRIV = findExecutable("setpriv", "/usr/bin:/bin");
 const DEATH_SIGNAL = SETPRIV ? [SETPRIV, "--pdeathsig", "TERM", "--"] : [];
 
 /**
- * Signals a process group, ignoring "no such process".
- *
- * @example
- * ```ts
- * signalProcessGroup(1234, "SIGKILL");
- * ```
- */
-export function signalProcessGroup(pgid: number, signal: Deno.Signal): void {
-  try {
-    Deno.kill(-pgid, signal);
-  } catch {
-    // Already gone: the same as upstream ignoring ESRCH.
-  }
-}
-
-/**
  * The pipe-mode backend.
  *
  * @example

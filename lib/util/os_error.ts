@@ -50,12 +50,6 @@ export const ERRNO: Readonly<Record<string, Errno>> = {
   EDQUOT: { errno: 122, text: "Quota exceeded", kind: "other" },
 };
 
-/** The `code` of a Deno/Node system error, e.g. `ENOENT`, if any. */
-export function errnoCode(err: unknown): string | undefined {
-  const code = (err as { code?: unknown })?.code;
-  return typeof code === "string" ? code : undefined;
-}
-
 /**
  * Formats an errno name like Rust's `io::Error` display.
  *
@@ -79,7 +73,7 @@ export function osErrorText(code: string): string {
  * ```
  */
 export function osErrorMessage(err: unknown): string {
-  const code = errnoCode(err);
-  if (code && ERRNO[code]) return osErrorText(code);
+  const code = (err as { code?: unknown })?.code;
+  if (typeof code === "string" && ERRNO[code]) return osErrorText(code);
   return err instanceof Error ? err.message : String(err);
 }
