@@ -6,6 +6,7 @@ import { parseArgs } from "node:util";
 import { startRendezvous } from "../rendezvous/mod.ts";
 import { log } from "../util/log.ts";
 import { envInteger, UsageError } from "./_args.ts";
+import { isLoopbackHost } from "../util/loopback.ts";
 
 /**
  * Help text of `rendezvous`.
@@ -52,10 +53,6 @@ function parseSeconds(name: string, value: string): number {
   return n;
 }
 
-function isLoopback(host: string): boolean {
-  return host === "localhost" || host === "::1" || host.startsWith("127.");
-}
-
 /**
  * Runs `rendezvous` until SIGINT/SIGTERM; returns the exit code.
  *
@@ -91,7 +88,7 @@ export async function runRendezvous(args: string[]): Promise<number> {
       throw new UsageError(`cannot read --token-file: ${(error as Error).message}`);
     }
     if (token === "") throw new UsageError(`--token-file ${values["token-file"]} is empty`);
-  } else if (!isLoopback(listen.hostname)) {
+  } else if (!isLoopbackHost(listen.hostname)) {
     throw new UsageError(
       `refusing to listen on ${listen.hostname} without --token-file: anyone who can reach it ` +
         `could register an executor or reach one`,

@@ -8,6 +8,7 @@ import { serveWebSocket } from "../server/ws_server.ts";
 import { jsonLinesTransport } from "../transport/json_lines.ts";
 import { log } from "../util/log.ts";
 import { envInteger, parseIntegerFlag, UsageError } from "./_args.ts";
+import { isLoopbackHost } from "../util/loopback.ts";
 
 /** Help text of `serve`. */
 export const SERVE_USAGE = `Usage: codex-exec-server [serve] [options]
@@ -23,10 +24,6 @@ Options:
                                   handshake (default 1: strictly in order)
   -h, --help                      show this help
 `;
-
-function isLoopback(host: string): boolean {
-  return host === "localhost" || host === "::1" || host === "[::1]" || host.startsWith("127.");
-}
 
 function parseListen(value: string): { hostname: string; port: number } | "stdio" {
   if (value === "stdio" || value === "stdio://") return "stdio";
@@ -104,7 +101,7 @@ export async function runServe(args: string[]): Promise<number> {
     core.shutdown();
     return 0;
   }
-  if (!isLoopback(listen.hostname) && token === undefined) {
+  if (!isLoopbackHost(listen.hostname) && token === undefined) {
     throw new UsageError(
       `refusing to listen on ${listen.hostname} without authentication: anyone who can reach ` +
         `it could run commands. Pass --ws-token-file FILE (clients then send ` +

@@ -14,6 +14,7 @@
 import http from "node:http";
 import https from "node:https";
 import { Readable } from "node:stream";
+import { isLoopbackHost } from "../util/loopback.ts";
 
 /** One request on the wire. */
 export interface WireRequest {
@@ -46,9 +47,7 @@ export interface SendOptions {
  * ```
  */
 export function isLoopback(url: URL): boolean {
-  const host = url.hostname.toLowerCase();
-  return host === "localhost" || host.endsWith(".localhost") || host === "[::1]" ||
-    /^127\.\d+\.\d+\.\d+$/.test(host);
+  return isLoopbackHost(url.hostname);
 }
 
 /**
