@@ -34,11 +34,26 @@ async function which(name: string, path: string): Promise<string | undefined> {
   return undefined;
 }
 
-/** PATH with every directory that holds a `deno` removed. */
-async function pathWithoutDeno(): Promise<string> {
+/**
+ * PATH without `deno`. A directory that holds one (e.g. `/usr/bin` after `npm install -g deno`)
+ * is replaced by a copy of it made of symlinks to everything else, so `mkdir` and friends stay.
+ */
+async function pathWithoutDeno(scratch: string): Promise<string> {
   const kept: string[] = [];
-  for (const dir of (Deno.env.get("PATH") ?? "/usr/bin:/bin").split(":")) {
-    if (dir && !(await which("deno", dir))) kept.push(dir);
+  for (const [index, dir] of (Deno.env.get("PATH") ?? "/usr/bin:/bin").split(":").entries()) {
+    if (!dir) continue;
+    if (!(await which("deno", dir))) {
+      kept.push(dir);
+      continue;
+    }
+    const shim = `${scratch}/path-${index}`;
+    await Deno.mkdir(shim, { recursive: true });
+    for await (const entry of Deno.readDir(dir)) {
+      if (entry.name !== "deno") {
+        await Deno.symlink(`${dir}/${entry.name}`, `${shim}/${entry.name}`);
+      }
+    }
+    kept.push(shim);
   }
   return kept.join(":");
 }
@@ -65,7 +80,7 @@ export async function smokeArtifact(artifact: string, options: SmokeOptions = {}
     await Deno.chmod(copy, 0o755);
     const launcher = options.launcher ?? [];
     const argv = [...launcher, copy];
-    const env = { PATH: await pathWithoutDeno(), HOME: dir, CODEX_EXEC_SERVER_LOG: "warn" };
+    const env = { PATH: await pathWithoutDeno(dir), HOME: dir, CODEX_EXEC_SERVER_LOG: "warn" };
     if (launcher.length === 0) assert(!(await which("deno", env.PATH)), "PATH still has deno");
 
     const version = await new Deno.Command(argv[0], {
