@@ -44,18 +44,25 @@ export function prepareRequest(params: HttpRequestParams): PreparedRequest {
     if (!TOKEN.test(header.name)) {
       throw invalidParams("http/request header name is invalid: invalid HTTP header name");
     }
+    // httpHeaderEnvVars: the secret lives in the executor's environment and is appended to the
+    // caller's prefix (`"Bearer "` + token), so the client never holds it.
+    let value = header.value;
     if (header.valueEnvVar != null) {
-      throw invalidParams(
-        `http/request header ${header.name} uses valueEnvVar, which this server does not ` +
-          "support (capability httpHeaderEnvVars is false); send the value instead",
-      );
+      const fromEnv = Deno.env.get(header.valueEnvVar);
+      if (fromEnv === undefined) {
+        throw invalidParams(
+          `http/request header ${header.name} requires executor environment variable ` +
+            header.valueEnvVar,
+        );
+      }
+      value += fromEnv;
     }
-    if (!HEADER_VALUE.test(header.value)) {
+    if (!HEADER_VALUE.test(value)) {
       throw invalidParams(
         `http/request header value is invalid for ${header.name}: failed to parse header value`,
       );
     }
-    headers.push([header.name, header.value]);
+    headers.push([header.name, value]);
   }
   let body: Uint8Array | undefined;
   if (params.bodyBase64 != null) {

@@ -15,7 +15,7 @@ import { z } from "zod";
 export const httpHeaderSchema = z.object({
   name: z.string(),
   value: z.string(),
-  /** Gated by the `httpHeaderEnvVars` capability, which this server does not advertise. */
+  /** Capability `httpHeaderEnvVars`: the server appends this variable's value to `value`. */
   valueEnvVar: z.string().nullish(),
 });
 

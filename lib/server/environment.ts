@@ -13,7 +13,7 @@ export const CAPABILITIES: Record<string, boolean> = {
   networkProxyLaunch: false,
   capabilityDiscoverySandbox: false,
   environmentConfigRead: false,
-  httpHeaderEnvVars: false,
+  httpHeaderEnvVars: true,
   sandboxedFileStreaming: false,
   shellSnapshotV2: false,
   fileWriteStreaming: false,

@@ -371,3 +371,43 @@ Deno.test("scenario 46: loopback requests bypass HTTP_PROXY/ALL_PROXY", async ()
     /^GET http:\/\/exec-server-test\.invalid\/via-proxy /,
   );
 });
+
+Deno.test("httpHeaderEnvVars: valueEnvVar takes the secret from the server's environment", async () => {
+  await using s = await openSession({ env: { HTTP_TEST_MCP_TOKEN: "server-side-secret" } });
+  const info = await s.client.call("environment/info");
+  assert.equal((info.capabilities as Record<string, boolean>).httpHeaderEnvVars, true);
+  await using peer = rawPeer(reply("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"));
+  await s.client.call("http/request", {
+    method: "POST",
+    url: `${peer.url}/mcp`,
+    headers: [
+      { name: "authorization", value: "Bearer ", valueEnvVar: "HTTP_TEST_MCP_TOKEN" },
+      { name: "x-plain", value: "1" },
+    ],
+    requestId: "env-1",
+  });
+  const sent = peer.requests[0].headers.filter(([name]) =>
+    ["authorization", "x-plain"].includes(name)
+  );
+  assert.deepEqual(sent, [["authorization", "Bearer server-side-secret"], ["x-plain", "1"]]);
+  await assertRpcError(
+    s.client.call("http/request", {
+      method: "GET",
+      url: `${peer.url}/`,
+      headers: [{ name: "authorization", value: "Bearer ", valueEnvVar: "HTTP_TEST_NOPE" }],
+      requestId: "env-2",
+    }),
+    INVALID_PARAMS,
+    "http/request header authorization requires executor environment variable HTTP_TEST_NOPE",
+  );
+  await assertRpcError(
+    s.client.call("http/request", {
+      method: "GET",
+      url: `${peer.url}/`,
+      headers: [{ name: "authorization", valueEnvVar: "HTTP_TEST_MCP_TOKEN" }],
+      requestId: "env-3",
+    }),
+    INVALID_PARAMS,
+    "missing field `value`",
+  );
+});

@@ -54,8 +54,44 @@ Deno.test("http/request validation texts", () => {
   for (const [overrides, message] of cases) {
     assert.throws(() => prepare(overrides), { code: -32602, message });
   }
+});
+
+Deno.test("http/request valueEnvVar appends the server's variable to the value", () => {
+  Deno.env.set("PREPARE_TEST_TOKEN", "sekrit");
+  try {
+    const request = prepare({
+      headers: [
+        { name: "authorization", value: "Bearer ", valueEnvVar: "PREPARE_TEST_TOKEN" },
+        { name: "x-raw", value: "", valueEnvVar: "PREPARE_TEST_TOKEN" },
+        { name: "x-raw", value: "plain", valueEnvVar: null },
+      ],
+    });
+    assert.deepEqual(request.headers, [
+      ["authorization", "Bearer sekrit"],
+      ["x-raw", "sekrit"],
+      ["x-raw", "plain"],
+    ]);
+  } finally {
+    Deno.env.delete("PREPARE_TEST_TOKEN");
+  }
   assert.throws(
-    () => prepare({ headers: [{ name: "x", value: "", valueEnvVar: "SECRET" }] }),
-    { code: -32602, message: /valueEnvVar/ },
+    () =>
+      prepare({
+        headers: [{ name: "authorization", value: "", valueEnvVar: "PREPARE_TEST_UNSET" }],
+      }),
+    {
+      code: -32602,
+      message:
+        "http/request header authorization requires executor environment variable PREPARE_TEST_UNSET",
+    },
+  );
+  assert.throws(
+    () =>
+      httpRequestParams.parse({
+        method: "GET",
+        url: "http://x/",
+        requestId: "r",
+        headers: [{ name: "a", valueEnvVar: "X" }],
+      }),
   );
 });
