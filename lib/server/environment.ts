@@ -12,7 +12,7 @@ import { VERSION } from "../version.ts";
 export const CAPABILITIES: Record<string, boolean> = {
   networkProxyLaunch: false,
   capabilityDiscoverySandbox: false,
-  environmentConfigRead: false,
+  environmentConfigRead: true,
   httpHeaderEnvVars: true,
   sandboxedFileStreaming: false,
   shellSnapshotV2: false,

@@ -12,7 +12,9 @@ export type MethodFamily =
   | "filesystem"
   | "http"
   | "environment info"
-  | "environment status";
+  | "environment status"
+  | "environment config"
+  | "capability discovery";
 
 /** Concurrent mode runs control-lane methods on their own semaphore so they are never starved. */
 export type Lane = "control" | "ordinary";

@@ -5,6 +5,7 @@
 import { ExecServerCore, type ExecServerCoreOptions } from "./core.ts";
 import { fsMethods } from "../fs/mod.ts";
 import { httpMethods } from "../http/mod.ts";
+import { configMethods } from "../config/mod.ts";
 
 export { ExecServerCore, type ExecServerCoreOptions } from "./core.ts";
 export { serveWebSocket, type WebSocketServer, type WebSocketServerOptions } from "./ws_server.ts";
@@ -21,6 +22,6 @@ export type { ConnectionContext, MethodContext, MethodSpec, MethodTable } from "
 export function createServerCore(options: ExecServerCoreOptions = {}): ExecServerCore {
   return new ExecServerCore({
     ...options,
-    methods: { ...fsMethods, ...httpMethods, ...options.methods },
+    methods: { ...fsMethods, ...httpMethods, ...configMethods, ...options.methods },
   });
 }

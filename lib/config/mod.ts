@@ -1,0 +1,14 @@
+/**
+ * Executor-local Codex configuration: `environmentConfig/read`.
+ * @module
+ */
+export {
+  codexHomeDir,
+  type ConfigLayer,
+  type ConfigLocations,
+  type EnvironmentConfig,
+  type LayerStack,
+  readEnvironmentConfig,
+  SYSTEM_CONFIG_DIR_ENV,
+} from "./environment_config.ts";
+export { configMethods } from "./methods.ts";
