@@ -6,7 +6,7 @@
  * thing as the file it came from.
  * @module
  */
-import { TomlDate } from "smol-toml";
+import type { TomlDate } from "smol-toml";
 
 /** A parsed TOML table (smol-toml with `integersAsBigInt: true`: integers are bigints). */
 export type TomlTable = { [key: string]: TomlValue };
