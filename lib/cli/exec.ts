@@ -3,6 +3,7 @@
  * stderr forwarded, stdin streamed, the remote exit code returned; `-t` for an interactive PTY.
  * @module
  */
+import { Method } from "../protocol/methods.ts";
 import { parseArgs } from "node:util";
 import { type ExecProcess, type ExecServerClient, RemoteCallError } from "../client/mod.ts";
 import { UsageError } from "./_args.ts";
@@ -104,7 +105,7 @@ export async function runExec(args: string[]): Promise<number> {
     const options = { argv: positionals, cwd: values.cwd, env };
     return values.tty ? await runTty(client, options) : await runPiped(client, options);
   } catch (err) {
-    if (err instanceof RemoteCallError && err.method === "process/start") {
+    if (err instanceof RemoteCallError && err.method === Method.processStart) {
       const where = values.cwd ? ` in ${values.cwd}` : "";
       console.error(`error: cannot start \`${positionals[0]}\`${where}: ${err.message}`);
       // As shells and env(1) do: 127 when the program (or directory) is missing.

@@ -5,7 +5,7 @@
  */
 import { parseArgs } from "node:util";
 import { basename, posix } from "node:path";
-import { pathFromUri } from "../fs/path_uri.ts";
+import { pathFromUri } from "../protocol/file_uri.ts";
 import { type ExecServerClient, MAX_WRITE_FILE_BYTES, RemoteCallError } from "../client/mod.ts";
 import { UsageError } from "./_args.ts";
 import { ProgressBar } from "./_progress.ts";

@@ -3,8 +3,6 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { fsMethods } from "../fs/mod.ts";
-import { httpMethods } from "../http/mod.ts";
 import { RegistryError, REMOTE_TOKEN_ENV, RemoteExecutor, tokenFromEnv } from "../remote/mod.ts";
 import { createServerCore } from "../server/mod.ts";
 import { log } from "../util/log.ts";
@@ -73,7 +71,6 @@ export async function runRemote(args: string[]): Promise<number> {
   if (!values["executor-id"]) throw new UsageError("--executor-id ID is required");
   const labels = parseLabels(values.label);
   const core = createServerCore({
-    methods: { ...fsMethods, ...httpMethods },
     sessionTtlMs: envInteger("CODEX_EXEC_SERVER_SESSION_TTL_MS"),
     processRetentionMs: envInteger("CODEX_EXEC_SERVER_PROCESS_RETENTION_MS"),
   });

@@ -4,6 +4,7 @@
  * order, and works out from a `process/read` answer which seqs it can never get back.
  * @module
  */
+import type { OutputStream } from "../protocol/process.ts";
 
 /**
  * One process event as the client publishes it.
@@ -14,7 +15,7 @@
  * ```
  */
 export type ProcessEvent =
-  | { kind: "output"; seq: number; stream: "stdout" | "stderr" | "pty"; data: Uint8Array }
+  | { kind: "output"; seq: number; stream: OutputStream; data: Uint8Array }
   | { kind: "exited"; seq: number; exitCode: number }
   | { kind: "closed"; seq: number };
 

@@ -3,7 +3,13 @@
  * recovery (reconnect + `resumeSessionId` + replay) for resumable transports (spec §5).
  * @module
  */
-import { uriFromPath } from "../fs/path_uri.ts";
+import { Method, Notification } from "../protocol/methods.ts";
+import type { EnvironmentInfo } from "../protocol/environment.ts";
+import type { DirectoryEntry, FileMetadata } from "../protocol/fs.ts";
+import type { ExecEnvPolicy, OutputStream, ReadChunk } from "../protocol/process.ts";
+
+export type { DirectoryEntry, EnvironmentInfo, FileMetadata };
+import { uriFromPath } from "../protocol/file_uri.ts";
 import { ErrorCode } from "../jsonrpc/mod.ts";
 import { decodeBase64, encodeBase64 } from "../util/base64.ts";
 import { delay } from "../util/async.ts";
@@ -99,26 +105,6 @@ export interface ConnectOptions {
 }
 
 /**
- * `environment/info` as the client sees it (fields beyond these are kept).
- *
- * @example
- * ```ts
- * const info: EnvironmentInfo = await client.info();
- * info.capabilities?.processResize; // true on Linux servers of this project
- * ```
- */
-export interface EnvironmentInfo {
-  shell?: { name: string; path: string };
-  executorVersion?: string;
-  cwd?: string | null;
-  userHomeDir?: string;
-  platformOs?: string;
-  tempDir?: string;
-  capabilities?: Record<string, boolean>;
-  [key: string]: unknown;
-}
-
-/**
  * Options of {@link ExecServerClient.start}.
  *
  * @example
@@ -134,13 +120,7 @@ export interface StartOptions {
   /** Child environment, added on top of `envPolicy`'s result. */
   env?: Record<string, string>;
   /** Build the environment from the server's own (spec §3.1.1); omitted = nothing inherited. */
-  envPolicy?: {
-    inherit: "all" | "core" | "none";
-    ignoreDefaultExcludes: boolean;
-    exclude: string[];
-    set: Record<string, string>;
-    includeOnly: string[];
-  };
+  envPolicy?: ExecEnvPolicy;
   /** Run under a PTY. */
   tty?: boolean;
   /** Initial PTY size (needs capability `processResize`; default 24x80). */
@@ -149,38 +129,6 @@ export interface StartOptions {
   /** Keep stdin writable in pipe mode (default true when not `tty`). */
   pipeStdin?: boolean;
   arg0?: string;
-}
-
-/**
- * `fs/getMetadata` result.
- *
- * @example
- * ```ts
- * const meta: FileMetadata = await client.stat("/etc/hosts");
- * meta.isFile; // true
- * ```
- */
-export interface FileMetadata {
-  isDirectory: boolean;
-  isFile: boolean;
-  isSymlink: boolean;
-  size?: number;
-  createdAtMs: number;
-  modifiedAtMs: number;
-}
-
-/**
- * One `fs/readDirectory` entry.
- *
- * @example
- * ```ts
- * const entries: DirectoryEntry[] = await client.readDirectory("/tmp");
- * ```
- */
-export interface DirectoryEntry {
-  fileName: string;
-  isDirectory: boolean;
-  isFile: boolean;
 }
 
 /**
@@ -230,7 +178,7 @@ function isRetryable(err: unknown): boolean {
 
 function decodeReplay(result: unknown): ReplayBatch {
   const r = result as {
-    chunks: { seq: number; stream: "stdout" | "stderr" | "pty"; chunk: string }[];
+    chunks: ReadChunk[];
     nextSeq: number;
     exited: boolean;
     exitCode: number | null;
@@ -339,7 +287,7 @@ export class ExecServerClient implements ProcessHost, AsyncDisposable {
       limits.timeoutMs ?? Infinity,
     );
     try {
-      const result = await conn.request("initialize", {
+      const result = await conn.request(Method.initialize, {
         clientName: this.#options.clientName ?? "codex-exec-server-client",
         ...(resumeSessionId ? { resumeSessionId } : {}),
       }, {
@@ -359,7 +307,7 @@ export class ExecServerClient implements ProcessHost, AsyncDisposable {
           `server resumed session ${result.sessionId} instead of ${resumeSessionId}`,
         );
       }
-      await conn.notify("initialized", {});
+      await conn.notify(Notification.initialized, {});
       return { conn, result };
     } catch (err) {
       conn.close();
@@ -386,18 +334,18 @@ export class ExecServerClient implements ProcessHost, AsyncDisposable {
     const seq = p.seq as number;
     try {
       switch (method) {
-        case "process/output":
+        case Notification.processOutput:
           proc.accept({
             kind: "output",
             seq,
-            stream: p.stream as "stdout" | "stderr" | "pty",
+            stream: p.stream as OutputStream,
             data: decodeBase64(p.chunk as string),
           });
           break;
-        case "process/exited":
+        case Notification.processExited:
           proc.accept({ kind: "exited", seq, exitCode: p.exitCode as number });
           break;
-        case "process/closed":
+        case Notification.processClosed:
           proc.accept({ kind: "closed", seq });
           break;
         default:
@@ -488,7 +436,7 @@ export class ExecServerClient implements ProcessHost, AsyncDisposable {
   ): Promise<void> {
     let result: unknown;
     try {
-      result = await call("process/read", {
+      result = await call(Method.processRead, {
         processId: proc.id,
         afterSeq: proc.lastSeq,
         waitMs: 0,
@@ -518,7 +466,7 @@ export class ExecServerClient implements ProcessHost, AsyncDisposable {
         ),
       );
       this.#processes.delete(proc.id);
-      call("process/terminate", { processId: proc.id }).catch(() => {});
+      call(Method.processTerminate, { processId: proc.id }).catch(() => {});
     }
   }
 
@@ -607,7 +555,7 @@ export class ExecServerClient implements ProcessHost, AsyncDisposable {
         throw err;
       });
       try {
-        await conn.request("process/start", params);
+        await conn.request(Method.processStart, params);
         break;
       } catch (err) {
         if (
@@ -634,22 +582,22 @@ export class ExecServerClient implements ProcessHost, AsyncDisposable {
 
   /** `environment/info`. */
   async info(): Promise<EnvironmentInfo> {
-    return await this.call("environment/info", {}) as EnvironmentInfo;
+    return await this.call(Method.environmentInfo, {}) as EnvironmentInfo;
   }
 
   /** `environment/status` (a health check). */
   async status(): Promise<string> {
-    return (await this.call("environment/status", {}) as { status: string }).status;
+    return (await this.call(Method.environmentStatus, {}) as { status: string }).status;
   }
 
   /** `fs/getMetadata`. */
   async stat(path: string): Promise<FileMetadata> {
-    return await this.call("fs/getMetadata", { path: remoteUri(path) }) as FileMetadata;
+    return await this.call(Method.fsGetMetadata, { path: remoteUri(path) }) as FileMetadata;
   }
 
   /** `fs/readDirectory` (entries in the server's order). */
   async readDirectory(path: string): Promise<DirectoryEntry[]> {
-    const result = await this.call("fs/readDirectory", { path: remoteUri(path) }) as {
+    const result = await this.call(Method.fsReadDirectory, { path: remoteUri(path) }) as {
       entries: DirectoryEntry[];
     };
     return result.entries;
@@ -657,13 +605,13 @@ export class ExecServerClient implements ProcessHost, AsyncDisposable {
 
   /** `fs/canonicalize`: the real path, as a `file:` URI. */
   async canonicalize(path: string): Promise<string> {
-    return (await this.call("fs/canonicalize", { path: remoteUri(path) }) as { path: string })
+    return (await this.call(Method.fsCanonicalize, { path: remoteUri(path) }) as { path: string })
       .path;
   }
 
   /** `fs/readFile`: the whole file in one message (server limit 512 MiB); see {@link readFileStream}. */
   async readFile(path: string): Promise<Uint8Array> {
-    const result = await this.call("fs/readFile", { path: remoteUri(path) }) as {
+    const result = await this.call(Method.fsReadFile, { path: remoteUri(path) }) as {
       dataBase64: string;
     };
     return decodeBase64(result.dataBase64);
@@ -678,12 +626,12 @@ export class ExecServerClient implements ProcessHost, AsyncDisposable {
     if (data.length > MAX_WRITE_FILE_BYTES) {
       throw new FileTooLargeError(data.length, MAX_WRITE_FILE_BYTES);
     }
-    await this.call("fs/writeFile", { path: remoteUri(path), dataBase64: encodeBase64(data) });
+    await this.call(Method.fsWriteFile, { path: remoteUri(path), dataBase64: encodeBase64(data) });
   }
 
   /** `fs/createDirectory` (recursive by default, like `mkdir -p`). */
   async createDirectory(path: string, options: { recursive?: boolean } = {}): Promise<void> {
-    await this.call("fs/createDirectory", {
+    await this.call(Method.fsCreateDirectory, {
       path: remoteUri(path),
       recursive: options.recursive ?? true,
     });
@@ -694,7 +642,7 @@ export class ExecServerClient implements ProcessHost, AsyncDisposable {
     path: string,
     options: { recursive?: boolean; force?: boolean } = {},
   ): Promise<void> {
-    await this.call("fs/remove", {
+    await this.call(Method.fsRemove, {
       path: remoteUri(path),
       recursive: options.recursive ?? true,
       force: options.force ?? true,
@@ -703,7 +651,7 @@ export class ExecServerClient implements ProcessHost, AsyncDisposable {
 
   /** `fs/copy` on the server. */
   async copy(from: string, to: string, options: { recursive?: boolean } = {}): Promise<void> {
-    await this.call("fs/copy", {
+    await this.call(Method.fsCopy, {
       sourcePath: remoteUri(from),
       destinationPath: remoteUri(to),
       recursive: options.recursive ?? false,

@@ -4,7 +4,7 @@
  * @module
  */
 import { connectHarnessStream } from "../relay/mod.ts";
-import { resolveHarnessUrl } from "../rendezvous/mod.ts";
+import { resolveHarnessUrl } from "../registry/mod.ts";
 import type { MessageTransport } from "../transport/types.ts";
 import { websocketTransport } from "../transport/websocket.ts";
 import { ConnectError } from "./errors.ts";

@@ -3,6 +3,7 @@
  * `ReadableStream` whose pull drives the requests, so memory stays at `readAhead` blocks.
  * @module
  */
+import { Method } from "../protocol/methods.ts";
 import { decodeBase64 } from "../util/base64.ts";
 import { RemoteCallError } from "./errors.ts";
 
@@ -69,7 +70,7 @@ export function readFileStream(
   function openHandle(): Promise<string> {
     handle ??= (async () => {
       const handleId = newHandleId();
-      await caller.call("fs/open", { handleId, path: uri });
+      await caller.call(Method.fsOpen, { handleId, path: uri });
       return handleId;
     })();
     return handle;
@@ -80,7 +81,11 @@ export function readFileStream(
       const current = openHandle();
       const handleId = await current;
       try {
-        const result = await caller.call("fs/readBlock", { handleId, offset, len: blockSize }) as {
+        const result = await caller.call(Method.fsReadBlock, {
+          handleId,
+          offset,
+          len: blockSize,
+        }) as {
           chunk: string;
           eof: boolean;
         };
@@ -110,7 +115,7 @@ export function readFileStream(
     inflight.length = 0;
     if (!handle) return;
     const handleId = await handle.catch(() => null);
-    if (handleId) await caller.call("fs/close", { handleId }).catch(() => {});
+    if (handleId) await caller.call(Method.fsClose, { handleId }).catch(() => {});
   }
 
   return new ReadableStream<Uint8Array>({

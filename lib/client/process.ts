@@ -3,6 +3,10 @@
  * seq order, its exit code, and the calls that act on it.
  * @module
  */
+import { Method } from "../protocol/methods.ts";
+import type { OutputStream, ProcessSignal, WriteStatus } from "../protocol/process.ts";
+
+export type { ProcessSignal, WriteStatus };
 import { encodeBase64 } from "../util/base64.ts";
 import { AsyncQueue } from "../util/async_queue.ts";
 import { type ProcessEvent, type ReplayBatch, Sequencer } from "./_sequencer.ts";
@@ -18,30 +22,9 @@ import type { ProcessFailedError } from "./errors.ts";
  */
 export interface OutputChunk {
   seq: number;
-  stream: "stdout" | "stderr" | "pty";
+  stream: OutputStream;
   data: Uint8Array;
 }
-
-/**
- * Answer of `process/write`: `accepted`, or why the bytes were not written.
- *
- * @example
- * ```ts
- * const status: WriteStatus = await proc.write("y\n"); // "accepted"
- * ```
- */
-export type WriteStatus = "accepted" | "unknownProcess" | "stdinClosed" | "starting";
-
-/**
- * Signals `process/signal` knows (`interrupt` upstream; the rest need `processSignals`).
- *
- * @example
- * ```ts
- * const signal: ProcessSignal = "interrupt";
- * await proc.signal(signal);
- * ```
- */
-export type ProcessSignal = "interrupt" | "terminate" | "kill" | "hangup" | "quit";
 
 /**
  * What a process needs from its client.
@@ -131,7 +114,7 @@ export class ExecProcess implements AsyncIterable<OutputChunk> {
    */
   async write(data: Uint8Array | string): Promise<WriteStatus> {
     const bytes = typeof data === "string" ? encoder.encode(data) : data;
-    const result = await this.#host.call("process/write", {
+    const result = await this.#host.call(Method.processWrite, {
       processId: this.id,
       chunk: encodeBase64(bytes),
       writeId: crypto.randomUUID(),
@@ -141,7 +124,7 @@ export class ExecProcess implements AsyncIterable<OutputChunk> {
 
   /** End of input: EOF on a stdin pipe, ^D on a PTY (needs capability `processCloseStdin`). */
   async closeStdin(): Promise<string> {
-    const result = await this.#host.call("process/closeStdin", { processId: this.id }) as {
+    const result = await this.#host.call(Method.processCloseStdin, { processId: this.id }) as {
       status: string;
     };
     return result.status;
@@ -149,7 +132,7 @@ export class ExecProcess implements AsyncIterable<OutputChunk> {
 
   /** Resizes the PTY (needs capability `processResize`). */
   async resize(size: { rows: number; cols: number }): Promise<string> {
-    const result = await this.#host.call("process/resize", {
+    const result = await this.#host.call(Method.processResize, {
       processId: this.id,
       rows: size.rows,
       cols: size.cols,
@@ -159,12 +142,12 @@ export class ExecProcess implements AsyncIterable<OutputChunk> {
 
   /** Sends a signal to the process group. */
   async signal(signal: ProcessSignal = "interrupt"): Promise<void> {
-    await this.#host.call("process/signal", { processId: this.id, signal });
+    await this.#host.call(Method.processSignal, { processId: this.id, signal });
   }
 
   /** Kills the process group; resolves with whether it was still running. */
   async terminate(): Promise<boolean> {
-    const result = await this.#host.call("process/terminate", { processId: this.id }) as {
+    const result = await this.#host.call(Method.processTerminate, { processId: this.id }) as {
       running: boolean;
     };
     return result.running;

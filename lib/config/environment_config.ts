@@ -8,7 +8,7 @@
  */
 import { parse, TomlError } from "smol-toml";
 import { internalError, invalidParams } from "../jsonrpc/errors.ts";
-import { uriFromPath } from "../fs/path_uri.ts";
+import { uriFromPath } from "../protocol/file_uri.ts";
 import { projectTable } from "./_projection.ts";
 import { type TomlTable, writeToml } from "./_toml_writer.ts";
 

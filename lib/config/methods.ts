@@ -2,37 +2,22 @@
  * The `environmentConfig/read` JSON-RPC method (family `environment config`).
  * @module
  */
-import { z } from "zod";
-import { defineMethod, type MethodTable } from "../server/method.ts";
-import { pathFromUri } from "../fs/path_uri.ts";
+import { defineMethod } from "../method/mod.ts";
+import { environmentConfigReadParams } from "../protocol/config.ts";
+import { pathFromUri } from "../protocol/file_uri.ts";
 import { invalidParams } from "../jsonrpc/errors.ts";
 import { readEnvironmentConfig } from "./environment_config.ts";
 
 /**
- * `environmentConfig/read` params; `cwd` must be a `file:` URI (it selects nothing yet: upstream
- * returns no project layers either).
+ * The config handlers by name; `lib/server/routes.ts` gives them their wire names.
  *
  * @example
  * ```ts
- * environmentConfigReadParams.parse({ cwd: "file:///w", configPaths: [["mcp_servers"]], requirementsPaths: [] });
+ * const spec = configHandlers.read;
  * ```
  */
-export const environmentConfigReadParams = z.object({
-  cwd: z.string(),
-  configPaths: z.array(z.array(z.string())),
-  requirementsPaths: z.array(z.array(z.string())),
-});
-
-/**
- * Methods by wire name.
- *
- * @example
- * ```ts
- * const methods: MethodTable = { ...configMethods };
- * ```
- */
-export const configMethods: MethodTable = {
-  "environmentConfig/read": defineMethod({
+export const configHandlers = {
+  read: defineMethod({
     family: "environment config",
     params: environmentConfigReadParams,
     handle(params) {

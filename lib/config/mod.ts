@@ -11,4 +11,4 @@ export {
   readEnvironmentConfig,
   SYSTEM_CONFIG_DIR_ENV,
 } from "./environment_config.ts";
-export { configMethods } from "./methods.ts";
+export { configHandlers } from "./methods.ts";

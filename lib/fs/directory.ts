@@ -2,6 +2,7 @@
  * `fs/createDirectory`, `fs/readDirectory` and `fs/remove`.
  * @module
  */
+import type { DirectoryEntry } from "../protocol/fs.ts";
 import { internalError } from "../jsonrpc/errors.ts";
 import { ioError, isNotFound } from "./io_error.ts";
 import type { FollowOptions } from "./read_write.ts";
@@ -36,12 +37,6 @@ export async function createDirectory(
 }
 
 /** One `fs/readDirectory` entry. */
-export interface DirectoryEntry {
-  fileName: string;
-  isDirectory: boolean;
-  isFile: boolean;
-}
-
 /**
  * `fs/readDirectory`: entries in OS order without `.`/`..`; types follow symlinks and entries
  * whose stat fails (dangling symlinks, entries removed meanwhile) are skipped.

@@ -2,21 +2,13 @@
  * `fs/getMetadata` and `fs/canonicalize`.
  * @module
  */
+import type { FileMetadata } from "../protocol/fs.ts";
 import { ioError } from "./io_error.ts";
-import { uriFromPath } from "./path_uri.ts";
+import { uriFromPath } from "../protocol/file_uri.ts";
 import type { FollowOptions } from "./read_write.ts";
 import { rejectFinalSymlink, rejectSymlinkAncestors } from "./_symlinks.ts";
 
 /** The `fs/getMetadata` result. */
-export interface FileMetadata {
-  isDirectory: boolean;
-  isFile: boolean;
-  isSymlink: boolean;
-  size: number;
-  createdAtMs: number;
-  modifiedAtMs: number;
-}
-
 /**
  * Metadata of `path`: type, size and times follow symlinks (stat), `isSymlink` comes from lstat.
  * A dangling symlink is NotFound. Times are milliseconds since the epoch, 0 when unavailable.

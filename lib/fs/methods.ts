@@ -2,15 +2,15 @@
  * The filesystem JSON-RPC methods (`fs/*`, family `filesystem`).
  * @module
  */
-import { defineMethod, type MethodContext, type MethodTable } from "../server/method.ts";
+import { defineMethod, type MethodContext } from "../method/method.ts";
 import { copyPath } from "./copy.ts";
 import { createDirectory, readDirectory, removePath } from "./directory.ts";
 import { FileHandleTable } from "./handles.ts";
 import { canonicalize, getMetadata } from "./metadata.ts";
-import { pathFromUri } from "./path_uri.ts";
+import { pathFromUri } from "../protocol/file_uri.ts";
 import { readFileBase64, writeFileBase64 } from "./read_write.ts";
 import { rejectRestrictedSandbox } from "./sandbox.ts";
-import * as schema from "./schemas.ts";
+import * as schema from "../protocol/fs.ts";
 import { walk } from "./walk.ts";
 
 /**
@@ -36,15 +36,15 @@ export function fileHandles(context: MethodContext): FileHandleTable {
 }
 
 /**
- * Every `fs/*` method, ready to merge into the server's method table.
+ * The `fs/*` handlers by name; `lib/server/routes.ts` gives them their wire names.
  *
  * @example
  * ```ts
- * const methods: MethodTable = { ...fsMethods, ...httpMethods };
+ * const spec = fsHandlers.readFile;
  * ```
  */
-export const fsMethods: MethodTable = {
-  "fs/readFile": defineMethod({
+export const fsHandlers = {
+  readFile: defineMethod({
     family: "filesystem",
     params: schema.readFileParams,
     handle(params) {
@@ -52,7 +52,7 @@ export const fsMethods: MethodTable = {
       return readFileBase64(pathFromUri(params.path), params);
     },
   }),
-  "fs/writeFile": defineMethod({
+  writeFile: defineMethod({
     family: "filesystem",
     params: schema.writeFileParams,
     handle(params) {
@@ -60,7 +60,7 @@ export const fsMethods: MethodTable = {
       return writeFileBase64(pathFromUri(params.path), params.dataBase64, params);
     },
   }),
-  "fs/createDirectory": defineMethod({
+  createDirectory: defineMethod({
     family: "filesystem",
     params: schema.createDirectoryParams,
     handle(params) {
@@ -68,7 +68,7 @@ export const fsMethods: MethodTable = {
       return createDirectory(pathFromUri(params.path), params);
     },
   }),
-  "fs/getMetadata": defineMethod({
+  getMetadata: defineMethod({
     family: "filesystem",
     params: schema.getMetadataParams,
     handle(params) {
@@ -76,7 +76,7 @@ export const fsMethods: MethodTable = {
       return getMetadata(pathFromUri(params.path), params);
     },
   }),
-  "fs/canonicalize": defineMethod({
+  canonicalize: defineMethod({
     family: "filesystem",
     params: schema.canonicalizeParams,
     handle(params) {
@@ -84,7 +84,7 @@ export const fsMethods: MethodTable = {
       return canonicalize(pathFromUri(params.path));
     },
   }),
-  "fs/readDirectory": defineMethod({
+  readDirectory: defineMethod({
     family: "filesystem",
     params: schema.readDirectoryParams,
     handle(params) {
@@ -92,7 +92,7 @@ export const fsMethods: MethodTable = {
       return readDirectory(pathFromUri(params.path));
     },
   }),
-  "fs/walk": defineMethod({
+  walk: defineMethod({
     family: "filesystem",
     params: schema.walkParams,
     handle(params) {
@@ -100,7 +100,7 @@ export const fsMethods: MethodTable = {
       return walk(pathFromUri(params.path), params.options);
     },
   }),
-  "fs/remove": defineMethod({
+  remove: defineMethod({
     family: "filesystem",
     params: schema.removeParams,
     handle(params) {
@@ -108,7 +108,7 @@ export const fsMethods: MethodTable = {
       return removePath(pathFromUri(params.path), params);
     },
   }),
-  "fs/copy": defineMethod({
+  copy: defineMethod({
     family: "filesystem",
     params: schema.copyParams,
     handle(params) {
@@ -118,7 +118,7 @@ export const fsMethods: MethodTable = {
       return copyPath(source, destination, params);
     },
   }),
-  "fs/open": defineMethod({
+  open: defineMethod({
     family: "filesystem",
     params: schema.openParams,
     async handle(params, context) {
@@ -128,14 +128,14 @@ export const fsMethods: MethodTable = {
       return { handleId: params.handleId };
     },
   }),
-  "fs/readBlock": defineMethod({
+  readBlock: defineMethod({
     family: "filesystem",
     params: schema.readBlockParams,
     handle(params, context) {
       return fileHandles(context).readBlock(params.handleId, params);
     },
   }),
-  "fs/close": defineMethod({
+  close: defineMethod({
     family: "filesystem",
     lane: "control",
     params: schema.closeParams,

@@ -1,16 +1,15 @@
 /**
- * Filesystem methods (`fs/*`, spec §3.3) and the helpers they share: `file:` URI paths, the
+ * Filesystem handlers (`fs/*`, spec §3.3) and the helpers they share: the
  * I/O error mapping, the sandbox refusal and per-connection block-read handles.
  *
  * @example
  * ```ts
- * import { fsMethods } from "./lib/fs/mod.ts";
- * const table = { ...fsMethods };
+ * import { fsHandlers } from "./mod.ts";
+ * const spec = fsHandlers.readFile;
  * ```
  * @module
  */
-export { pathFromUri, uriFromPath } from "./path_uri.ts";
-export { FILE_HANDLES_RESOURCE, fileHandles, fsMethods } from "./methods.ts";
+export { FILE_HANDLES_RESOURCE, fileHandles, fsHandlers } from "./methods.ts";
 export {
   ioError,
   type IoErrorContext,
@@ -19,12 +18,7 @@ export {
   osError,
   osErrorText,
 } from "./io_error.ts";
-export {
-  rejectRestrictedSandbox,
-  SANDBOX_UNAVAILABLE,
-  type SandboxContext,
-  sandboxSchema,
-} from "./sandbox.ts";
+export { rejectRestrictedSandbox, SANDBOX_UNAVAILABLE } from "./sandbox.ts";
 export {
   type Block,
   FileHandleTable,
@@ -40,11 +34,10 @@ export {
   readWholeFile,
   writeFileBase64,
 } from "./read_write.ts";
-export { canonicalize, type FileMetadata, getMetadata } from "./metadata.ts";
+export { canonicalize, getMetadata } from "./metadata.ts";
 export {
   createDirectory,
   type CreateDirectoryOptions,
-  type DirectoryEntry,
   readDirectory,
   type RemoveOptions,
   removePath,
@@ -57,4 +50,3 @@ export {
   type WalkOptions,
   type WalkOutcome,
 } from "./walk.ts";
-export * from "./schemas.ts";

@@ -4,30 +4,9 @@
  * full access.
  * @module
  */
-import { z } from "zod";
+import type { z } from "zod";
 import { invalidRequest } from "../jsonrpc/errors.ts";
-
-// Only the parts that decide "restricted or not" are checked; the rest of Codex's large
-// permission model passes through untouched.
-const fileSystemPermissions = z.looseObject({ type: z.enum(["restricted", "unrestricted"]) });
-const permissionProfile = z.discriminatedUnion("type", [
-  z.looseObject({ type: z.literal("managed"), file_system: fileSystemPermissions }),
-  z.looseObject({ type: z.literal("disabled") }),
-  z.looseObject({ type: z.literal("external") }),
-]);
-
-/**
- * Schema of `FileSystemSandboxContext | null`, optional on every fs method.
- *
- * @example
- * ```ts
- * const sandbox = sandboxSchema.parse({ permissions: { type: "disabled" } });
- * ```
- */
-export const sandboxSchema = z.looseObject({ permissions: permissionProfile }).nullish();
-
-/** The parsed `sandbox` member. */
-export type SandboxContext = z.output<typeof sandboxSchema>;
+import type { permissionProfile, SandboxContext } from "../protocol/sandbox.ts";
 
 /**
  * The error text upstream uses when it has no sandbox helper configured.

@@ -14,7 +14,7 @@
  */
 import { invalidRequest } from "../jsonrpc/errors.ts";
 import { ioError } from "./io_error.ts";
-import { uriFromPath } from "./path_uri.ts";
+import { uriFromPath } from "../protocol/file_uri.ts";
 
 /** `WalkOptions` from the wire. */
 export interface WalkOptions {

@@ -5,7 +5,7 @@
  */
 import { internalError } from "../jsonrpc/errors.ts";
 import { encodeBase64 } from "../util/base64.ts";
-import { defineMethod, type MethodContext, type MethodTable } from "../server/method.ts";
+import { defineMethod, type MethodContext } from "../method/method.ts";
 import { ActiveStreams } from "./active_streams.ts";
 import { prepareRequest } from "./prepare.ts";
 import {
@@ -14,7 +14,12 @@ import {
   type PerformedResponse,
   performRequest,
 } from "./request.ts";
-import { httpRequestParams } from "./schemas.ts";
+import {
+  BODY_DELTA_METHOD,
+  type BodyDelta,
+  httpRequestParams,
+  type HttpRequestResult,
+} from "../protocol/http.ts";
 
 /**
  * Largest decoded payload of one `http/request/bodyDelta`.
@@ -35,41 +40,15 @@ export const MAX_BODY_DELTA_BYTES = 1024 * 1024;
  */
 export const ACTIVE_STREAMS_RESOURCE = "http.streams";
 /**
- * Notification carrying streamed body bytes.
- *
- * @example
- * ```ts
- * const deltas = received.filter((m) => m.method === BODY_DELTA_METHOD);
- * ```
- */
-export const BODY_DELTA_METHOD = "http/request/bodyDelta";
-
-/** The `http/request` result. */
-export interface HttpRequestResult {
-  status: number;
-  headers: { name: string; value: string }[];
-  bodyBase64: string;
-}
-
-/** The `http/request/bodyDelta` params. */
-export interface BodyDelta {
-  requestId: string;
-  seq: number;
-  deltaBase64: string;
-  done: boolean;
-  error: string | null;
-}
-
-/**
  * `http/request` for the server's method table.
  *
  * @example
  * ```ts
- * const methods: MethodTable = { ...fsMethods, ...httpMethods };
+ * const spec = httpHandlers.request;
  * ```
  */
-export const httpMethods: MethodTable = {
-  "http/request": defineMethod({
+export const httpHandlers = {
+  request: defineMethod({
     family: "http",
     params: httpRequestParams,
     async handle(params, context): Promise<HttpRequestResult> {

@@ -4,19 +4,12 @@
  *
  * @example
  * ```ts
- * import { httpMethods } from "./lib/http/mod.ts";
- * const table = { ...httpMethods };
+ * import { httpHandlers } from "./mod.ts";
+ * const spec = httpHandlers.request;
  * ```
  * @module
  */
-export {
-  ACTIVE_STREAMS_RESOURCE,
-  BODY_DELTA_METHOD,
-  type BodyDelta,
-  httpMethods,
-  type HttpRequestResult,
-  MAX_BODY_DELTA_BYTES,
-} from "./methods.ts";
+export { ACTIVE_STREAMS_RESOURCE, httpHandlers, MAX_BODY_DELTA_BYTES } from "./methods.ts";
 export { ActiveStreams } from "./active_streams.ts";
 export { type PreparedRequest, prepareRequest } from "./prepare.ts";
 export {
@@ -34,4 +27,3 @@ export {
   type WireRequest,
   type WireResponse,
 } from "./send.ts";
-export { httpHeaderSchema, type HttpRequestParams, httpRequestParams } from "./schemas.ts";

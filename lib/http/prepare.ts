@@ -4,7 +4,7 @@
  */
 import { invalidParams } from "../jsonrpc/errors.ts";
 import { Base64Error, decodeBase64 } from "../util/base64.ts";
-import type { HttpRequestParams } from "./schemas.ts";
+import type { HttpRequestParams } from "../protocol/http.ts";
 
 /** A validated outgoing request. */
 export interface PreparedRequest {

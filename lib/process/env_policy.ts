@@ -4,14 +4,9 @@
  * @module
  */
 
-/** The `envPolicy` member of `process/start`. */
-export interface ExecEnvPolicy {
-  inherit: "all" | "core" | "none";
-  ignoreDefaultExcludes: boolean;
-  exclude: string[];
-  set: Record<string, string>;
-  includeOnly: string[];
-}
+import type { ExecEnvPolicy } from "../protocol/process.ts";
+
+export type { ExecEnvPolicy };
 
 const CORE_VARS = ["HOME", "LOGNAME", "PATH", "SHELL", "USER", "USERNAME", "TMPDIR", "TEMP", "TMP"];
 const DEFAULT_EXCLUDES = ["*KEY*", "*SECRET*", "*TOKEN*"];

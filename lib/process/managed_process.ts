@@ -4,6 +4,7 @@
  * sink is attached at that moment (none while the session is detached).
  * @module
  */
+import { Notification } from "../protocol/methods.ts";
 import { encodeBase64 } from "../util/base64.ts";
 import { JsonText } from "../jsonrpc/message.ts";
 import { delay, yieldToEventLoop } from "../util/async.ts";
@@ -103,7 +104,7 @@ export class ManagedProcess {
     const exited = child.exitCode.then(async (code) => {
       await Promise.race([drained, delay(EXIT_DRAIN_GRACE_MS)]);
       this.exitCode = code;
-      await this.#emit("process/exited", (seq) => ({
+      await this.#emit(Notification.processExited, (seq) => ({
         processId: this.id,
         seq,
         exitCode: code,
@@ -112,7 +113,7 @@ export class ManagedProcess {
     });
     Promise.all([drained, exited]).then(async () => {
       this.closed = true;
-      await this.#emit("process/closed", (seq) => ({ processId: this.id, seq }));
+      await this.#emit(Notification.processClosed, (seq) => ({ processId: this.id, seq }));
       this.#options.onClosed();
     });
   }
@@ -127,7 +128,7 @@ export class ManagedProcess {
         for (let at = 0; at < bytes.length; at += OUTPUT_CHUNK_BYTES) {
           const piece = bytes.subarray(at, at + OUTPUT_CHUNK_BYTES);
           await this.#emit(
-            "process/output",
+            Notification.processOutput,
             (seq) =>
               new JsonText(
                 `{"processId":${this.#idJson},"seq":${seq},"stream":"${stream}","chunk":"${

@@ -9,6 +9,7 @@ import { encodeBase64 } from "../util/base64.ts";
 import { type EventSink, ManagedProcess } from "./managed_process.ts";
 import { DEFAULT_RETENTION, type RetentionLimits } from "./output_retention.ts";
 import type { Spawner, SpawnRequest } from "./spawner.ts";
+import type { ControlStatus, ReadResult, WriteStatus } from "../protocol/process.ts";
 
 /** Options of {@link ProcessTable}. */
 export interface ProcessTableOptions {
@@ -17,6 +18,8 @@ export interface ProcessTableOptions {
   retention?: RetentionLimits;
   /** How long a closed process stays readable (upstream: 30 s). */
   closedRetentionMs?: number;
+  /** Where notifications go now; null while no client is attached (events are only retained). */
+  sink?: () => EventSink | null;
 }
 
 /** What `process/start` asks for, after path and env resolution. */
@@ -25,33 +28,15 @@ export interface StartRequest extends SpawnRequest {
   tty: boolean;
 }
 
-/** Result of `process/read`. */
-export interface ReadResult {
-  chunks: { seq: number; stream: string; chunk: string }[];
-  nextSeq: number;
-  exited: boolean;
-  exitCode: number | null;
-  closed: boolean;
-  failure: null;
-  sandboxDenied: boolean;
-}
-
-/** Outcome of `process/signal`, `process/resize` and `process/closeStdin` (ours). */
-export type ControlStatus = "accepted" | "unknownProcess" | "starting" | "exited";
-
-/** Status of `process/write`. */
-export type WriteStatus = "accepted" | "unknownProcess" | "stdinClosed" | "starting";
-
 /**
  * @example
  * ```ts
  * const table = new ProcessTable({ spawners: { pipe: new PipeSpawner() } });
  * ```
  */
-export class ProcessTable {
+export class ProcessTable implements Disposable {
   #processes = new Map<string, ManagedProcess>();
-  #sink: EventSink | null = null;
-  #options: Required<Omit<ProcessTableOptions, "spawners">> & ProcessTableOptions;
+  #options: Required<Omit<ProcessTableOptions, "spawners" | "sink">> & ProcessTableOptions;
   #timers = new Set<ReturnType<typeof setTimeout>>();
 
   constructor(options: ProcessTableOptions) {
@@ -60,11 +45,6 @@ export class ProcessTable {
       closedRetentionMs: 30_000,
       ...options,
     };
-  }
-
-  /** Where notifications go; null while detached (events are then only retained). */
-  setSink(sink: EventSink | null): void {
-    this.#sink = sink;
   }
 
   /** Looks up a process. */
@@ -82,7 +62,7 @@ export class ProcessTable {
     if (!spawner) throw new RpcError(-32603, "PTY processes are not supported on this platform");
     const proc = new ManagedProcess(processId, {
       retention: this.#options.retention,
-      sink: () => this.#sink,
+      sink: () => this.#options.sink?.() ?? null,
       onClosed: () => this.#scheduleRemoval(proc),
     });
     proc.tty = request.tty;
@@ -219,6 +199,11 @@ export class ProcessTable {
   }
 
   /** Kills every process group and forgets all processes (session expiry, shutdown). */
+  [Symbol.dispose](): void {
+    this.killAll();
+  }
+
+  /** Kills every process group of the table. */
   killAll(): void {
     for (const proc of this.#processes.values()) {
       if (proc.starting) proc.startCancelled = true;

@@ -4,8 +4,9 @@
  * @module
  */
 
-/** Name of an output stream as it appears in `process/output`. */
-export type OutputStream = "stdout" | "stderr" | "pty";
+import type { OutputStream } from "../protocol/process.ts";
+
+export type { OutputStream };
 
 /** What to start. `env` is the complete child environment (nothing is inherited). */
 export interface SpawnRequest {

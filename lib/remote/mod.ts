@@ -17,10 +17,10 @@
  * ```
  * @module
  */
-export { BearerToken, REMOTE_TOKEN_ENV, tokenFromEnv } from "./bearer_token.ts";
-export { RegistryError, type RegistryErrorCode } from "./errors.ts";
-export { EXECUTOR_REPLACED_REASON } from "./executor_replaced.ts";
-export { isKeepalive, KEEPALIVE_FRAME, KEEPALIVE_STREAM_ID } from "./keepalive.ts";
+export { BearerToken, REMOTE_TOKEN_ENV, tokenFromEnv } from "../registry/bearer_token.ts";
+export { RegistryError, type RegistryErrorCode } from "../registry/errors.ts";
+export { EXECUTOR_REPLACED_REASON } from "../relay/executor_replaced.ts";
+export { isKeepalive, KEEPALIVE_FRAME, KEEPALIVE_STREAM_ID } from "../relay/keepalive.ts";
 export {
   idempotencyId,
   type IdempotencyOptions,
@@ -34,7 +34,7 @@ export {
   type ResolveHarnessOptions,
   resolveHarnessUrl,
   validateExecutorId,
-} from "./registry_client.ts";
+} from "../registry/registry_client.ts";
 export {
   RemoteExecutor,
   type RemoteExecutorOptions,

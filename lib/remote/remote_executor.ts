@@ -12,24 +12,24 @@ import {
 } from "../relay/mod.ts";
 import type { MessageTransport } from "../transport/types.ts";
 import { backoffDelay, delay } from "../util/async.ts";
-import type { BearerToken } from "./bearer_token.ts";
-import { EXECUTOR_REPLACED_REASON } from "./executor_replaced.ts";
-import { isKeepalive } from "./keepalive.ts";
-import { RegistryError } from "./errors.ts";
+import type { BearerToken } from "../registry/bearer_token.ts";
+import { EXECUTOR_REPLACED_REASON } from "../relay/executor_replaced.ts";
+import { isKeepalive } from "../relay/keepalive.ts";
+import { RegistryError } from "../registry/errors.ts";
 import {
   idempotencyId,
   normalizeBaseUrl,
   registerExecutor,
   type Registration,
   validateExecutorId,
-} from "./registry_client.ts";
+} from "../registry/registry_client.ts";
 
 /**
  * Options of {@linkcode RemoteExecutor}.
  * @example
  * ```ts
  * import type { RemoteExecutorOptions } from "./remote_executor.ts";
- * import { BearerToken } from "./bearer_token.ts";
+ * import { BearerToken } from "../registry/bearer_token.ts";
  * const options: RemoteExecutorOptions = {
  *   registry: "http://127.0.0.1:8080",
  *   executorId: "laptop",
@@ -94,7 +94,7 @@ const SILENT = { info() {}, warn() {}, debug() {} };
  * @example
  * ```ts
  * import { RemoteExecutor } from "./remote_executor.ts";
- * import { tokenFromEnv } from "./bearer_token.ts";
+ * import { tokenFromEnv } from "../registry/bearer_token.ts";
  * import { createServerCore } from "../server/mod.ts";
  * const core = createServerCore();
  * const executor = new RemoteExecutor({

@@ -5,8 +5,8 @@
  * @module
  */
 import { encodeFrame } from "../relay/mod.ts";
-import { EXECUTOR_REPLACED_REASON } from "../remote/executor_replaced.ts";
-import { KEEPALIVE_FRAME } from "../remote/keepalive.ts";
+import { EXECUTOR_REPLACED_REASON } from "../relay/executor_replaced.ts";
+import { KEEPALIVE_FRAME } from "../relay/keepalive.ts";
 import { PacedSocket } from "./_paced_socket.ts";
 import { peekFrame } from "./_frame_peek.ts";
 

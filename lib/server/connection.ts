@@ -4,7 +4,7 @@
  * detaches its session when the transport ends (spec §1, §2).
  * @module
  */
-import { z } from "zod";
+import { Method, Notification } from "../protocol/methods.ts";
 import {
   ErrorCode,
   internalError,
@@ -22,17 +22,13 @@ import {
 } from "../jsonrpc/message.ts";
 import { type MessageTransport, OversizedMessage } from "../transport/types.ts";
 import { Semaphore } from "../util/async.ts";
-import type { ConnectionContext, Lane, MethodContext, MethodTable } from "./method.ts";
-import { formatParamsError } from "./params_error.ts";
-import type { Session } from "./session.ts";
+import type { ConnectionContext, Lane, MethodContext, MethodTable } from "../method/method.ts";
+import { formatParamsError } from "../method/params_error.ts";
+import type { Session } from "../method/session.ts";
 import type { SessionOwner, SessionRegistry } from "./session_registry.ts";
 import { environmentInfo } from "./environment.ts";
+import { initializeParams } from "../protocol/environment.ts";
 import { log } from "../util/log.ts";
-
-const initializeParams = z.object({
-  clientName: z.string(),
-  resumeSessionId: z.string().nullish(),
-});
 
 /** Shared by all connections of one server. */
 export interface ConnectionDeps {
@@ -152,7 +148,7 @@ export class ServerConnection implements ConnectionContext, SessionOwner {
   async #handle(message: Message): Promise<boolean> {
     switch (message.kind) {
       case "notification":
-        if (message.method !== "initialized") {
+        if (message.method !== Notification.initialized) {
           log.warn(`${this.label}: unexpected notification \`${message.method}\`; closing`);
           return false;
         }
@@ -167,7 +163,7 @@ export class ServerConnection implements ConnectionContext, SessionOwner {
         log.warn(`${this.label}: unexpected response id ${message.id}; closing`);
         return false;
       case "request":
-        if (this.#lanes && this.#state === "ready" && message.method !== "initialize") {
+        if (this.#lanes && this.#state === "ready" && message.method !== Method.initialize) {
           const spec = this.#deps.methods[message.method];
           const lane = this.#lanes[spec?.lane ?? "ordinary"];
           lane.run(() => this.#answer(message)).catch(() => {});
@@ -203,7 +199,7 @@ export class ServerConnection implements ConnectionContext, SessionOwner {
     request: RequestMessage,
     afterResponse: (() => void | Promise<void>)[],
   ): unknown {
-    if (request.method === "initialize") return this.#initialize(request.params);
+    if (request.method === Method.initialize) return this.#initialize(request.params);
     const spec = this.#deps.methods[request.method];
     if (!spec) {
       throw new RpcError(

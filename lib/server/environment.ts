@@ -2,10 +2,10 @@
  * `environment/info` and `environment/status` (spec §3.2).
  * @module
  */
-import { z } from "zod";
 import { tmpdir } from "node:os";
-import { uriFromPath } from "../fs/path_uri.ts";
-import { defineMethod, type MethodTable } from "./method.ts";
+import { uriFromPath } from "../protocol/file_uri.ts";
+import { defineMethod } from "../method/mod.ts";
+import { type EnvironmentInfo, unitParams } from "../protocol/environment.ts";
 import { VERSION } from "../version.ts";
 
 /** Capability flags; upstream extensions we do not implement stay false. */
@@ -25,15 +25,6 @@ export const CAPABILITIES: Record<string, boolean> = {
   processSignals: true,
 };
 
-/** Params of unit-typed methods: absent, null or `{}`. */
-export const unitParams = z.unknown().superRefine((value, ctx) => {
-  if (value === undefined || value === null) return;
-  if (typeof value === "object" && !Array.isArray(value) && Object.keys(value).length === 0) {
-    return;
-  }
-  ctx.addIssue({ code: "custom", message: "invalid type: map, expected unit" });
-});
-
 function platformOs(): string {
   return Deno.build.os === "darwin" ? "macos" : Deno.build.os;
 }
@@ -46,16 +37,7 @@ function platformOs(): string {
  * environmentInfo().shell.name; // "bash"
  * ```
  */
-export function environmentInfo(): {
-  shell: { name: string; path: string };
-  executorVersion: string;
-  cwd: string | null;
-  userHomeDir?: string;
-  platformOs: string;
-  temporaryDirectories: string[];
-  tempDir?: string;
-  capabilities: Record<string, boolean>;
-} {
+export function environmentInfo(): EnvironmentInfo {
   const shellPath = Deno.env.get("SHELL") || "/bin/sh";
   const home = Deno.env.get("HOME");
   const tmpEnv = Deno.env.get("TMPDIR");
@@ -80,14 +62,14 @@ export function environmentInfo(): {
 }
 
 /** The environment methods by wire name. */
-export const environmentMethods: MethodTable = {
-  "environment/info": defineMethod({
+export const environmentHandlers = {
+  info: defineMethod({
     family: "environment info",
     lane: "control",
     params: unitParams,
     handle: () => environmentInfo(),
   }),
-  "environment/status": defineMethod({
+  status: defineMethod({
     family: "environment status",
     lane: "control",
     params: unitParams,

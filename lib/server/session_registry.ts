@@ -4,8 +4,7 @@
  * @module
  */
 import { ErrorCode, invalidRequest, RpcError } from "../jsonrpc/errors.ts";
-import { ProcessTable, type ProcessTableOptions } from "../process/process_table.ts";
-import { Session } from "./session.ts";
+import { Session } from "../method/session.ts";
 
 /** The side of a connection the registry talks to. */
 export interface SessionOwner {
@@ -28,13 +27,12 @@ interface Entry {
 export interface SessionRegistryOptions {
   /** How long a detached session waits for a resume (upstream: 30 s). */
   detachedTtlMs: number;
-  processTable: ProcessTableOptions;
 }
 
 /**
  * @example
  * ```ts
- * const registry = new SessionRegistry({ detachedTtlMs: 30_000, processTable: { spawners } });
+ * const registry = new SessionRegistry({ detachedTtlMs: 30_000 });
  * ```
  */
 export class SessionRegistry {
@@ -47,7 +45,7 @@ export class SessionRegistry {
 
   /** Creates a session attached to `owner`. */
   create(owner: SessionOwner): Session {
-    const session = new Session(crypto.randomUUID(), new ProcessTable(this.#options.processTable));
+    const session = new Session(crypto.randomUUID());
     const entry: Entry = { session, owner: null, previousOwner: null, expiry: null, detachedAt: 0 };
     this.#entries.set(session.id, entry);
     this.#attach(entry, owner);
@@ -79,7 +77,7 @@ export class SessionRegistry {
     entry.owner = null;
     entry.previousOwner = owner;
     entry.detachedAt = Date.now();
-    session.processes.setSink(null);
+    session.setSink(null);
     entry.expiry = setTimeout(() => this.#expire(entry), this.#options.detachedTtlMs);
     Deno.unrefTimer(entry.expiry as unknown as number);
   }
@@ -94,7 +92,7 @@ export class SessionRegistry {
     return this.#entries.size;
   }
 
-  /** Removes every session and kills all their processes (server shutdown). */
+  /** Removes every session and disposes their resources, killing all processes (server shutdown). */
   shutdown(): void {
     for (const entry of [...this.#entries.values()]) this.#expire(entry);
   }
@@ -105,13 +103,13 @@ export class SessionRegistry {
     const previous = entry.previousOwner;
     entry.previousOwner = null;
     entry.owner = owner;
-    entry.session.processes.setSink((method, params) => owner.notify(method, params));
+    entry.session.setSink((method, params) => owner.notify(method, params));
     previous?.evict();
   }
 
   #expire(entry: Entry): void {
     if (entry.expiry !== null) clearTimeout(entry.expiry);
     this.#entries.delete(entry.session.id);
-    entry.session.processes.killAll();
+    entry.session.dispose();
   }
 }

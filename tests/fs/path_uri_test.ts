@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { pathFromUri, uriFromPath } from "../../lib/fs/path_uri.ts";
+import { pathFromUri, uriFromPath } from "../../lib/protocol/file_uri.ts";
 
 Deno.test("uriFromPath escapes like the url crate (answer of codex 0.169.0)", () => {
   const name = "a\\b|c^d[e]f{g}h`i;j=k@l$m&n'o(p)q*r+s,t!u~v é\t%#?\"<>";

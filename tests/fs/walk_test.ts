@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { walk, type WalkOptions } from "../../lib/fs/walk.ts";
-import { uriFromPath } from "../../lib/fs/path_uri.ts";
+import { uriFromPath } from "../../lib/protocol/file_uri.ts";
 import { mkfifo } from "./_session.ts";
 
 const DEFAULTS: WalkOptions = {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { prepareRequest } from "../../lib/http/prepare.ts";
-import { httpRequestParams } from "../../lib/http/schemas.ts";
+import { httpRequestParams } from "../../lib/protocol/http.ts";
 
 function prepare(overrides: Record<string, unknown>) {
   return prepareRequest(

@@ -4,7 +4,7 @@
  * @module
  */
 import { connectHarnessStream } from "../../lib/relay/mod.ts";
-import { resolveHarnessUrl } from "../../lib/rendezvous/mod.ts";
+import { resolveHarnessUrl } from "../../lib/registry/mod.ts";
 import { spawnMain, TestClient } from "../_harness.ts";
 
 /** A child process with its output collected. */

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { RelayTransport } from "../../lib/relay/mod.ts";
 import { decodeFrame } from "../../lib/relay/mod.ts";
-import { resolveHarnessUrl } from "../../lib/rendezvous/mod.ts";
+import { resolveHarnessUrl } from "../../lib/registry/mod.ts";
 import { until, within } from "../relay/_helpers.ts";
 import { rawData, rawResume } from "../relay/_raw_frames.ts";
 import { openSocket, socketClosed } from "../relay/_ws_rendezvous.ts";

@@ -1,5 +1,6 @@
 /**
- * Params schemas of the filesystem methods (spec §3.3), the single source of their TS types.
+ * The filesystem methods' wire surface (spec §3.3): params schemas (the single source of their TS
+ * types) and results.
  * Paths are strings here and decoded by the handlers with `pathFromUri`, so a bad URI gets the
  * upstream error code instead of a generic schema failure.
  * @module
@@ -181,3 +182,20 @@ export const readBlockParams = z.object({
  * ```
  */
 export const closeParams = z.object({ handleId: z.string() });
+
+/** The `fs/getMetadata` result. */
+export interface FileMetadata {
+  isDirectory: boolean;
+  isFile: boolean;
+  isSymlink: boolean;
+  size: number;
+  createdAtMs: number;
+  modifiedAtMs: number;
+}
+
+/** One `fs/readDirectory` entry. */
+export interface DirectoryEntry {
+  fileName: string;
+  isDirectory: boolean;
+  isFile: boolean;
+}

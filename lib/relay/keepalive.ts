@@ -4,7 +4,7 @@
  * executor can tell a silently dead connection from a quiet one.
  * @module
  */
-import { encodeFrame } from "../relay/mod.ts";
+import { encodeFrame } from "./frame.ts";
 
 /**
  * The reserved `stream_id` of keepalive frames.

@@ -3,6 +3,7 @@
  * @module
  */
 import { z } from "zod";
+import { Notification } from "./methods.ts";
 
 /**
  * One request header; repeated names are kept, in order.
@@ -40,3 +41,29 @@ export const httpRequestParams = z.object({
 
 /** Parsed `http/request` params. */
 export type HttpRequestParams = z.output<typeof httpRequestParams>;
+
+/**
+ * Notification carrying streamed body bytes.
+ *
+ * @example
+ * ```ts
+ * const deltas = received.filter((m) => m.method === BODY_DELTA_METHOD);
+ * ```
+ */
+export const BODY_DELTA_METHOD: "http/request/bodyDelta" = Notification.httpBodyDelta;
+
+/** The `http/request` result. */
+export interface HttpRequestResult {
+  status: number;
+  headers: { name: string; value: string }[];
+  bodyBase64: string;
+}
+
+/** The `http/request/bodyDelta` params. */
+export interface BodyDelta {
+  requestId: string;
+  seq: number;
+  deltaBase64: string;
+  done: boolean;
+  error: string | null;
+}

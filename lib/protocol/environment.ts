@@ -1,0 +1,53 @@
+/**
+ * `initialize`, `environment/info` and `environment/status` on the wire (spec §2, §3.2).
+ * @module
+ */
+import { z } from "zod";
+
+/**
+ * `initialize` params.
+ *
+ * @example
+ * ```ts
+ * initializeParams.parse({ clientName: "codex", resumeSessionId: null });
+ * ```
+ */
+export const initializeParams = z.object({
+  clientName: z.string(),
+  resumeSessionId: z.string().nullish(),
+});
+
+/**
+ * Params of unit-typed methods: absent, null or `{}`.
+ *
+ * @example
+ * ```ts
+ * unitParams.parse({});
+ * ```
+ */
+export const unitParams = z.unknown().superRefine((value, ctx) => {
+  if (value === undefined || value === null) return;
+  if (typeof value === "object" && !Array.isArray(value) && Object.keys(value).length === 0) {
+    return;
+  }
+  ctx.addIssue({ code: "custom", message: "invalid type: map, expected unit" });
+});
+
+/** `environment/info`, also carried by the `initialize` result (fields beyond these are kept). */
+export interface EnvironmentInfo {
+  shell?: { name: string; path: string };
+  executorVersion?: string;
+  cwd?: string | null;
+  userHomeDir?: string;
+  platformOs?: string;
+  temporaryDirectories?: string[];
+  tempDir?: string;
+  capabilities?: Record<string, boolean>;
+  [key: string]: unknown;
+}
+
+/** The `initialize` result. */
+export interface InitializeResult {
+  sessionId: string;
+  environmentInfo: EnvironmentInfo;
+}
