@@ -1,0 +1,271 @@
+/**
+ * One child on one pseudo-terminal: the reading, writing, signalling and teardown half of
+ * `PtySpawner` (pty_spawner.ts), which does the launching. Kept apart because the two change for different
+ * reasons: how a child gets its terminal, and how bytes and hangups flow once it has one.
+ * @module
+ */
+
+import type { ChildHandle, ChildOutput } from "./spawner.ts";
+import {
+  closeFd,
+  eofChar,
+  foregroundGroup,
+  ownProcessGroup,
+  POLLERR,
+  POLLHUP,
+  POLLIN,
+  pollNow,
+  POLLNVAL,
+  POLLOUT,
+  type PtyPair,
+  readNow,
+  setWindowSize,
+  writeNow,
+} from "./_libc.ts";
+import { invalidParams } from "../jsonrpc/errors.ts";
+import { killGroup, sessionGroups } from "./_session_kill.ts";
+import { sharedPoller } from "./_fd_poller.ts";
+
+/** Upper bound of one output chunk (spec §4.1). */
+const READ_CHUNK = 8192;
+/** After a forced close, at most this many more chunks are drained before the stream ends. */
+const FINAL_DRAIN_CHUNKS = 64;
+/** How long a child may take to become a session leader before spawn gives up waiting. */
+const SETUP_TIMEOUT_MS = 2000;
+/** Consecutive failed reads/writes that poll calls ready before we give the terminal up. */
+const MAX_SPINS = 100;
+
+/**
+ * Validates a window dimension from the wire (1..65535), or returns `fallback` when absent.
+ *
+ * @example
+ * ```ts
+ * windowDimension(undefined, 24, "rows"); // 24
+ * ```
+ */
+export function windowDimension(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < 1 || value > 0xffff) {
+    throw invalidParams(`${name} must be an integer between 1 and 65535`);
+  }
+  return value;
+}
+
+interface PendingWrite {
+  bytes: Uint8Array;
+  offset: number;
+  resolve(): void;
+  reject(error: Error): void;
+}
+
+/**
+ * One child on one terminal, and the descriptors it owns. {@link PtyChild.ready} must resolve
+ * before the handle is given out (see there).
+ *
+ * @example
+ * ```ts ignore
+ * const child = new PtyChild(openPty(24, 80), command.spawn(), 100);
+ * await child.ready();
+ * ```
+ */
+export class PtyChild implements ChildHandle {
+  readonly pid: number;
+  readonly outputs: ChildOutput[];
+  readonly hasStdin = true;
+  readonly exitCode: Promise<number>;
+
+  #master: number;
+  #slave: number;
+  #graceMs: number;
+  #graceTimer: ReturnType<typeof setTimeout> | undefined;
+  #scratch = new Uint8Array(READ_CHUNK);
+  #finalChunks = 0;
+  /** Main child reaped. */
+  #exited = false;
+  /** The `pty` readable ended or was cancelled: nobody reads the master any more. */
+  #readerDone = false;
+  /** Stop waiting on the terminal: the stream ends after a short final drain. */
+  #closing = false;
+  /** Descriptors closed. */
+  #released = false;
+  #writes: PendingWrite[] = [];
+  #pumping = false;
+
+  constructor(pair: PtyPair, child: Deno.ChildProcess, graceMs: number) {
+    this.pid = child.pid;
+    this.#master = pair.master;
+    this.#slave = pair.slave;
+    this.#graceMs = graceMs;
+    const readable = new ReadableStream<Uint8Array>({
+      pull: (controller) => this.#pull(controller),
+      cancel: () => this.#finishReading(),
+    }, { highWaterMark: 0 });
+    this.outputs = [{ stream: "pty", readable }];
+    this.exitCode = child.status.then((status) => status.code, () => -1).then((code) => {
+      this.#onExit();
+      return code;
+    });
+  }
+
+  /**
+   * Resolves once the child leads its own session with the terminal as controlling tty (or has
+   * exited). Until then it still sits in our process group, where a signal to its group would
+   * find no such group and be lost: `process/terminate` right after `process/start` must work.
+   */
+  async ready(): Promise<void> {
+    const deadline = performance.now() + SETUP_TIMEOUT_MS;
+    while (!this.#exited && foregroundGroup(this.#master) !== this.pid) {
+      if (performance.now() > deadline) return; // setsid failed: its message is on the terminal
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+  }
+
+  write(bytes: Uint8Array): Promise<void> {
+    if (this.#closing) return Promise.reject(new Error("the terminal is closed"));
+    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    this.#writes.push({ bytes, offset: 0, resolve, reject });
+    void this.#pump();
+    return promise;
+  }
+
+  closeStdin(): Promise<void> {
+    if (this.#closing) return Promise.resolve();
+    // The line discipline turns VEOF into end-of-file for a reader in canonical mode; a raw-mode
+    // program just receives the byte, as it would from a keyboard.
+    return this.write(new Uint8Array([eofChar(this.#master)]));
+  }
+
+  signalGroup(signal: Deno.Signal): void {
+    const own = ownProcessGroup();
+    const fg = this.#released ? -1 : foregroundGroup(this.#master);
+    if (signal === "SIGINT" || signal === "SIGQUIT" || signal === "SIGTSTP") {
+      const target = fg > 0 ? fg : this.pid;
+      if (target !== own) killGroup(target, signal);
+      return;
+    }
+    const groups = sessionGroups(this.pid);
+    if (fg > 0) groups.add(fg);
+    for (const pgid of groups) if (pgid !== own) killGroup(pgid, signal);
+  }
+
+  resize(rows: number, cols: number): void {
+    windowDimension(rows, rows, "rows");
+    windowDimension(cols, cols, "cols");
+    if (!this.#released) setWindowSize(this.#master, rows, cols);
+  }
+
+  /**
+   * Reads one chunk. `highWaterMark: 0` means we only read when the consumer asks, so an absent
+   * consumer applies backpressure through the kernel instead of growing a queue here.
+   */
+  async #pull(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
+    let spins = 0;
+    for (;;) {
+      const n = this.#released ? 0 : readNow(this.#master, this.#scratch);
+      if (n > 0 && !(this.#closing && ++this.#finalChunks > FINAL_DRAIN_CHUNKS)) {
+        controller.enqueue(this.#scratch.slice(0, n));
+        return;
+      }
+      if (n <= 0 && !this.#released) {
+        // -1 is either "nothing yet" (EAGAIN) or EIO once no slave descriptor is left; poll
+        // tells the two apart without relying on errno surviving the trip back to JavaScript.
+        const revents = pollNow(this.#master, POLLIN);
+        // Readable yet failing reads, again and again, is a broken terminal: end the stream.
+        const broken = (revents & POLLIN) !== 0 && ++spins >= MAX_SPINS;
+        if (n < 0 && (revents & POLLIN) && !broken) continue;
+        if (n < 0 && !(revents & (POLLHUP | POLLERR | POLLNVAL)) && !this.#closing && !broken) {
+          await this.#wait([this.#master, POLLIN]);
+          continue;
+        }
+      }
+      controller.close();
+      this.#finishReading();
+      return;
+    }
+  }
+
+  async #pump(): Promise<void> {
+    if (this.#pumping) return;
+    this.#pumping = true;
+    try {
+      let spins = 0;
+      while (this.#writes.length > 0 && !this.#closing) {
+        const item = this.#writes[0];
+        const n = writeNow(this.#master, item.bytes.subarray(item.offset));
+        if (n > 0 || item.offset >= item.bytes.length) {
+          spins = 0;
+          item.offset += Math.max(n, 0);
+          if (item.offset >= item.bytes.length) {
+            this.#writes.shift();
+            item.resolve();
+          }
+          continue;
+        }
+        const revents = pollNow(this.#master, POLLOUT);
+        if (revents & (POLLERR | POLLNVAL | POLLHUP) || ++spins > MAX_SPINS) break;
+        if (!(revents & POLLOUT)) await this.#wait([this.#master, POLLOUT]);
+      }
+    } finally {
+      this.#pumping = false;
+    }
+    this.#failWrites();
+  }
+
+  #failWrites(): void {
+    for (const item of this.#writes.splice(0)) {
+      item.reject(new Error("the terminal is closed"));
+    }
+  }
+
+  /** Waits for the master off the event loop; {@link PtyChild.#close} ends the wait early. */
+  async #wait(on: [number, number]): Promise<void> {
+    if (!this.#closing) await sharedPoller().wait(on[0], on[1]);
+  }
+
+  #onExit(): void {
+    this.#exited = true;
+    // Our slave descriptor only kept the terminal alive until the child had its own; from now
+    // on the master reports EOF as soon as the last other holder goes.
+    closeFd(this.#slave);
+    this.#slave = -1;
+    if (this.#readerDone) {
+      void this.#release();
+      return;
+    }
+    // The kernel hangs up only the foreground group when a session leader dies; background jobs
+    // would keep the slave open and delay `process/closed`. Hang up the leader's group too, then
+    // kill whatever in the session still holds the terminal after the grace period.
+    killGroup(this.pid, "SIGHUP");
+    this.#graceTimer = setTimeout(() => {
+      this.#graceTimer = undefined;
+      if (this.#readerDone) return;
+      this.signalGroup("SIGKILL");
+      this.#close();
+    }, this.#graceMs);
+  }
+
+  #finishReading(): void {
+    this.#readerDone = true;
+    clearTimeout(this.#graceTimer);
+    this.#graceTimer = undefined;
+    if (this.#exited) void this.#release();
+  }
+
+  /** Ends every wait: the reader drains what is buffered and ends, writes fail. */
+  #close(): void {
+    if (this.#closing) return;
+    this.#closing = true;
+    void sharedPoller().release(this.#master);
+    this.#failWrites();
+  }
+
+  async #release(): Promise<void> {
+    if (this.#released) return;
+    this.#close();
+    // A descriptor number must not be closed (and reused) while a worker thread polls it.
+    await sharedPoller().release(this.#master);
+    if (this.#released) return;
+    this.#released = true;
+    closeFd(this.#master);
+  }
+}
