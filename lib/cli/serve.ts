@@ -9,6 +9,7 @@ import { jsonLinesTransport } from "../transport/json_lines.ts";
 import { log } from "../util/log.ts";
 import { envInteger, parseIntegerFlag, UsageError } from "./_args.ts";
 import { isLoopbackHost } from "../util/loopback.ts";
+import { wsAuthFromFlags } from "./_ws_auth_flags.ts";
 
 /** Help text of `serve`. */
 export const SERVE_USAGE = `Usage: codex-exec-server [serve] [options]
@@ -18,10 +19,22 @@ Serves the exec-server JSON-RPC protocol (processes, files, HTTP) to a Codex cli
 Options:
   --listen ws://IP:PORT | stdio   where to listen (default ws://127.0.0.1:0); the bound
                                   ws://IP:PORT is printed as the only stdout line
-  --ws-token-file PATH            require "Authorization: Bearer <token>" on websocket
-                                  upgrades; the token is the file's trimmed contents
+  --ws-auth capability-token | signed-bearer-token
+                                  how websocket upgrades authenticate (upstream's modes):
+    capability-token              "Authorization: Bearer <token>" must match
+      --ws-token-file PATH          the file's trimmed contents (alone, it implies
+                                    --ws-auth capability-token), or
+      --ws-token-sha256 HEX         the token's SHA-256 digest (64 hex digits)
+    signed-bearer-token           "Authorization: Bearer <JWT>", HS256, exp required
+      --ws-shared-secret-file PATH  the key: the file's trimmed contents, >= 32 bytes
+      --ws-issuer ISS               require this iss claim
+      --ws-audience AUD             require this aud claim (or an aud array holding it)
+      --ws-max-clock-skew-seconds N leeway for exp and nbf (default 30)
   --concurrent-requests N         handle up to N requests per connection at once after the
                                   handshake (default 1: strictly in order)
+  -c, --config KEY=VALUE, --enable FEATURE, --disable FEATURE, --strict-config
+                                  accepted so a launch line written for upstream starts us;
+                                  they configure upstream features this server does not have
   -h, --help                      show this help
 `;
 
@@ -39,18 +52,6 @@ function parseListen(value: string): { hostname: string; port: number } | "stdio
   return { hostname: url.hostname.replace(/^\[|\]$/g, ""), port: Number(url.port || "0") };
 }
 
-async function readToken(path: string): Promise<string> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (err) {
-    throw new UsageError(`cannot read --ws-token-file ${path}: ${(err as Error).message}`);
-  }
-  const token = text.trim();
-  if (token === "") throw new UsageError(`--ws-token-file ${path} is empty`);
-  return token;
-}
-
 /**
  * Runs `serve` until a signal (or stdin EOF in stdio mode); returns the exit code.
  *
@@ -64,7 +65,17 @@ export async function runServe(args: string[]): Promise<number> {
     args,
     options: {
       listen: { type: "string", default: "ws://127.0.0.1:0" },
+      "ws-auth": { type: "string" },
       "ws-token-file": { type: "string" },
+      "ws-token-sha256": { type: "string" },
+      "ws-shared-secret-file": { type: "string" },
+      "ws-issuer": { type: "string" },
+      "ws-audience": { type: "string" },
+      "ws-max-clock-skew-seconds": { type: "string" },
+      config: { type: "string", short: "c", multiple: true },
+      enable: { type: "string", multiple: true },
+      disable: { type: "string", multiple: true },
+      "strict-config": { type: "boolean" },
       "concurrent-requests": { type: "string", default: "1" },
       help: { type: "boolean", short: "h" },
     },
@@ -76,7 +87,7 @@ export async function runServe(args: string[]): Promise<number> {
     return 0;
   }
   const listen = parseListen(values.listen);
-  const token = values["ws-token-file"] ? await readToken(values["ws-token-file"]) : undefined;
+  const auth = await wsAuthFromFlags(values);
   const core = createServerCore({
     concurrentRequests: parseIntegerFlag(
       "--concurrent-requests",
@@ -101,7 +112,7 @@ export async function runServe(args: string[]): Promise<number> {
     core.shutdown();
     return 0;
   }
-  if (!isLoopbackHost(listen.hostname) && token === undefined) {
+  if (!isLoopbackHost(listen.hostname) && auth === undefined) {
     throw new UsageError(
       `refusing to listen on ${listen.hostname} without authentication: anyone who can reach ` +
         `it could run commands. Pass --ws-token-file FILE (clients then send ` +
@@ -110,7 +121,7 @@ export async function runServe(args: string[]): Promise<number> {
   }
   const server = await serveWebSocket(core, {
     ...listen,
-    token,
+    auth,
     pingIntervalSeconds: envInteger("CODEX_EXEC_SERVER_PING_INTERVAL_S"),
   });
   const host = server.addr.hostname.includes(":")

@@ -3,17 +3,17 @@
  * browser origins and (when a token is configured) unauthenticated peers.
  * @module
  */
-import { timingSafeEqual } from "node:crypto";
 import { websocketTransport } from "../transport/websocket.ts";
 import { log } from "../util/log.ts";
 import type { ExecServerCore } from "./core.ts";
+import { authenticateUpgrade, type WebSocketAuthConfig } from "./ws_auth.ts";
 
 /** Options of {@link serveWebSocket}. */
 export interface WebSocketServerOptions {
   hostname: string;
   port: number;
-  /** Bearer token required on upgrades; none = no auth. */
-  token?: string;
+  /** How upgrades authenticate; none = no auth. */
+  auth?: WebSocketAuthConfig;
   /** Seconds between server pings on an idle connection (upstream: 30). */
   pingIntervalSeconds?: number;
 }
@@ -26,15 +26,6 @@ export interface WebSocketServer {
   shutdown(): Promise<void>;
   /** Resolves when the listener has stopped. */
   readonly finished: Promise<void>;
-}
-
-function tokenMatches(expected: string, header: string | null): "ok" | "missing" | "invalid" {
-  if (header === null) return "missing";
-  const match = /^Bearer\s+(.+)$/i.exec(header.trim());
-  if (!match) return "invalid";
-  const given = new TextEncoder().encode(match[1].trim());
-  const wanted = new TextEncoder().encode(expected);
-  return given.length === wanted.length && timingSafeEqual(given, wanted) ? "ok" : "invalid";
 }
 
 /**
@@ -60,7 +51,9 @@ export function serveWebSocket(
       log.error(`http handler failed: ${String((err as Error).stack)}`);
       return new Response("internal error", { status: 500 });
     },
-  }, (request, info) => {
+  }, async (request, info) => {
+    // remoteAddr is unreadable once the request has been upgraded.
+    const peer = info.remoteAddr as Deno.NetAddr;
     const url = new URL(request.url);
     if (url.pathname === "/readyz" && request.method === "GET") return new Response(null);
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
@@ -69,14 +62,15 @@ export function serveWebSocket(
     if (request.headers.has("origin")) {
       return new Response("browser origins may not connect to an exec-server\n", { status: 403 });
     }
-    if (options.token !== undefined) {
-      const verdict = tokenMatches(options.token, request.headers.get("authorization"));
-      if (verdict !== "ok") {
-        return new Response(`${verdict} websocket bearer token\n`, { status: 401 });
+    if (options.auth !== undefined) {
+      const refused = await authenticateUpgrade(options.auth, request.headers.get("authorization"));
+      if (refused !== null) {
+        return new Response(refused, {
+          status: 401,
+          headers: { "content-type": "text/plain; charset=utf-8" },
+        });
       }
     }
-    // remoteAddr is unreadable once the request has been upgraded.
-    const peer = info.remoteAddr as Deno.NetAddr;
     const { socket, response } = Deno.upgradeWebSocket(request, {
       idleTimeout: options.pingIntervalSeconds ?? 30,
     });
