@@ -1,13 +1,14 @@
 /**
- * Block-read handles (`fs/open`, `fs/readBlock`, `fs/close`): client-chosen ids, at most 128 per
- * connection, positional reads of at most 1 MiB, closed with the connection.
+ * Block handles (`fs/open`, `fs/readBlock`, `fs/writeBlock`, `fs/close`): client-chosen ids, at
+ * most 128 per connection, positional reads and writes of at most 1 MiB, closed with the
+ * connection.
  * @module
  */
 import type fsp from "node:fs/promises";
 import { ErrorCode, invalidRequest, RpcError } from "../jsonrpc/errors.ts";
 import { encodeBase64 } from "../util/base64.ts";
 import { ioError } from "./io_error.ts";
-import { type FollowOptions, openRegularFile } from "./read_write.ts";
+import { type FollowOptions, type OpenMode, openRegularFile } from "./read_write.ts";
 
 /**
  * Open handles allowed per connection.
@@ -40,6 +41,7 @@ export const MAX_HANDLE_ID_BYTES = 32;
 interface OpenHandle {
   /** Undefined while the open is in flight (the slot is reserved synchronously). */
   file?: fsp.FileHandle;
+  mode: OpenMode;
   /** Reads on one handle run one after another: a positional read is seek + read here. */
   tail: Promise<unknown>;
 }
@@ -74,7 +76,11 @@ export class FileHandleTable implements AsyncDisposable {
    * Opens `path` under `handleId`. Directories and FIFOs are refused without blocking; the file
    * stays readable under this handle even if its path is later replaced.
    */
-  async open(handleId: string, path: string, options: FollowOptions = {}): Promise<void> {
+  async open(
+    handleId: string,
+    path: string,
+    options: FollowOptions & { mode?: OpenMode } = {},
+  ): Promise<void> {
     if (handleId === "") throw invalidRequest("file handle id cannot be empty");
     if (new TextEncoder().encode(handleId).length > MAX_HANDLE_ID_BYTES) {
       throw invalidRequest(`file handle ID must not exceed ${MAX_HANDLE_ID_BYTES} bytes`);
@@ -87,7 +93,7 @@ export class FileHandleTable implements AsyncDisposable {
         `at most ${MAX_OPEN_HANDLES} file handles may be open per connection`,
       );
     }
-    const slot: OpenHandle = { tail: Promise.resolve() };
+    const slot: OpenHandle = { tail: Promise.resolve(), mode: options.mode ?? "read" };
     this.#handles.set(handleId, slot);
     try {
       slot.file = await openRegularFile(path, options);
@@ -117,7 +123,17 @@ export class FileHandleTable implements AsyncDisposable {
       );
     }
     const file = handle.file;
-    const result = handle.tail.then(() => this.#read(handleId, file, offset, len));
+    const result = handle.tail.then(() => {
+      // What the kernel says for a read on a write-only descriptor; a read error closes the
+      // handle, as upstream's does.
+      if (handle.mode !== "read") {
+        if (this.#handles.get(handleId) === handle) this.#handles.delete(handleId);
+        return file.close().catch(() => {}).then(() => {
+          throw new RpcError(ErrorCode.Internal, "Bad file descriptor (os error 9)");
+        });
+      }
+      return this.#read(handleId, file, offset, len);
+    });
     handle.tail = result.catch(() => {});
     return result;
   }
@@ -138,6 +154,47 @@ export class FileHandleTable implements AsyncDisposable {
       throw ioError(err, { operation: "read", path: `file handle ${handleId}` });
     }
     return { chunk: encodeBase64(buffer.subarray(0, filled)), eof: filled < len };
+  }
+
+  /**
+   * Writes all of `chunk` (1 byte to 1 MiB) at `offset` of a `replace` handle; offsets past the
+   * end leave a hole. A write error leaves the handle open.
+   */
+  writeBlock(handleId: string, block: { offset: number; chunk: Uint8Array }): Promise<void> {
+    const { offset, chunk } = block;
+    if (chunk.length < 1 || chunk.length > MAX_BLOCK_LENGTH) {
+      return Promise.reject(
+        invalidRequest(`file write block length must be between 1 and ${MAX_BLOCK_LENGTH}`),
+      );
+    }
+    const handle = this.#handles.get(handleId);
+    if (!handle?.file) {
+      return Promise.reject(
+        new RpcError(ErrorCode.NotFound, `unknown file handle \`${handleId}\``),
+      );
+    }
+    if (handle.mode !== "replace") {
+      return Promise.reject(new RpcError(ErrorCode.Internal, "Bad file descriptor (os error 9)"));
+    }
+    const file = handle.file;
+    const result = handle.tail.then(async () => {
+      let written = 0;
+      try {
+        while (written < chunk.length) {
+          const { bytesWritten } = await file.write(
+            chunk,
+            written,
+            chunk.length - written,
+            offset + written,
+          );
+          written += bytesWritten;
+        }
+      } catch (err) {
+        throw ioError(err, { operation: "write", path: `file handle ${handleId}` });
+      }
+    });
+    handle.tail = result.catch(() => {});
+    return result;
   }
 
   /** Closes `handleId`; unknown ids are fine. */

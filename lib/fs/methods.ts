@@ -12,6 +12,8 @@ import { readFileBase64, writeFileBase64 } from "./read_write.ts";
 import { rejectRestrictedSandbox } from "./sandbox.ts";
 import * as schema from "../protocol/fs.ts";
 import { walk } from "./walk.ts";
+import { Base64Error, decodeBase64 } from "../util/base64.ts";
+import { invalidParams } from "../jsonrpc/errors.ts";
 
 /**
  * Key of the per-connection {@linkcode FileHandleTable}.
@@ -133,6 +135,21 @@ export const fsHandlers = {
     params: schema.readBlockParams,
     handle(params, context) {
       return fileHandles(context).readBlock(params.handleId, params);
+    },
+  }),
+  writeBlock: defineMethod({
+    family: "filesystem",
+    params: schema.writeBlockParams,
+    handle(params, context) {
+      let chunk: Uint8Array;
+      try {
+        chunk = decodeBase64(params.chunk);
+      } catch (err) {
+        if (err instanceof Base64Error) throw invalidParams(err.message);
+        throw err;
+      }
+      return fileHandles(context).writeBlock(params.handleId, { offset: params.offset, chunk })
+        .then(() => ({}));
     },
   }),
   close: defineMethod({

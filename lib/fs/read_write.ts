@@ -27,7 +27,17 @@ export interface FollowOptions {
 }
 
 /**
- * Opens `path` read-only and checks it is a regular file. The open uses `O_NONBLOCK` so that a
+ * How `fs/open` opens: `read` (default) or `replace` (create or truncate, write-only).
+ *
+ * @example
+ * ```ts
+ * const mode: OpenMode = "replace";
+ * ```
+ */
+export type OpenMode = "read" | "replace";
+
+/**
+ * Opens `path` read-only (or, with `mode: "replace"`, write-only, created or truncated) and checks it is a regular file. The open uses `O_NONBLOCK` so that a
  * FIFO (or a path swapped for one after a check) is rejected at once instead of blocking until a
  * writer appears; the type check is done on the opened descriptor, so it cannot race.
  *
@@ -39,11 +49,14 @@ export interface FollowOptions {
  */
 export async function openRegularFile(
   path: string,
-  options: FollowOptions = {},
+  options: FollowOptions & { mode?: OpenMode } = {},
 ): Promise<fsp.FileHandle> {
   const noFollow = options.followSymlinks === false;
   if (noFollow) await rejectSymlinkAncestors(path);
-  let flags = constants.O_RDONLY | constants.O_NONBLOCK;
+  // "replace" truncates at open, as upstream does (the file is not swapped in at close).
+  let flags = options.mode === "replace"
+    ? constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NONBLOCK
+    : constants.O_RDONLY | constants.O_NONBLOCK;
   if (noFollow) flags |= constants.O_NOFOLLOW;
   let file: fsp.FileHandle;
   try {

@@ -60,10 +60,13 @@ export function formatParamsError(error: z.ZodError): string {
         EXPECTED[issue.expected] ?? issue.expected
       }${where}`;
     case "invalid_value": {
-      const options = issue.values.map((v) => `\`${String(v)}\``).join(", ");
-      return `unknown variant \`${String(input)}\`, expected ${
-        issue.values.length === 1 ? options : `one of ${options}`
-      }${where}`;
+      const names = issue.values.map((v) => `\`${String(v)}\``);
+      // serde's wording: "`a`", "`a` or `b`", "one of `a`, `b`, `c`".
+      const expected = names.length <= 2 ? names.join(" or ") : `one of ${names.join(", ")}`;
+      if (typeof input !== "string") {
+        return `invalid type: ${describeValue(input)}, expected ${expected}${where}`;
+      }
+      return `unknown variant \`${input}\`, expected ${expected}${where}`;
     }
     case "too_small":
     case "too_big": {

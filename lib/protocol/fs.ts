@@ -155,6 +155,8 @@ export const copyParams = z.object({
 export const openParams = z.object({
   handleId: z.string(),
   path,
+  /** Absent = `read`; upstream rejects null and unknown names. */
+  mode: z.enum(["read", "replace"]).optional(),
   followSymlinks: optionalBool,
   sandbox: sandboxSchema,
 });
@@ -171,6 +173,20 @@ export const readBlockParams = z.object({
   handleId: z.string(),
   offset: unsigned,
   len: unsigned,
+});
+
+/**
+ * `fs/writeBlock` params (`chunk` is base64, decoded by the handler for upstream's error text).
+ *
+ * @example
+ * ```ts
+ * const params = writeBlockParams.parse({ handleId: "h1", offset: 0, chunk: "aGk=" });
+ * ```
+ */
+export const writeBlockParams = z.object({
+  handleId: z.string(),
+  offset: unsigned,
+  chunk: z.string(),
 });
 
 /**

@@ -35,6 +35,7 @@ export const Method = {
   fsCopy: "fs/copy",
   fsOpen: "fs/open",
   fsReadBlock: "fs/readBlock",
+  fsWriteBlock: "fs/writeBlock",
   fsClose: "fs/close",
   httpRequest: "http/request",
 } as const;

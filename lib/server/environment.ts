@@ -16,7 +16,7 @@ export const CAPABILITIES: Record<string, boolean> = {
   httpHeaderEnvVars: true,
   sandboxedFileStreaming: false,
   shellSnapshotV2: false,
-  fileWriteStreaming: false,
+  fileWriteStreaming: true,
   windowsMxc: false,
   // Ours, beyond upstream: `process/resize` (+ rows/cols on start), `process/closeStdin`, and
   // `process/signal` names beyond `interrupt`. PTYs exist on Linux only (lib/process/_libc.ts).

@@ -62,6 +62,7 @@ export function routeTable(options: RouteOptions = {}): MethodTable {
     [Method.fsCopy]: fsHandlers.copy,
     [Method.fsOpen]: fsHandlers.open,
     [Method.fsReadBlock]: fsHandlers.readBlock,
+    [Method.fsWriteBlock]: fsHandlers.writeBlock,
     [Method.fsClose]: fsHandlers.close,
 
     [Method.httpRequest]: httpHandlers.request,
