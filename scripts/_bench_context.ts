@@ -3,7 +3,7 @@
  * it is missing), and a helper that runs one measurement against ours and upstream's server.
  * @module
  */
-import type { ServerProcess } from "./_bench_rpc.ts";
+import type { ServerProcess } from "./_server_process.ts";
 import type { Samples } from "./_bench_stats.ts";
 import { startOurs, startUpstream } from "./_bench_servers.ts";
 

@@ -3,12 +3,8 @@
  * executor) vs a direct websocket to `serve`, without and with 5% frame loss.
  * @module
  */
-import {
-  RpcClient,
-  type ServerProcess,
-  startServerProcess,
-  transportChannel,
-} from "./_bench_rpc.ts";
+import { RpcClient, transportChannel } from "./_bench_rpc.ts";
+import { type ServerProcess, startServerProcess } from "./_server_process.ts";
 import { type BenchContext, guarded, size } from "./_bench_context.ts";
 import { outputThroughput } from "./_bench_line_process.ts";
 import { ourRunFlags, startOurs } from "./_bench_servers.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 import { PERMISSIONS } from "./_build_config.ts";
-import { type ServerProcess, startServerProcess } from "./_bench_rpc.ts";
+import { type ServerProcess, startServerProcess } from "./_server_process.ts";
 import { runCommand } from "./_build_steps.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;

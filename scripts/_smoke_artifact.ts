@@ -11,7 +11,8 @@
  * @module
  */
 import { VERSION } from "./_build_config.ts";
-import { RpcClient, type RpcError, runProcess, startServerProcess } from "./_bench_rpc.ts";
+import { RpcClient, type RpcError, runProcess } from "./_bench_rpc.ts";
+import { startServerProcess } from "./_server_process.ts";
 import { pathToFileURL } from "node:url";
 
 /** Options of {@link smokeArtifact}. */

@@ -22,7 +22,8 @@
  */
 import { parseArgs } from "node:util";
 import type { BenchContext } from "./_bench_context.ts";
-import { floodLine, relayFloodLine, rpcLine } from "./_bench_line_rpc.ts";
+import { rpcLine } from "./_bench_line_rpc.ts";
+import { floodLine, relayFloodLine } from "./_bench_line_flood.ts";
 import { outputLine, spawnLine } from "./_bench_line_process.ts";
 import { downloadLine } from "./_bench_line_fs.ts";
 import { memoryLine } from "./_bench_line_memory.ts";

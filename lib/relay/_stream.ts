@@ -1,11 +1,11 @@
 /**
  * One relay stream (one `stream_id`, both directions) exposed as a `MessageTransport`.
- * Owns the mode negotiation (pending -> reliable | legacy), turns sender/receiver state into
- * frames when the endpoint's scheduler pulls, and ends with a `reset`.
+ * Turns negotiation ({@link Negotiation}), sender and receiver state into frames when the
+ * endpoint's scheduler pulls, hands complete messages to its {@link Inbox}, and ends with a
+ * `reset`.
  * @module
  */
 import type { Inbound, MessageTransport } from "../transport/types.ts";
-import type { OversizedMessage } from "../transport/types.ts";
 import { RelayError } from "./errors.ts";
 import {
   checkDataSegment,
@@ -16,15 +16,10 @@ import {
 import { MAX_RESET_REASON_BYTES, type ResolvedRelayOptions, SEGMENT_BYTES } from "./limits.ts";
 import { Receiver } from "./_receiver.ts";
 import { type OutSegment, Sender } from "./_sender.ts";
+import { Inbox } from "./_inbox.ts";
+import { Negotiation, type StreamMode, type StreamRole } from "./_negotiation.ts";
 
-/** Which end of the relay this stream lives on. */
-export type StreamRole = "executor" | "harness";
-
-/**
- * `pending`: the peer has not shown whether it acks; `reliable`: it acks (segmentation,
- * retransmission, window); `legacy`: an upstream peer (whole messages, no retransmission).
- */
-export type StreamMode = "pending" | "reliable" | "legacy";
+export type { StreamMode, StreamRole };
 
 /** What a stream needs from the endpoint that multiplexes it. */
 export interface StreamHost {
@@ -70,10 +65,6 @@ export interface StreamStats {
 
 const encoder = new TextEncoder();
 
-function inboundSize(item: Inbound): number {
-  return typeof item === "string" ? item.length : item instanceof Uint8Array ? item.length : 0;
-}
-
 function truncate(text: string, bytes: number): string {
   return text.length <= bytes ? text : `${text.slice(0, bytes)}…`;
 }
@@ -82,7 +73,6 @@ function truncate(text: string, bytes: number): string {
 export class RelayStream implements MessageTransport {
   readonly id: string;
   readonly role: StreamRole;
-  mode: StreamMode = "pending";
   /** Last time any frame for this stream arrived (ms, `performance.now()`). */
   lastInboundAt: number;
   readonly closed: Promise<void>;
@@ -93,10 +83,8 @@ export class RelayStream implements MessageTransport {
   #receiver: Receiver;
   #resolveClosed: () => void;
 
-  #queue: Inbound[] = [];
-  #queueBytes = 0;
-  #wakeReader: (() => void) | undefined;
-  #receiveEnded = false;
+  #inbox: Inbox;
+  #negotiation: Negotiation;
   #flowBlocked = false;
   #sendWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
 
@@ -106,13 +94,6 @@ export class RelayStream implements MessageTransport {
   #lastHeartbeatAt = 0;
   #retransmitOnNextAck = false;
   #retransmissions = 0;
-
-  // Harness negotiation: `resume` claims the stream, an `ack_frame` announces we ack.
-  #openPending = false;
-  #helloDue = false;
-  #helloAttempts = 0;
-  #helloNextAt = Infinity;
-  #negotiateDeadline = Infinity;
 
   #draining = false;
   #closeDeadline = Infinity;
@@ -132,18 +113,19 @@ export class RelayStream implements MessageTransport {
     this.role = init.role;
     this.#options = init.options;
     this.#sender = new Sender(init.options);
-    this.#receiver = new Receiver(init.options, (message) => this.#deliver(message));
+    this.#inbox = new Inbox(() => this.#maybeUnblock());
+    this.#receiver = new Receiver(init.options, (message) => this.#inbox.push(message));
     this.lastInboundAt = performance.now();
+    this.#negotiation = new Negotiation(init.role, init.options, this.lastInboundAt);
     const { promise, resolve } = Promise.withResolvers<void>();
     this.closed = promise;
     this.#resolveClosed = resolve;
-    if (this.role === "harness") {
-      const now = performance.now();
-      this.#openPending = true;
-      this.#helloDue = true;
-      this.#negotiateDeadline = now + init.options.negotiateTimeoutMs;
-      this.#arm(this.#negotiateDeadline);
-    }
+    this.#arm(this.#negotiation.nextAt);
+  }
+
+  /** Negotiated mode: `pending` until the peer has shown whether it acks. */
+  get mode(): StreamMode {
+    return this.#negotiation.mode;
   }
 
   get label(): string {
@@ -157,19 +139,8 @@ export class RelayStream implements MessageTransport {
 
   // ---- MessageTransport -------------------------------------------------------------------
 
-  async *receive(): AsyncIterable<Inbound> {
-    while (true) {
-      if (this.#receiveEnded) return;
-      const item = this.#queue.shift();
-      if (item !== undefined) {
-        this.#queueBytes -= inboundSize(item);
-        this.#maybeUnblock();
-        yield item;
-        continue;
-      }
-      if (this.#finalized) return;
-      await new Promise<void>((resolve) => this.#wakeReader = resolve);
-    }
+  receive(): AsyncIterable<Inbound> {
+    return this.#inbox.read();
   }
 
   send(text: string): Promise<void> {
@@ -223,7 +194,7 @@ export class RelayStream implements MessageTransport {
       reorderSegments: this.#receiver.reorderCount,
       reorderBytes: this.#receiver.reorderBytes,
       assemblyBytes: this.#receiver.assemblyBytes,
-      deliveryQueueBytes: this.#queueBytes,
+      deliveryQueueBytes: this.#inbox.bytes,
       sentSeq: this.#sender.nextSeq,
       expectedSeq: this.#receiver.expected,
       rtoMs: this.#sender.rto,
@@ -254,9 +225,7 @@ export class RelayStream implements MessageTransport {
       );
       return;
     }
-    if (this.mode === "pending" && (frame.ack !== undefined || body.case === "ackFrame")) {
-      this.#becomeReliable();
-    }
+    if (this.#negotiation.observe(frame) === "legacy") this.#sender.dropInflight();
     if (this.mode === "reliable") {
       const problem = this.#sender.applyAck(frame.ack, frame.ackBits, now);
       if (problem) {
@@ -294,7 +263,6 @@ export class RelayStream implements MessageTransport {
   #onData(frame: RelayMessageFrame, _now: number): void {
     if (frame.body.case !== "data") return;
     const data = frame.body.value;
-    if (this.mode === "pending") this.#becomeLegacy();
     const problem = checkDataSegment(data, {
       segmentBytes: SEGMENT_BYTES,
       maxMessageBytes: this.#options.maxMessageBytes,
@@ -305,7 +273,7 @@ export class RelayStream implements MessageTransport {
       return;
     }
     const reliable = this.mode === "reliable";
-    const blocked = reliable && this.#queueBytes >= this.#options.deliveryQueueBytes;
+    const blocked = reliable && this.#inbox.bytes >= this.#options.deliveryQueueBytes;
     const result = this.#receiver.accept(data, blocked);
     switch (result.kind) {
       case "error":
@@ -315,7 +283,7 @@ export class RelayStream implements MessageTransport {
         if (blocked) this.#flowBlocked = true;
         break;
     }
-    if (!reliable && this.#queueBytes > this.#options.deliveryQueueBytes) {
+    if (!reliable && this.#inbox.bytes > this.#options.deliveryQueueBytes) {
       this.fail(
         "application_backpressure",
         "application is not reading; legacy peers cannot be paused",
@@ -344,21 +312,6 @@ export class RelayStream implements MessageTransport {
     this.#ackPending = true;
     this.#checkDrained();
     this.#resolveSendWaiters();
-  }
-
-  #becomeReliable(): void {
-    this.mode = "reliable";
-    this.#helloDue = false;
-    this.#helloNextAt = Infinity;
-    this.#negotiateDeadline = Infinity;
-  }
-
-  #becomeLegacy(): void {
-    this.mode = "legacy";
-    this.#helloDue = false;
-    this.#helloNextAt = Infinity;
-    this.#negotiateDeadline = Infinity;
-    this.#sender.dropInflight();
   }
 
   /** Resets the stream with `reason` after logging `detail`. */
@@ -427,7 +380,7 @@ export class RelayStream implements MessageTransport {
     if (this.#finalized) return false;
     if (this.#resetReason !== undefined) return true;
     if (this.mode === "pending") {
-      return this.#openPending || this.#helloDue || this.#ackPending;
+      return this.#negotiation.due || this.#ackPending;
     }
     if (this.#resumePending || this.#heartbeatPending || this.#ackPending) return true;
     if (this.mode === "reliable") {
@@ -483,21 +436,10 @@ export class RelayStream implements MessageTransport {
   }
 
   #pullPending(now: number): Uint8Array | undefined {
-    if (this.#openPending) {
-      this.#openPending = false;
-      return this.#frame({ body: { case: "resume", value: { nextSeq: 0 } } });
-    }
-    if (this.#helloDue || this.#ackPending) {
-      if (this.#helloDue) {
-        this.#helloDue = false;
-        this.#helloAttempts++;
-        const backoff = Math.min(
-          this.#options.maxRtoMs,
-          this.#options.initialRtoMs * 2 ** (this.#helloAttempts - 1),
-        );
-        this.#helloNextAt = now + backoff;
-        this.#arm(this.#helloNextAt);
-      }
+    const step = this.#negotiation.take(now);
+    if (step === "resume") return this.#frame({ body: { case: "resume", value: { nextSeq: 0 } } });
+    if (step === "hello") this.#arm(this.#negotiation.nextAt);
+    if (step === "hello" || this.#ackPending) {
       return this.#frame({ body: { case: "ackFrame", value: {} } });
     }
     return undefined;
@@ -533,17 +475,8 @@ export class RelayStream implements MessageTransport {
 
   // ---- internals --------------------------------------------------------------------------
 
-  #deliver(message: Uint8Array | OversizedMessage): void {
-    if (this.#receiveEnded) return;
-    this.#queue.push(message);
-    this.#queueBytes += inboundSize(message);
-    const wake = this.#wakeReader;
-    this.#wakeReader = undefined;
-    wake?.();
-  }
-
   #maybeUnblock(): void {
-    if (!this.#flowBlocked || this.#queueBytes > this.#options.deliveryQueueBytes / 2) return;
+    if (!this.#flowBlocked || this.#inbox.bytes > this.#options.deliveryQueueBytes / 2) return;
     this.#flowBlocked = false;
     // `resume` asks the peer to resend what we refused right away instead of after its timeout.
     this.#resumePending = true;
@@ -551,12 +484,7 @@ export class RelayStream implements MessageTransport {
   }
 
   #endReceive(): void {
-    this.#receiveEnded = true;
-    this.#queue = [];
-    this.#queueBytes = 0;
-    const wake = this.#wakeReader;
-    this.#wakeReader = undefined;
-    wake?.();
+    this.#inbox.discard();
   }
 
   #resolveSendWaiters(): void {
@@ -583,9 +511,7 @@ export class RelayStream implements MessageTransport {
     this.#sender.dropInflight();
     const error = new RelayError("stream_closed", `${this.label} closed: ${reason}`);
     for (const waiter of this.#sendWaiters.splice(0)) waiter.reject(error);
-    const wake = this.#wakeReader;
-    this.#wakeReader = undefined;
-    wake?.();
+    this.#inbox.close();
     this.#resolveClosed();
     this.#host.finalized(this);
   }
@@ -601,8 +527,7 @@ export class RelayStream implements MessageTransport {
   #rearm(now: number): void {
     const next = Math.min(
       this.#sender.inflightCount > 0 ? this.#sender.scanTimeouts(now) ?? Infinity : Infinity,
-      this.#helloNextAt,
-      this.#negotiateDeadline,
+      this.#negotiation.nextAt,
       this.#closeDeadline,
     );
     if (this.#sender.hasDue) this.#host.markReady(this);
@@ -623,16 +548,11 @@ export class RelayStream implements MessageTransport {
         this.#resetReason = "closed";
       }
     }
-    if (this.mode === "pending" && this.role === "harness") {
-      if (now >= this.#negotiateDeadline) {
-        this.#options.log(
-          `relay: ${this.label}: peer never acknowledged; assuming a legacy executor (no retransmission)`,
-        );
-        this.#becomeLegacy();
-      } else if (now >= this.#helloNextAt) {
-        this.#helloDue = true;
-        this.#helloNextAt = Infinity;
-      }
+    if (this.#negotiation.onTimer(now) === "legacy") {
+      this.#options.log(
+        `relay: ${this.label}: peer never acknowledged; assuming a legacy executor (no retransmission)`,
+      );
+      this.#sender.dropInflight();
     }
     this.#rearm(now);
     if (this.hasWork()) this.#host.markReady(this);

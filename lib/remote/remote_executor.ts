@@ -14,7 +14,7 @@ import type { MessageTransport } from "../transport/types.ts";
 import { backoffDelay, delay } from "../util/async.ts";
 import type { BearerToken } from "../registry/bearer_token.ts";
 import { EXECUTOR_REPLACED_REASON } from "../relay/executor_replaced.ts";
-import { isKeepalive } from "../relay/keepalive.ts";
+import { watchKeepalives } from "./_keepalive_watch.ts";
 import { RegistryError } from "../registry/errors.ts";
 import {
   idempotencyId,
@@ -294,31 +294,13 @@ export class RemoteExecutor {
   }
 
   /**
-   * Our rendezvous sends a keepalive frame at a fixed interval. Once two have been seen (so the
-   * interval is known), silence for `keepaliveMisses` intervals means the connection is dead
-   * even though no stream noticed (an idle executor has no relay heartbeats). Rendezvous that
-   * send no keepalives are never judged by this.
+   * Drops a connection silent for `keepaliveMisses` keepalive intervals even though no stream
+   * noticed (an idle executor has no relay heartbeats).
    */
   #watchKeepalives(socket: WebSocket, link: RelayLink): () => void {
-    const misses = this.#options.keepaliveMisses ?? 3;
-    let lastInbound = performance.now();
-    let lastKeepalive: number | undefined;
-    let intervalMs: number | undefined;
-    const onMessage = (event: MessageEvent) => {
-      const now = performance.now();
-      lastInbound = now;
-      if (event.data instanceof ArrayBuffer && isKeepalive(new Uint8Array(event.data))) {
-        if (lastKeepalive !== undefined) {
-          intervalMs = Math.max(intervalMs ?? 0, now - lastKeepalive);
-        }
-        lastKeepalive = now;
-      }
-    };
-    socket.addEventListener("message", onMessage);
-    const timer = setInterval(() => {
-      if (intervalMs === undefined) return;
-      const silentMs = performance.now() - lastInbound;
-      if (silentMs > misses * Math.max(intervalMs, 100)) {
+    return watchKeepalives(socket, {
+      misses: this.#options.keepaliveMisses ?? 3,
+      onDead: (silentMs, intervalMs) => {
         this.#log.warn(
           `remote: nothing from the rendezvous for ${Math.round(silentMs)} ms (keepalives every ~${
             Math.round(intervalMs)
@@ -326,12 +308,8 @@ export class RemoteExecutor {
         );
         link.close();
         this.#lost?.resolve(`no keepalive for ${Math.round(silentMs)} ms`);
-      }
-    }, 250);
-    return () => {
-      clearInterval(timer);
-      socket.removeEventListener("message", onMessage);
-    };
+      },
+    });
   }
 
   /** Attaches the open socket to the mux; resolves with the reason once the link is lost. */
