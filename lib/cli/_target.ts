@@ -18,6 +18,7 @@ import {
   websocketConnector,
 } from "../client/mod.ts";
 import { UsageError } from "./_args.ts";
+import { readTokenFile } from "./_flag_files.ts";
 
 /**
  * `node:util` parseArgs option specs of the target flags.
@@ -73,16 +74,7 @@ export interface TargetFlags {
 
 async function readToken(flags: TargetFlags, envName: string): Promise<string | undefined> {
   const path = flags["token-file"];
-  if (path) {
-    try {
-      const token = (await Deno.readTextFile(path)).trim();
-      if (token === "") throw new UsageError(`--token-file ${path} is empty`);
-      return token;
-    } catch (err) {
-      if (err instanceof UsageError) throw err;
-      throw new UsageError(`cannot read --token-file ${path}: ${(err as Error).message}`);
-    }
-  }
+  if (path) return await readTokenFile("--token-file", path);
   const fromEnv = Deno.env.get(envName)?.trim();
   return fromEnv ? fromEnv : undefined;
 }

@@ -3,7 +3,8 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { RegistryError, REMOTE_TOKEN_ENV, RemoteExecutor, tokenFromEnv } from "../remote/mod.ts";
+import { RegistryError, REMOTE_TOKEN_ENV, tokenFromEnv } from "../registry/mod.ts";
+import { RemoteExecutor } from "../remote/mod.ts";
 import { createServerCore } from "../server/mod.ts";
 import { log } from "../util/log.ts";
 import { VERSION } from "../version.ts";

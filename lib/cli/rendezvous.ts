@@ -7,6 +7,7 @@ import { startRendezvous } from "../rendezvous/mod.ts";
 import { log } from "../util/log.ts";
 import { envInteger, UsageError } from "./_args.ts";
 import { isLoopbackHost } from "../util/loopback.ts";
+import { parseListenUrl, readTokenFile } from "./_flag_files.ts";
 
 /**
  * Help text of `rendezvous`.
@@ -31,19 +32,6 @@ Options:
                             (default 60)
   -h, --help                show this help
 `;
-
-function parseListen(value: string): { hostname: string; port: number } {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new UsageError(`--listen expects http://IP:PORT, got \`${value}\``);
-  }
-  if (url.protocol !== "http:" || url.hostname === "" || (url.pathname !== "/" && url.pathname)) {
-    throw new UsageError(`--listen expects http://IP:PORT, got \`${value}\``);
-  }
-  return { hostname: url.hostname.replace(/^\[|\]$/g, ""), port: Number(url.port || "0") };
-}
 
 function parseSeconds(name: string, value: string): number {
   const n = Number(value);
@@ -79,15 +67,10 @@ export async function runRendezvous(args: string[]): Promise<number> {
     console.log(RENDEZVOUS_USAGE);
     return 0;
   }
-  const listen = parseListen(values.listen);
+  const listen = parseListenUrl(values.listen, { scheme: "http", expects: "http://IP:PORT" });
   let token: string | undefined;
   if (values["token-file"]) {
-    try {
-      token = (await Deno.readTextFile(values["token-file"])).trim();
-    } catch (error) {
-      throw new UsageError(`cannot read --token-file: ${(error as Error).message}`);
-    }
-    if (token === "") throw new UsageError(`--token-file ${values["token-file"]} is empty`);
+    token = await readTokenFile("--token-file", values["token-file"]);
   } else if (!isLoopbackHost(listen.hostname)) {
     throw new UsageError(
       `refusing to listen on ${listen.hostname} without --token-file: anyone who can reach it ` +

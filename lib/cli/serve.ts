@@ -10,6 +10,7 @@ import { log } from "../util/log.ts";
 import { envInteger, parseIntegerFlag, UsageError } from "./_args.ts";
 import { isLoopbackHost } from "../util/loopback.ts";
 import { wsAuthFromFlags } from "./_ws_auth_flags.ts";
+import { parseListenUrl } from "./_flag_files.ts";
 
 /** Help text of `serve`. */
 export const SERVE_USAGE = `Usage: codex-exec-server [serve] [options]
@@ -40,16 +41,7 @@ Options:
 
 function parseListen(value: string): { hostname: string; port: number } | "stdio" {
   if (value === "stdio" || value === "stdio://") return "stdio";
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new UsageError(`--listen expects ws://IP:PORT or stdio, got \`${value}\``);
-  }
-  if (url.protocol !== "ws:" || url.hostname === "" || (url.pathname !== "/" && url.pathname)) {
-    throw new UsageError(`--listen expects ws://IP:PORT or stdio, got \`${value}\``);
-  }
-  return { hostname: url.hostname.replace(/^\[|\]$/g, ""), port: Number(url.port || "0") };
+  return parseListenUrl(value, { scheme: "ws", expects: "ws://IP:PORT or stdio" });
 }
 
 /**

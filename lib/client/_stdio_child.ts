@@ -6,6 +6,7 @@
 import { jsonLinesTransport } from "../transport/json_lines.ts";
 import type { MessageTransport } from "../transport/types.ts";
 import { settleWithin } from "../util/async.ts";
+import { killGroup, setsidPath } from "../util/process_group.ts";
 import { ConnectError } from "./errors.ts";
 
 /**
@@ -35,22 +36,11 @@ export interface StdioTransport extends MessageTransport {
   readonly reaped: Promise<void>;
 }
 
-function hasSetsid(): boolean {
-  if (Deno.build.os === "windows") return false;
-  for (const dir of ["/usr/bin", "/bin", "/usr/local/bin"]) {
-    try {
-      Deno.statSync(`${dir}/setsid`);
-      return true;
-    } catch {
-      // try the next one
-    }
-  }
-  return false;
-}
-
-function killGroup(pid: number, signal: Deno.Signal, grouped: boolean): void {
+/** Signals the child's whole group when it has one (started through `setsid`), else itself. */
+function signalChild(pid: number, signal: Deno.Signal, grouped: boolean): void {
+  if (grouped) return killGroup(pid, signal);
   try {
-    Deno.kill(grouped ? -pid : pid, signal);
+    Deno.kill(pid, signal);
   } catch {
     // already gone
   }
@@ -72,8 +62,9 @@ export function spawnStdioServer(
 ): StdioTransport {
   // `setsid` execs in place (we are never a group leader's child of our own group), so the
   // child pid is also the pgid and signals reach everything the server spawned.
-  const grouped = hasSetsid();
-  const [program, args] = grouped ? ["setsid", argv] : [argv[0], argv.slice(1)];
+  const setsid = setsidPath();
+  const grouped = setsid !== undefined;
+  const [program, args] = setsid ? [setsid, argv] : [argv[0], argv.slice(1)];
   let child: Deno.ChildProcess;
   try {
     child = new Deno.Command(program, {
@@ -118,11 +109,11 @@ export function spawnStdioServer(
       });
       await settleWithin(status, 0);
       if (!exited) {
-        killGroup(child.pid, "SIGTERM", grouped);
+        signalChild(child.pid, "SIGTERM", grouped);
         await settleWithin(status, STDIO_KILL_GRACE_MS);
       }
       // Helpers the server left behind in its group go too.
-      killGroup(child.pid, "SIGKILL", grouped);
+      signalChild(child.pid, "SIGKILL", grouped);
       await status;
       await stderrDone;
     })();

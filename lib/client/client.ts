@@ -6,15 +6,13 @@
 import { Method, Notification } from "../protocol/methods.ts";
 import type { EnvironmentInfo } from "../protocol/environment.ts";
 import type { DirectoryEntry, FileMetadata } from "../protocol/fs.ts";
-import type { ExecEnvPolicy, OutputStream, ReadChunk } from "../protocol/process.ts";
+import type { ExecEnvPolicy, OutputStream } from "../protocol/process.ts";
 
 export type { DirectoryEntry, EnvironmentInfo, FileMetadata };
 import { uriFromPath } from "../protocol/file_uri.ts";
-import { ErrorCode } from "../jsonrpc/mod.ts";
 import { decodeBase64, encodeBase64 } from "../util/base64.ts";
-import { delay } from "../util/async.ts";
 import { log } from "../util/log.ts";
-import type { ReplayBatch } from "./_sequencer.ts";
+import { canResend, replayProcess, retryWithin } from "./_recovery.ts";
 import { RpcConnection } from "./_rpc.ts";
 import type { StdioTransport } from "./_stdio_child.ts";
 import { type Connector, harnessConnector, websocketConnector } from "./connector.ts";
@@ -169,35 +167,6 @@ function connectorFor(target: string | Connector, options: ConnectOptions): Conn
   return websocketConnector(target, connectOptions);
 }
 
-function isRetryable(err: unknown): boolean {
-  if (err instanceof DisconnectedError) return err.code === "transport_closed";
-  if (err instanceof ConnectError) return err.code === "unreachable" || err.code === "timeout";
-  if (err instanceof RemoteCallError) return err.rpcCode === ErrorCode.SessionAttached;
-  return false;
-}
-
-function decodeReplay(result: unknown): ReplayBatch {
-  const r = result as {
-    chunks: ReadChunk[];
-    nextSeq: number;
-    exited: boolean;
-    exitCode: number | null;
-    closed: boolean;
-  };
-  return {
-    chunks: r.chunks.map((c) => ({
-      kind: "output" as const,
-      seq: c.seq,
-      stream: c.stream,
-      data: decodeBase64(c.chunk),
-    })),
-    nextSeq: r.nextSeq,
-    exited: r.exited,
-    exitCode: r.exitCode,
-    closed: r.closed,
-  };
-}
-
 /**
  * A session with one exec-server. Calls made while the transport is down wait for recovery;
  * running processes keep their output complete and in order across a reconnect.
@@ -223,6 +192,9 @@ export class ExecServerClient implements ProcessHost, AsyncDisposable {
   #processes = new Map<string, ExecProcess>();
   #stats: RecoveryStats = { count: 0, lastMs: null };
   #closeController = new AbortController();
+  // Settled whenever the connection state (#conn, #recovery, #failure) changes, so a caller
+  // that finds none usable waits for the change instead of polling.
+  #changed = Promise.withResolvers<void>();
 
   private constructor(connector: Connector, options: ConnectOptions) {
     this.connector = connector;
@@ -359,6 +331,7 @@ export class ExecServerClient implements ProcessHost, AsyncDisposable {
   #onConnectionClosed(conn: RpcConnection): void {
     if (conn !== this.#conn) return;
     this.#conn = null;
+    this.#stateChanged();
     // A recovery in progress notices by itself (its calls fail) and tries again.
     if (this.#closing || this.#recovery || this.#failure) return;
     if (!this.connector.resumable) {
@@ -373,45 +346,41 @@ export class ExecServerClient implements ProcessHost, AsyncDisposable {
     this.#recovery = this.#recover();
   }
 
+  #stateChanged(): void {
+    this.#changed.resolve();
+    this.#changed = Promise.withResolvers<void>();
+  }
+
   async #recover(): Promise<void> {
-    const started = performance.now();
     const budget = this.#options.recoveryTimeoutMs ?? DEFAULT_RECOVERY_TIMEOUT_MS;
-    const deadline = started + budget;
     this.#options.onStateChange?.("recovering", {});
-    let lastError: unknown = null;
-    let attempt = 0;
-    while (!this.#closing) {
-      const remaining = deadline - performance.now();
-      if (remaining <= 0) break;
-      try {
-        const { conn } = await this.#handshake(this.#sessionId, { timeoutMs: remaining });
+    const outcome = await retryWithin({
+      budgetMs: budget,
+      signal: this.#closeController.signal,
+      retryDelayMs: (attempt) =>
+        this.connector.recoveryDelayMs?.(attempt) ??
+          this.#options.recoveryRetryMs ?? DEFAULT_RECOVERY_RETRY_MS,
+      attempt: async (remainingMs) => {
+        const { conn } = await this.#handshake(this.#sessionId, { timeoutMs: remainingMs });
         if (this.#closing) {
           conn.close();
-          break;
+          return "again"; // the aborted signal ends the loop
         }
         this.#conn = conn;
         await this.#replayAll(conn);
-        if (conn.isClosed) continue;
-        const elapsedMs = performance.now() - started;
-        this.#stats = { count: this.#stats.count + 1, lastMs: elapsedMs };
-        this.#recovery = null;
-        log.debug(`recovered session ${this.#sessionId} in ${elapsedMs.toFixed(0)} ms`);
-        this.#options.onStateChange?.("connected", { elapsedMs });
-        return;
-      } catch (err) {
-        lastError = err;
-        if (!isRetryable(err)) break;
-        await delay(
-          Math.min(
-            this.connector.recoveryDelayMs?.(attempt++) ??
-              this.#options.recoveryRetryMs ?? DEFAULT_RECOVERY_RETRY_MS,
-            remaining,
-          ),
-          this.#closeController.signal,
-        ).catch(() => {});
-      }
-    }
+        return conn.isClosed ? "again" : "done";
+      },
+    });
     this.#recovery = null;
+    this.#stateChanged();
+    if (outcome.ok) {
+      const { elapsedMs } = outcome;
+      this.#stats = { count: this.#stats.count + 1, lastMs: elapsedMs };
+      log.debug(`recovered session ${this.#sessionId} in ${elapsedMs.toFixed(0)} ms`);
+      this.#options.onStateChange?.("connected", { elapsedMs });
+      return;
+    }
+    const { lastError } = outcome;
     const reason = lastError instanceof Error ? lastError.message : "client closed";
     const error = new DisconnectedError(
       "recovery_failed",
@@ -426,47 +395,10 @@ export class ExecServerClient implements ProcessHost, AsyncDisposable {
   async #replayAll(conn: RpcConnection): Promise<void> {
     for (const proc of [...this.#processes.values()]) {
       if (proc.done || proc.starting) continue;
-      await this.#replayOne(proc, (method, params) => conn.request(method, params));
-    }
-  }
-
-  async #replayOne(
-    proc: ExecProcess,
-    call: (method: string, params: unknown) => Promise<unknown>,
-  ): Promise<void> {
-    let result: unknown;
-    try {
-      result = await call(Method.processRead, {
-        processId: proc.id,
-        afterSeq: proc.lastSeq,
-        waitMs: 0,
+      await replayProcess(proc, {
+        call: (method, params) => conn.request(method, params),
+        forget: (id) => this.#processes.delete(id),
       });
-    } catch (err) {
-      if (err instanceof RemoteCallError && /unknown process id/.test(err.message)) {
-        proc.fail(
-          new ProcessFailedError(
-            "lost",
-            proc.id,
-            `the server no longer knows process ${proc.id}; its remaining output is lost`,
-          ),
-        );
-        this.#processes.delete(proc.id);
-        return;
-      }
-      throw err;
-    }
-    const lost = proc.replay(decodeReplay(result));
-    if (lost !== null) {
-      proc.fail(
-        new ProcessFailedError(
-          "events_evicted",
-          proc.id,
-          `process events are no longer retained while recovering through sequence ${lost}; ` +
-            `process ${proc.id} was terminated`,
-        ),
-      );
-      this.#processes.delete(proc.id);
-      call(Method.processTerminate, { processId: proc.id }).catch(() => {});
     }
   }
 
@@ -477,6 +409,7 @@ export class ExecServerClient implements ProcessHost, AsyncDisposable {
     }
     this.#processes.clear();
     this.#conn?.close();
+    this.#stateChanged();
   }
 
   async #connection(): Promise<RpcConnection> {
@@ -487,8 +420,7 @@ export class ExecServerClient implements ProcessHost, AsyncDisposable {
         continue;
       }
       if (this.#conn && !this.#conn.isClosed) return this.#conn;
-      // The connection just dropped and the close callback has not run yet.
-      await delay(1);
+      await this.#changed.promise;
     }
   }
 
@@ -499,17 +431,20 @@ export class ExecServerClient implements ProcessHost, AsyncDisposable {
    * @throws {RemoteCallError} the server answered an error.
    * @throws {DisconnectedError} the connection is gone for good.
    */
-  async call(method: string, params: unknown): Promise<unknown> {
+  call(method: string, params: unknown): Promise<unknown> {
+    return this.#request(method, params);
+  }
+
+  /** Sends a request, again on the recovered connection whenever a drop cut it. */
+  async #request(method: string, params: unknown, onResend?: () => void): Promise<unknown> {
     for (;;) {
       const conn = await this.#connection();
       try {
         return await conn.request(method, params);
       } catch (err) {
-        if (
-          err instanceof DisconnectedError && err.code === "transport_closed" &&
-          this.connector.resumable && !this.#closing
-        ) continue;
-        throw err;
+        const state = { resumable: this.connector.resumable, closing: this.#closing };
+        if (!canResend(err, state)) throw err;
+        onResend?.();
       }
     }
   }
@@ -549,32 +484,21 @@ export class ExecServerClient implements ProcessHost, AsyncDisposable {
     this.#processes.set(processId, proc);
     proc.closed.then(() => this.#processes.delete(processId), () => {});
     let resent = false;
-    for (;;) {
-      const conn = await this.#connection().catch((err) => {
-        this.#processes.delete(processId);
-        throw err;
-      });
-      try {
-        await conn.request(Method.processStart, params);
-        break;
-      } catch (err) {
-        if (
-          err instanceof DisconnectedError && err.code === "transport_closed" &&
-          this.connector.resumable && !this.#closing
-        ) {
-          resent = true;
-          continue;
-        }
-        if (resent && err instanceof RemoteCallError && /already exists/.test(err.message)) {
-          // The first attempt reached the server before the link dropped; whatever it emitted
-          // while we were away is fetched like after any recovery.
-          proc.starting = false;
-          await this.#replayOne(proc, (m, p) => this.call(m, p));
-          return proc;
-        }
-        this.#processes.delete(processId);
-        throw err;
+    try {
+      await this.#request(Method.processStart, params, () => resent = true);
+    } catch (err) {
+      if (resent && err instanceof RemoteCallError && /already exists/.test(err.message)) {
+        // The first attempt reached the server before the link dropped; whatever it emitted
+        // while we were away is fetched like after any recovery.
+        proc.starting = false;
+        await replayProcess(proc, {
+          call: (m, p) => this.call(m, p),
+          forget: (id) => this.#processes.delete(id),
+        });
+        return proc;
       }
+      this.#processes.delete(processId);
+      throw err;
     }
     proc.starting = false;
     return proc;

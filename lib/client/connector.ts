@@ -6,6 +6,7 @@
 import { connectHarnessStream } from "../relay/mod.ts";
 import { resolveHarnessUrl } from "../registry/mod.ts";
 import type { MessageTransport } from "../transport/types.ts";
+import { openWebSocket, WebSocketOpenError } from "../transport/open_websocket.ts";
 import { websocketTransport } from "../transport/websocket.ts";
 import { ConnectError } from "./errors.ts";
 import { spawnStdioServer } from "./_stdio_child.ts";
@@ -82,28 +83,42 @@ function upgradeHeaders(options: WebSocketConnectorOptions): Record<string, stri
   return Object.keys(headers).length > 0 ? headers : undefined;
 }
 
-function classifyWebSocketFailure(url: string, detail: string): ConnectError {
-  const status = /Invalid status code: (\d+)/.exec(detail)?.[1];
-  if (status === "401") {
+function classifyWebSocketFailure(
+  url: string,
+  err: WebSocketOpenError,
+  timeoutMs: number,
+): ConnectError {
+  if (err.code === "timeout") {
+    return new ConnectError(
+      "timeout",
+      url,
+      `timed out connecting to exec-server websocket \`${url}\` after ${timeoutMs} ms`,
+      { cause: err },
+    );
+  }
+  if (err.status === 401) {
     return new ConnectError(
       "auth_refused",
       url,
       `exec-server at ${url} refused the connection (HTTP 401): the bearer token is missing ` +
         `or wrong`,
+      { cause: err },
     );
   }
-  if (status) {
+  if (err.status !== undefined) {
     return new ConnectError(
       "rejected",
       url,
-      `exec-server at ${url} refused the websocket upgrade (HTTP ${status}); is this URL an ` +
+      `exec-server at ${url} refused the websocket upgrade (HTTP ${err.status}); is this URL an ` +
         `exec-server?`,
+      { cause: err },
     );
   }
   return new ConnectError(
     "unreachable",
     url,
-    `cannot connect to exec-server at ${url}: ${detail.replace(/^NetworkError: /, "")}`,
+    `cannot connect to exec-server at ${url}: ${err.detail}`,
+    { cause: err },
   );
 }
 
@@ -134,40 +149,12 @@ export function websocketConnector(
     async open(openOptions: OpenOptions = {}) {
       const timeoutMs = openOptions.timeoutMs ?? options.connectTimeoutMs ??
         DEFAULT_CONNECT_TIMEOUT_MS;
-      const headers = upgradeHeaders(options);
-      const socket = headers ? new WebSocket(url, { headers }) : new WebSocket(url);
-      const { promise, resolve, reject } = Promise.withResolvers<void>();
-      const timer = setTimeout(
-        () =>
-          reject(
-            new ConnectError(
-              "timeout",
-              url,
-              `timed out connecting to exec-server websocket \`${url}\` after ${timeoutMs} ms`,
-            ),
-          ),
-        timeoutMs,
-      );
-      const onError = (event: Event) =>
-        reject(classifyWebSocketFailure(url, (event as ErrorEvent).message ?? "websocket error"));
-      const onClose = (event: CloseEvent) =>
-        reject(classifyWebSocketFailure(url, `closed during connect (code ${event.code})`));
-      socket.addEventListener("open", () => resolve());
-      socket.addEventListener("error", onError);
-      socket.addEventListener("close", onClose);
+      let socket: WebSocket;
       try {
-        await promise;
+        socket = await openWebSocket(url, { headers: upgradeHeaders(options), timeoutMs });
       } catch (err) {
-        try {
-          socket.close();
-        } catch {
-          // never opened
-        }
+        if (err instanceof WebSocketOpenError) throw classifyWebSocketFailure(url, err, timeoutMs);
         throw err;
-      } finally {
-        clearTimeout(timer);
-        socket.removeEventListener("error", onError);
-        socket.removeEventListener("close", onClose);
       }
       return websocketTransport(socket, { label: `exec-server websocket ${url}` });
     },
@@ -267,7 +254,8 @@ export function harnessConnector(
         });
       } catch (err) {
         const detail = (err as Error).message;
-        if (/401/.test(detail)) {
+        const cause = (err as Error).cause;
+        if (cause instanceof WebSocketOpenError && cause.status === 401) {
           throw new ConnectError(
             "auth_refused",
             target,

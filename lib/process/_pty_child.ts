@@ -23,7 +23,8 @@ import {
   writeNow,
 } from "./_libc.ts";
 import { invalidParams } from "../jsonrpc/errors.ts";
-import { killGroup, sessionGroups } from "./_session_kill.ts";
+import { killGroup } from "../util/process_group.ts";
+import { sessionGroups } from "./_session_kill.ts";
 import { sharedPoller } from "./_fd_poller.ts";
 
 /** Upper bound of one output chunk (spec §4.1). */

@@ -4,23 +4,7 @@
  * would leave background jobs running and holding the terminal open.
  * @module
  */
-
-/**
- * Sends `signal` to one process group; "no such process" (and any other failure) is ignored.
- *
- * @example
- * ```ts
- * killGroup(1234, "SIGINT");
- * ```
- */
-export function killGroup(pgid: number, signal: Deno.Signal): void {
-  if (pgid <= 1) return;
-  try {
-    Deno.kill(-pgid, signal);
-  } catch {
-    // The group is already gone: nothing to signal.
-  }
-}
+import { killGroup } from "../util/process_group.ts";
 
 /** How long one `/proc` scan answers for: killing many sessions at once costs one scan. */
 const SNAPSHOT_TTL_MS = 20;

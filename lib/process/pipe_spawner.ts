@@ -5,10 +5,11 @@
  */
 import { internalError } from "../jsonrpc/errors.ts";
 import { osErrorMessage } from "../util/os_error.ts";
+import { setsidPath } from "../util/process_group.ts";
 import { checkDirectory, findExecutable, resolveProgram } from "./_spawn_checks.ts";
 import type { ChildHandle, Spawner, SpawnRequest } from "./spawner.ts";
 
-const SETSID = findExecutable("setsid", "/usr/bin:/bin") ?? "setsid";
+const SETSID = setsidPath() ?? "setsid";
 // perl's `exec { PROGRAM } LIST` sets argv[0] without touching the environment (bash's
 // `exec -a` would export SHLVL); perl-base is essential on Debian, bash is the fallback.
 const PERL = findExecutable("perl", "/usr/bin:/bin");

@@ -15,6 +15,7 @@ import { checkDirectory, resolveProgram } from "./_spawn_checks.ts";
 import type { ChildHandle, Spawner, SpawnRequest } from "./spawner.ts";
 import { closeFd, openPty, type PtyPair } from "./_libc.ts";
 import { PtyChild, windowDimension } from "./_pty_child.ts";
+import { setsidPath } from "../util/process_group.ts";
 
 /** Window size used when `process/start` gives none (spec §4.2). */
 export const DEFAULT_PTY_ROWS = 24;
@@ -129,12 +130,7 @@ export class PtySpawner implements Spawner {
 }
 
 function locateSetsid(): string {
-  for (const candidate of ["/usr/bin/setsid", "/bin/setsid"]) {
-    try {
-      if (Deno.statSync(candidate).isFile) return candidate;
-    } catch {
-      // try the next location
-    }
-  }
+  const found = setsidPath();
+  if (found) return found;
   throw internalError("PTY processes need setsid(1) from util-linux; install util-linux");
 }

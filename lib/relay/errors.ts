@@ -44,9 +44,10 @@ export class RelayError extends Error {
    * Creates an error.
    * @param code stable reason
    * @param message human-readable explanation
+   * @param options `cause`: the underlying failure
    */
-  constructor(code: RelayErrorCode, message: string) {
-    super(message);
+  constructor(code: RelayErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = "RelayError";
     this.code = code;
   }

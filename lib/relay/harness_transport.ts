@@ -3,6 +3,7 @@
  * `MessageTransport` for the client library.
  * @module
  */
+import { openWebSocket } from "../transport/open_websocket.ts";
 import { RelayError } from "./errors.ts";
 import type { RelayTransport } from "./executor_mux.ts";
 import { type RelayLink, websocketLink } from "./link.ts";
@@ -83,35 +84,20 @@ export async function connectHarnessStream(
   url: string,
   options: ConnectHarnessOptions = {},
 ): Promise<RelayTransport> {
-  const socket = options.headers
-    ? new WebSocket(url, { headers: options.headers })
-    : new WebSocket(url);
-  const timeoutMs = options.connectTimeoutMs ?? 10_000;
-  const { promise, resolve, reject } = Promise.withResolvers<void>();
-  const timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-  socket.addEventListener("open", () => resolve(), { once: true });
-  socket.addEventListener(
-    "error",
-    (event) => reject(new Error((event as ErrorEvent).message || "websocket error")),
-    { once: true },
-  );
-  socket.addEventListener("close", (event) => reject(new Error(`closed with code ${event.code}`)), {
-    once: true,
-  });
+  let socket: WebSocket;
   try {
-    await promise;
+    socket = await openWebSocket(url, {
+      headers: options.headers,
+      timeoutMs: options.connectTimeoutMs ?? 10_000,
+    });
   } catch (error) {
-    if (socket.readyState === WebSocket.CONNECTING || socket.readyState === WebSocket.OPEN) {
-      socket.close();
-    }
     throw new RelayError(
       "connect_failed",
       `cannot connect to the relay at ${url}: ${
         (error as Error).message
       }; check the URL and that the rendezvous is running`,
+      { cause: error },
     );
-  } finally {
-    clearTimeout(timer);
   }
   return openHarnessStream(websocketLink(socket, `rendezvous ${url.split("?")[0]}`), options);
 }

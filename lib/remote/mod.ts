@@ -4,7 +4,8 @@
  *
  * @example
  * ```ts
- * import { RemoteExecutor, tokenFromEnv } from "./mod.ts";
+ * import { RemoteExecutor } from "./mod.ts";
+ * import { tokenFromEnv } from "../registry/mod.ts";
  * import { createServerCore } from "../server/mod.ts";
  * const core = createServerCore();
  * const executor = new RemoteExecutor({
@@ -17,24 +18,7 @@
  * ```
  * @module
  */
-export { BearerToken, REMOTE_TOKEN_ENV, tokenFromEnv } from "../registry/bearer_token.ts";
-export { RegistryError, type RegistryErrorCode } from "../registry/errors.ts";
-export { EXECUTOR_REPLACED_REASON } from "../relay/executor_replaced.ts";
-export { isKeepalive, KEEPALIVE_FRAME, KEEPALIVE_STREAM_ID } from "../relay/keepalive.ts";
-export {
-  idempotencyId,
-  type IdempotencyOptions,
-  normalizeBaseUrl,
-  registerExecutor,
-  type RegisterOptions,
-  type Registration,
-  registryPost,
-  type RegistryPostOptions,
-  REMOTE_PROTOCOL_VERSION,
-  type ResolveHarnessOptions,
-  resolveHarnessUrl,
-  validateExecutorId,
-} from "../registry/registry_client.ts";
+// The registry contract (tokens, register/connect calls) lives in lib/registry; import it there.
 export {
   RemoteExecutor,
   type RemoteExecutorOptions,

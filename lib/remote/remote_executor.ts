@@ -10,6 +10,7 @@ import {
   type RelayStreamOptions,
   websocketLink,
 } from "../relay/mod.ts";
+import { openWebSocket, WebSocketOpenError } from "../transport/open_websocket.ts";
 import type { MessageTransport } from "../transport/types.ts";
 import { backoffDelay, delay } from "../util/async.ts";
 import type { BearerToken } from "../registry/bearer_token.ts";
@@ -256,41 +257,24 @@ export class RemoteExecutor {
     }
   }
 
-  #connect(url: string): Promise<ConnectOutcome> {
-    const timeoutMs = this.#options.connectTimeoutMs ?? 10_000;
-    const socket = new WebSocket(url);
-    // Wrapped at once: the link keeps frames that arrive before the mux attaches (the
-    // rendezvous may write as soon as it accepts the socket).
-    const link = websocketLink(socket, `rendezvous ${url.split("?")[0]}`);
-    const { promise, resolve } = Promise.withResolvers<ConnectOutcome>();
-    const timer = setTimeout(() => {
-      resolve({ kind: "failed", reason: `no answer within ${timeoutMs} ms` });
-    }, timeoutMs);
-    const onAbort = () => resolve({ kind: "failed", reason: "stopped" });
-    this.#stop.signal.addEventListener("abort", onAbort, { once: true });
-    socket.addEventListener("open", () => resolve({ kind: "open", socket, link }), {
-      once: true,
-    });
-    socket.addEventListener("error", (event) => {
-      const message = (event as ErrorEvent).message ?? "";
-      const status = /status code:? (\d{3})/i.exec(message);
-      if (status && Number(status[1]) >= 400 && Number(status[1]) < 500) {
-        resolve({ kind: "refused", status: Number(status[1]) });
-      } else {
-        resolve({ kind: "failed", reason: message || "websocket error" });
-      }
-    }, { once: true });
-    socket.addEventListener(
-      "close",
-      (event) => resolve({ kind: "failed", reason: `closed (${event.code})` }),
-      { once: true },
-    );
-    return promise.then((outcome) => {
-      clearTimeout(timer);
-      this.#stop.signal.removeEventListener("abort", onAbort);
-      if (outcome.kind !== "open") link.close();
-      return outcome;
-    });
+  async #connect(url: string): Promise<ConnectOutcome> {
+    let link: RelayLink | undefined;
+    try {
+      const socket = await openWebSocket(url, {
+        timeoutMs: this.#options.connectTimeoutMs ?? 10_000,
+        signal: this.#stop.signal,
+        // Wrapped at once: the link keeps frames that arrive before the mux attaches (the
+        // rendezvous may write as soon as it accepts the socket).
+        onSocket: (socket) => link = websocketLink(socket, `rendezvous ${url.split("?")[0]}`),
+      });
+      return { kind: "open", socket, link: link! };
+    } catch (error) {
+      link?.close();
+      if (!(error instanceof WebSocketOpenError)) throw error;
+      const status = error.status;
+      if (status !== undefined && status >= 400 && status < 500) return { kind: "refused", status };
+      return { kind: "failed", reason: error.detail };
+    }
   }
 
   /**

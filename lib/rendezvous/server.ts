@@ -3,7 +3,7 @@
  * endpoints for executors and harnesses, and `/readyz`, on one HTTP listener.
  * @module
  */
-import { timingSafeEqual } from "node:crypto";
+import { checkBearer } from "../util/bearer.ts";
 import { log as processLog } from "../util/log.ts";
 import { ExecutorHub, type HubOptions, type RoutingStats } from "./_hub.ts";
 import { RENDEZVOUS_PATH, type RendezvousRole, UrlSigner } from "./url_signer.ts";
@@ -75,14 +75,6 @@ const API_PATH = /^\/cloud\/executor\/([^/]+)\/(register|connect)$/;
 
 function errorResponse(status: number, code: string, message: string): Response {
   return Response.json({ error: { code, message } }, { status });
-}
-
-function tokenMatches(expected: string, header: string | null): boolean {
-  const match = /^Bearer\s+(.+)$/i.exec(header?.trim() ?? "");
-  if (!match) return false;
-  const given = new TextEncoder().encode(match[1].trim());
-  const wanted = new TextEncoder().encode(expected);
-  return given.length === wanted.length && timingSafeEqual(given, wanted);
 }
 
 function stringRecord(value: unknown): Record<string, string> | undefined {
@@ -254,7 +246,7 @@ export async function startRendezvous(options: RendezvousOptions): Promise<Rende
     }
     if (
       options.token !== undefined &&
-      !tokenMatches(options.token, request.headers.get("authorization"))
+      checkBearer(options.token, request.headers.get("authorization")) !== "ok"
     ) {
       return errorResponse(
         401,

@@ -6,7 +6,7 @@ import {
   resolveHarnessUrl,
   tokenFromEnv,
   validateExecutorId,
-} from "../../lib/remote/mod.ts";
+} from "../../lib/registry/mod.ts";
 import { spawnChild } from "./_chain.ts";
 
 const TOKEN = "fake-registry-secret-9f8e7d";
