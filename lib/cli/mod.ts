@@ -10,6 +10,7 @@ import { REMOTE_USAGE, runRemote } from "./remote.ts";
 import { RENDEZVOUS_USAGE, runRendezvous } from "./rendezvous.ts";
 import { runExec } from "./exec.ts";
 import { runFs } from "./fs.ts";
+import { FS_HELPER_SUBCOMMAND } from "../fs/sandboxed.ts";
 
 type Command = (args: string[]) => Promise<number>;
 
@@ -52,6 +53,12 @@ export async function runCli(args: string[]): Promise<number> {
   }
   if (args[0] === "--help" || args[0] === "-h" || args[0] === "help") {
     console.log(USAGE);
+    return 0;
+  }
+  if (args[0] === FS_HELPER_SUBCOMMAND) {
+    // The sandboxed-fs helper of a compiled or bundled server (see lib/fs/sandboxed.ts).
+    const { serveHelper } = await import("../fs/sandbox_helper.ts");
+    await serveHelper();
     return 0;
   }
   const [name, rest] = args.length > 0 && !args[0].startsWith("-")

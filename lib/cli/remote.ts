@@ -5,6 +5,7 @@
 import { parseArgs } from "node:util";
 import { RegistryError, REMOTE_TOKEN_ENV, tokenFromEnv } from "../registry/mod.ts";
 import { RemoteExecutor } from "../remote/mod.ts";
+import { applySandboxFlag, SANDBOX_FLAG_OPTION, SANDBOX_FLAG_USAGE } from "./_sandbox_flag.ts";
 import { createServerCore } from "../server/mod.ts";
 import { log } from "../util/log.ts";
 import { VERSION } from "../version.ts";
@@ -27,6 +28,7 @@ Options:
   --executor-id ID      executor id: ASCII letters, digits, '-' or '_'
   --name NAME           display name (default codex-exec-server)
   --label KEY=VALUE     a label sent with the registration (repeatable)
+${SANDBOX_FLAG_USAGE}
   -h, --help            show this help
 
 Environment:
@@ -59,6 +61,7 @@ export async function runRemote(args: string[]): Promise<number> {
       "executor-id": { type: "string" },
       name: { type: "string" },
       label: { type: "string", multiple: true, default: [] },
+      ...SANDBOX_FLAG_OPTION,
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -68,6 +71,7 @@ export async function runRemote(args: string[]): Promise<number> {
     console.log(REMOTE_USAGE);
     return 0;
   }
+  applySandboxFlag(values["sandbox-unavailable"]);
   if (!values.remote) throw new UsageError("--remote URL is required");
   if (!values["executor-id"]) throw new UsageError("--executor-id ID is required");
   const labels = parseLabels(values.label);

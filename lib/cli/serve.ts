@@ -3,6 +3,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { applySandboxFlag, SANDBOX_FLAG_OPTION, SANDBOX_FLAG_USAGE } from "./_sandbox_flag.ts";
 import { createServerCore } from "../server/mod.ts";
 import { serveWebSocket } from "../server/ws_server.ts";
 import { jsonLinesTransport } from "../transport/json_lines.ts";
@@ -36,6 +37,7 @@ Options:
   -c, --config KEY=VALUE, --enable FEATURE, --disable FEATURE, --strict-config
                                   accepted so a launch line written for upstream starts us;
                                   they configure upstream features this server does not have
+${SANDBOX_FLAG_USAGE}
   -h, --help                      show this help
 `;
 
@@ -69,6 +71,7 @@ export async function runServe(args: string[]): Promise<number> {
       disable: { type: "string", multiple: true },
       "strict-config": { type: "boolean" },
       "concurrent-requests": { type: "string", default: "1" },
+      ...SANDBOX_FLAG_OPTION,
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -78,6 +81,7 @@ export async function runServe(args: string[]): Promise<number> {
     console.log(SERVE_USAGE);
     return 0;
   }
+  applySandboxFlag(values["sandbox-unavailable"]);
   const listen = parseListen(values.listen);
   const auth = await wsAuthFromFlags(values);
   const core = createServerCore({

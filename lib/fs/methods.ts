@@ -9,7 +9,8 @@ import { FileHandleTable } from "./handles.ts";
 import { canonicalize, getMetadata } from "./metadata.ts";
 import { pathFromUri } from "../protocol/file_uri.ts";
 import { readFileBase64, writeFileBase64 } from "./read_write.ts";
-import { rejectRestrictedSandbox } from "./sandbox.ts";
+import { rejectSandboxedStreaming } from "./sandbox.ts";
+import { runSandboxed } from "./sandboxed.ts";
 import * as schema from "../protocol/fs.ts";
 import { walk } from "./walk.ts";
 import { Base64Error, decodeBase64 } from "../util/base64.ts";
@@ -50,81 +51,94 @@ export const fsHandlers = {
     family: "filesystem",
     params: schema.readFileParams,
     handle(params) {
-      rejectRestrictedSandbox(params.sandbox);
-      return readFileBase64(pathFromUri(params.path), params);
+      return runSandboxed(
+        "fs/readFile",
+        params,
+        () => readFileBase64(pathFromUri(params.path), params),
+      );
     },
   }),
   writeFile: defineMethod({
     family: "filesystem",
     params: schema.writeFileParams,
     handle(params) {
-      rejectRestrictedSandbox(params.sandbox);
-      return writeFileBase64(pathFromUri(params.path), params.dataBase64, params);
+      return runSandboxed(
+        "fs/writeFile",
+        params,
+        () => writeFileBase64(pathFromUri(params.path), params.dataBase64, params),
+      );
     },
   }),
   createDirectory: defineMethod({
     family: "filesystem",
     params: schema.createDirectoryParams,
     handle(params) {
-      rejectRestrictedSandbox(params.sandbox);
-      return createDirectory(pathFromUri(params.path), params);
+      return runSandboxed(
+        "fs/createDirectory",
+        params,
+        () => createDirectory(pathFromUri(params.path), params),
+      );
     },
   }),
   getMetadata: defineMethod({
     family: "filesystem",
     params: schema.getMetadataParams,
     handle(params) {
-      rejectRestrictedSandbox(params.sandbox);
-      return getMetadata(pathFromUri(params.path), params);
+      return runSandboxed(
+        "fs/getMetadata",
+        params,
+        () => getMetadata(pathFromUri(params.path), params),
+      );
     },
   }),
   canonicalize: defineMethod({
     family: "filesystem",
     params: schema.canonicalizeParams,
     handle(params) {
-      rejectRestrictedSandbox(params.sandbox);
-      return canonicalize(pathFromUri(params.path));
+      return runSandboxed("fs/canonicalize", params, () => canonicalize(pathFromUri(params.path)));
     },
   }),
   readDirectory: defineMethod({
     family: "filesystem",
     params: schema.readDirectoryParams,
     handle(params) {
-      rejectRestrictedSandbox(params.sandbox);
-      return readDirectory(pathFromUri(params.path));
+      return runSandboxed(
+        "fs/readDirectory",
+        params,
+        () => readDirectory(pathFromUri(params.path)),
+      );
     },
   }),
   walk: defineMethod({
     family: "filesystem",
     params: schema.walkParams,
     handle(params) {
-      rejectRestrictedSandbox(params.sandbox);
-      return walk(pathFromUri(params.path), params.options);
+      return runSandboxed("fs/walk", params, () => walk(pathFromUri(params.path), params.options));
     },
   }),
   remove: defineMethod({
     family: "filesystem",
     params: schema.removeParams,
     handle(params) {
-      rejectRestrictedSandbox(params.sandbox);
-      return removePath(pathFromUri(params.path), params);
+      return runSandboxed("fs/remove", params, () => removePath(pathFromUri(params.path), params));
     },
   }),
   copy: defineMethod({
     family: "filesystem",
     params: schema.copyParams,
     handle(params) {
-      rejectRestrictedSandbox(params.sandbox);
-      const source = pathFromUri(params.sourcePath);
-      const destination = pathFromUri(params.destinationPath);
-      return copyPath(source, destination, params);
+      return runSandboxed("fs/copy", params, () => {
+        const source = pathFromUri(params.sourcePath);
+        const destination = pathFromUri(params.destinationPath);
+        return copyPath(source, destination, params);
+      });
     },
   }),
   open: defineMethod({
     family: "filesystem",
     params: schema.openParams,
     async handle(params, context) {
-      rejectRestrictedSandbox(params.sandbox);
+      rejectSandboxedStreaming(params.sandbox);
       const path = pathFromUri(params.path);
       await fileHandles(context).open(params.handleId, path, params);
       return { handleId: params.handleId };

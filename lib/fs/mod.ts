@@ -18,7 +18,7 @@ export {
   osError,
   osErrorText,
 } from "./io_error.ts";
-export { rejectRestrictedSandbox, SANDBOX_UNAVAILABLE } from "./sandbox.ts";
+export { rejectSandboxedStreaming, SANDBOXED_STREAMING_UNSUPPORTED } from "./sandbox.ts";
 export {
   type Block,
   FileHandleTable,

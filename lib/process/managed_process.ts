@@ -9,6 +9,7 @@ import { encodeBase64 } from "../util/base64.ts";
 import { JsonText } from "../jsonrpc/message.ts";
 import { delay, yieldToEventLoop } from "../util/async.ts";
 import { OutputRetention, type RetainedChunk, type RetentionLimits } from "./output_retention.ts";
+import type { DenialScanner } from "../sandbox/denial_scanner.ts";
 import type { ChildHandle, OutputStream } from "./spawner.ts";
 
 /** Delivers a notification to the attached client, if any. */
@@ -46,6 +47,10 @@ export class ManagedProcess {
   closed = false;
   /** Set when a terminate arrives while the child is still being spawned. */
   startCancelled = false;
+  /** Set for a confined process: its output is watched for sandbox denials. */
+  denials: DenialScanner | null = null;
+  /** A non-zero exit whose output showed a sandbox denial (upstream's `sandboxDenied`). */
+  sandboxDenied = false;
   #nextSeq = 1;
   #idJson: string;
   #retention: OutputRetention;
@@ -104,11 +109,12 @@ export class ManagedProcess {
     const exited = child.exitCode.then(async (code) => {
       await Promise.race([drained, delay(EXIT_DRAIN_GRACE_MS)]);
       this.exitCode = code;
+      this.sandboxDenied = code !== 0 && (this.denials?.seen ?? false);
       await this.#emit(Notification.processExited, (seq) => ({
         processId: this.id,
         seq,
         exitCode: code,
-        sandboxDenied: false,
+        sandboxDenied: this.sandboxDenied,
       }));
     });
     Promise.all([drained, exited]).then(async () => {
@@ -127,6 +133,7 @@ export class ManagedProcess {
       for await (const bytes of readable) {
         for (let at = 0; at < bytes.length; at += OUTPUT_CHUNK_BYTES) {
           const piece = bytes.subarray(at, at + OUTPUT_CHUNK_BYTES);
+          this.denials?.push(piece);
           await this.#emit(
             Notification.processOutput,
             (seq) =>

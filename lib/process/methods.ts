@@ -18,6 +18,7 @@ import {
 } from "../protocol/process.ts";
 import { decodeBase64 } from "../util/base64.ts";
 import { buildChildEnv } from "./env_policy.ts";
+import { sandboxCommand } from "./_sandboxed_start.ts";
 import { ProcessTable, type ProcessTableOptions } from "./process_table.ts";
 
 // Upstream reports an unusable cwd URI as invalid params, naming the field.
@@ -76,18 +77,18 @@ export function processHandlers(options: ProcessHandlersOptions): ProcessHandler
           policy: params.envPolicy,
           serverEnv: Deno.env.toObject(),
         });
+        const { sandboxType, ...command } = await sandboxCommand(
+          { argv: params.argv, arg0: params.arg0, cwd, env, tty: params.tty },
+          params.sandbox,
+        );
         await tableOf(session).start({
           processId: params.processId,
-          argv: params.argv,
-          arg0: params.arg0,
-          cwd,
-          env,
-          tty: params.tty,
+          ...command,
           pipeStdin: params.pipeStdin ?? false,
           rows: params.rows,
           cols: params.cols,
         });
-        return { processId: params.processId, sandboxType: "none" };
+        return { processId: params.processId, sandboxType };
       },
     }),
     read: defineMethod({

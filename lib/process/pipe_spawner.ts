@@ -53,7 +53,16 @@ export class PipeSpawner implements Spawner {
   }
 }
 
-function withArg0(arg0: string, program: string): string[] {
+/**
+ * A command line that runs `program` with `arg0` as its argv[0] (perl's `exec { PROGRAM }`, or
+ * bash's `exec -a`); the caller appends the remaining arguments.
+ *
+ * @example
+ * ```ts
+ * const argv = [...withArg0("-bash", "/bin/bash"), "-c", "echo $0"]; // prints -bash
+ * ```
+ */
+export function withArg0(arg0: string, program: string): string[] {
   if (PERL) {
     return [PERL, "-e", '$p = shift @ARGV; exec { $p } @ARGV or die "$p: $!\\n"', program, arg0];
   }

@@ -6,6 +6,7 @@
 import { invalidRequest, RpcError } from "../jsonrpc/errors.ts";
 import { settleWithin } from "../util/async.ts";
 import { encodeBase64 } from "../util/base64.ts";
+import { DenialScanner } from "../sandbox/denial_scanner.ts";
 import { type EventSink, ManagedProcess } from "./managed_process.ts";
 import { DEFAULT_RETENTION, type RetentionLimits } from "./output_retention.ts";
 import type { Spawner, SpawnRequest } from "./spawner.ts";
@@ -26,6 +27,11 @@ export interface ProcessTableOptions {
 export interface StartRequest extends SpawnRequest {
   processId: string;
   tty: boolean;
+  /**
+   * Set when the command runs confined: its output is watched for denials (`sandboxDenied`),
+   * and `release` runs once it has exited (or failed to start).
+   */
+  confinement?: { release(): void };
 }
 
 /**
@@ -66,14 +72,17 @@ export class ProcessTable implements Disposable {
       onClosed: () => this.#scheduleRemoval(proc),
     });
     proc.tty = request.tty;
+    if (request.confinement) proc.denials = new DenialScanner();
     this.#processes.set(processId, proc);
     let child;
     try {
       child = await spawner.spawn(request);
     } catch (err) {
       if (this.#processes.get(processId) === proc) this.#processes.delete(processId);
+      request.confinement?.release();
       throw err;
     }
+    if (request.confinement) child.exitCode.finally(() => request.confinement!.release());
     if (proc.startCancelled) {
       child.signalGroup("SIGKILL");
       throw invalidRequest(`process ${processId} start was cancelled`);
@@ -119,7 +128,7 @@ export class ProcessTable implements Disposable {
           exitCode: proc.exitCode,
           closed: proc.closed,
           failure: null,
-          sandboxDenied: false,
+          sandboxDenied: proc.sandboxDenied,
         };
       }
       await settleWithin(changed, remaining, signal);

@@ -4,6 +4,7 @@
  * @module
  */
 import { z } from "zod";
+import { optionalSandbox, type SandboxType } from "./sandbox.ts";
 
 const u64 = z.number().int().nonnegative();
 /** A terminal dimension (rows or columns), as `struct winsize` holds it. */
@@ -41,7 +42,7 @@ export const startParams = z.object({
   cols: dimension.optional(),
   arg0: z.string().nullish(),
   envPolicy: envPolicySchema.nullish(),
-  sandbox: z.unknown().optional(),
+  sandbox: optionalSandbox,
   enforceManagedNetwork: z.boolean().optional(),
   managedNetwork: z.object({
     loopbackPorts: z.array(z.number().int()),
@@ -105,7 +106,7 @@ export type ControlStatus = "accepted" | "unknownProcess" | "starting" | "exited
 /** Result of `process/start`. */
 export interface StartResult {
   processId: string;
-  sandboxType: string;
+  sandboxType: SandboxType;
 }
 
 /** One retained output chunk of `process/read` (`chunk` is base64). */

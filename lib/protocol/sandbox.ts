@@ -8,6 +8,21 @@
 import { z } from "zod";
 
 /**
+ * A union tagged by `key`: the tag is checked first against the known values, so an unknown one
+ * reads like serde's ``unknown variant `x`, expected one of `a`, `b` `` (upstream's text), then
+ * the member is parsed.
+ */
+function tagged<T extends z.ZodType>(key: string, tags: readonly string[], union: T) {
+  return z.unknown().superRefine((value, ctx) => {
+    if (typeof value !== "object" || value === null || Array.isArray(value)) return;
+    const tag = (value as Record<string, unknown>)[key];
+    if (typeof tag === "string" && !tags.includes(tag)) {
+      ctx.addIssue({ code: "invalid_value", values: [...tags], input: tag, path: [key] });
+    }
+  }).pipe(union);
+}
+
+/**
  * Access granted by one filesystem entry. `none` is Codex's legacy alias of `deny`.
  *
  * @example
@@ -34,15 +49,27 @@ const subpath = z.string().nullish();
  * specialPath.parse({ kind: "slash_tmp" });
  * ```
  */
-export const specialPath = z.discriminatedUnion("kind", [
-  z.strictObject({ kind: z.literal("root") }),
-  z.strictObject({ kind: z.literal("minimal") }),
-  z.strictObject({ kind: z.literal("project_roots"), subpath }),
-  z.strictObject({ kind: z.literal("current_working_directory"), subpath }),
-  z.strictObject({ kind: z.literal("tmpdir") }),
-  z.strictObject({ kind: z.literal("slash_tmp") }),
-  z.strictObject({ kind: z.literal("unknown"), path: z.string(), subpath }),
-]);
+export const specialPath = tagged(
+  "kind",
+  [
+    "root",
+    "minimal",
+    "project_roots",
+    "current_working_directory",
+    "tmpdir",
+    "slash_tmp",
+    "unknown",
+  ],
+  z.discriminatedUnion("kind", [
+    z.strictObject({ kind: z.literal("root") }),
+    z.strictObject({ kind: z.literal("minimal") }),
+    z.strictObject({ kind: z.literal("project_roots"), subpath }),
+    z.strictObject({ kind: z.literal("current_working_directory"), subpath }),
+    z.strictObject({ kind: z.literal("tmpdir") }),
+    z.strictObject({ kind: z.literal("slash_tmp") }),
+    z.strictObject({ kind: z.literal("unknown"), path: z.string(), subpath }),
+  ]),
+);
 
 /** A parsed {@link specialPath}. */
 export type SpecialPath = z.output<typeof specialPath>;
@@ -56,11 +83,15 @@ export type SpecialPath = z.output<typeof specialPath>;
  * fileSystemPath.parse({ type: "path", path: "/srv/data" });
  * ```
  */
-export const fileSystemPath = z.discriminatedUnion("type", [
-  z.strictObject({ type: z.literal("path"), path: z.string() }),
-  z.strictObject({ type: z.literal("glob_pattern"), pattern: z.string() }),
-  z.strictObject({ type: z.literal("special"), value: specialPath }),
-]);
+export const fileSystemPath = tagged(
+  "type",
+  ["path", "glob_pattern", "special"],
+  z.discriminatedUnion("type", [
+    z.strictObject({ type: z.literal("path"), path: z.string() }),
+    z.strictObject({ type: z.literal("glob_pattern"), pattern: z.string() }),
+    z.strictObject({ type: z.literal("special"), value: specialPath }),
+  ]),
+);
 
 /** A parsed {@link fileSystemPath}. */
 export type FileSystemPath = z.output<typeof fileSystemPath>;
@@ -94,14 +125,18 @@ export type FileSystemEntry = z.output<typeof fileSystemEntry>;
  * fileSystemPermissions.parse({ type: "unrestricted" });
  * ```
  */
-export const fileSystemPermissions = z.discriminatedUnion("type", [
-  z.strictObject({
-    type: z.literal("restricted"),
-    entries: z.array(fileSystemEntry),
-    glob_scan_max_depth: z.number().int().positive().nullish(),
-  }),
-  z.strictObject({ type: z.literal("unrestricted") }),
-]);
+export const fileSystemPermissions = tagged(
+  "type",
+  ["restricted", "unrestricted"],
+  z.discriminatedUnion("type", [
+    z.strictObject({
+      type: z.literal("restricted"),
+      entries: z.array(fileSystemEntry),
+      glob_scan_max_depth: z.number().int().positive().nullish(),
+    }),
+    z.strictObject({ type: z.literal("unrestricted") }),
+  ]),
+);
 
 /** A parsed {@link fileSystemPermissions}. */
 export type FileSystemPermissions = z.output<typeof fileSystemPermissions>;
@@ -125,15 +160,19 @@ export const networkPermission = z.enum(["restricted", "enabled"]).default("rest
  * permissionProfile.parse({ type: "external", network: "restricted" });
  * ```
  */
-export const permissionProfile = z.discriminatedUnion("type", [
-  z.strictObject({
-    type: z.literal("managed"),
-    file_system: fileSystemPermissions,
-    network: networkPermission,
-  }),
-  z.strictObject({ type: z.literal("disabled") }),
-  z.strictObject({ type: z.literal("external"), network: networkPermission }),
-]);
+export const permissionProfile = tagged(
+  "type",
+  ["managed", "disabled", "external"],
+  z.discriminatedUnion("type", [
+    z.strictObject({
+      type: z.literal("managed"),
+      file_system: fileSystemPermissions,
+      network: networkPermission,
+    }),
+    z.strictObject({ type: z.literal("disabled") }),
+    z.strictObject({ type: z.literal("external"), network: networkPermission }),
+  ]),
+);
 
 /** A parsed {@link permissionProfile}. */
 export type PermissionProfile = z.output<typeof permissionProfile>;

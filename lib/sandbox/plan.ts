@@ -109,6 +109,7 @@ export function planConfinement(
       return { kind: "bwrap", filesystem, network: profile.network };
     }
   }
+  throw invalidParams("unsupported `sandbox.permissions`");
 }
 
 function projectRoots(sandbox: SandboxContext, context: PlanContext): string[] {
@@ -164,7 +165,11 @@ interface Resolved {
   implicit: boolean;
 }
 
-function resolveEntry(entry: FileSystemEntry, index: number, context: Required<PlanContext>) {
+function resolveEntry(
+  entry: FileSystemEntry,
+  index: number,
+  context: Required<PlanContext>,
+): string[] {
   const where = `sandbox.permissions.file_system.entries.${index}`;
   const path = entry.path;
   switch (path.type) {
@@ -197,8 +202,10 @@ function resolveEntry(entry: FileSystemEntry, index: number, context: Required<P
               "this exec-server cannot enforce it",
           );
       }
+      break;
     }
   }
+  throw invalidParams(`unsupported entry at \`${where}\``);
 }
 
 // Equally specific entries: deny beats write, write beats read (Codex's precedence).

@@ -54,6 +54,19 @@ export class SyntheticTargets {
     };
   }
 
+  /** Removes every directory we created, whoever holds it (the server is exiting). */
+  releaseAll(): void {
+    for (const [path, entry] of this.#holders) {
+      this.#holders.delete(path);
+      if (!entry.created) continue;
+      try {
+        Deno.removeSync(path);
+      } catch {
+        // not empty or already gone
+      }
+    }
+  }
+
   #drop(path: string): void {
     const entry = this.#holders.get(path);
     if (!entry) return;
@@ -79,3 +92,6 @@ export class SyntheticTargets {
  * ```
  */
 export const syntheticTargets: SyntheticTargets = new SyntheticTargets();
+
+// Sandboxes die with the server (bwrap --die-with-parent), so their mountpoints can go too.
+globalThis.addEventListener("unload", () => syntheticTargets.releaseAll());

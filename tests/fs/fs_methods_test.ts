@@ -454,7 +454,7 @@ Deno.test("filesystem methods over a websocket", async (t) => {
     );
   });
 
-  await t.step("restricted sandboxes are refused, unrestricted ones run", async () => {
+  await t.step("profiles without root read are refused, unrestricted ones run", async () => {
     const path = uri(`${dir}/note.txt`);
     const sandbox = (permissions: unknown) => ({ permissions, windowsSandboxLevel: "disabled" });
     const restricted = sandbox({
@@ -470,15 +470,19 @@ Deno.test("filesystem methods over a websocket", async (t) => {
         ["fs/readDirectory", { path: uri(dir) }],
         ["fs/remove", { path }],
         ["fs/copy", { sourcePath: path, destinationPath: path, recursive: false }],
-        ["fs/open", { handleId: "sandboxed", path }],
       ] as const
     ) {
       await assertRpcError(
         client.call(method, { ...params, sandbox: restricted }),
-        INVALID_REQUEST,
-        "sandboxed filesystem operations require configured runtime paths",
+        INVALID_PARAMS,
+        /^sandboxed filesystem calls need read access to `\/`/,
       );
     }
+    await assertRpcError(
+      client.call("fs/open", { handleId: "sandboxed", path, sandbox: restricted }),
+      INVALID_REQUEST,
+      /^sandboxed fs\/open is not supported/,
+    );
     assert.deepEqual(await Deno.readTextFile(`${dir}/note.txt`), "hello");
     for (
       const permissions of [

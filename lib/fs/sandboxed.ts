@@ -1,0 +1,114 @@
+/**
+ * Runs a filesystem call inside the request's sandbox when its profile restricts the filesystem:
+ * one confined helper process per call (lib/fs/sandbox_helper.ts), started with the mounts a
+ * confined command would get, so the kernel enforces the same rules for `fs/*` as for
+ * `process/start`. Profiles that restrict nothing on the filesystem run in this process.
+ * @module
+ */
+import { invalidParams, RpcError } from "../jsonrpc/errors.ts";
+import type { SandboxContext } from "../protocol/sandbox.ts";
+import { ConfinedWorker } from "../sandbox/confined_worker.ts";
+import { enforcement } from "../sandbox/enforcement.ts";
+import { planConfinement } from "../sandbox/plan.ts";
+import { pathFromUri } from "../protocol/file_uri.ts";
+
+/** The hidden subcommand compiled and bundled servers answer with the helper loop. */
+export const FS_HELPER_SUBCOMMAND = "__fs-helper";
+
+const HELPER_ENTRY = new URL("./sandbox_helper_main.ts", import.meta.url);
+const CONFIG = new URL("../../deno.json", import.meta.url);
+
+function isFile(url: URL): boolean {
+  if (url.protocol !== "file:") return false;
+  try {
+    return Deno.statSync(url).isFile;
+  } catch {
+    return false;
+  }
+}
+
+let command: string[] | undefined;
+
+/** How to start the helper: from source when we run from source, else ourselves again. */
+function helperCommand(): string[] {
+  if (command) return command;
+  const runtime = Deno.execPath();
+  if (Deno.build.standalone) return command = [runtime, FS_HELPER_SUBCOMMAND];
+  // Only reads and writes: the helper needs no network, subprocess or FFI permission.
+  const flags = ["run", "--quiet", "--no-prompt", "--allow-read", "--allow-write"];
+  if (isFile(HELPER_ENTRY)) {
+    const config = isFile(CONFIG) ? ["--config", CONFIG.pathname] : [];
+    return command = [runtime, ...flags, ...config, HELPER_ENTRY.pathname];
+  }
+  // A bundle: the main module holds every module, the helper loop included.
+  return command = [runtime, ...flags, new URL(Deno.mainModule).pathname, FS_HELPER_SUBCOMMAND];
+}
+
+const HELPER_ENV_KEYS = ["PATH", "HOME", "DENO_DIR", "XDG_CACHE_HOME", "TMPDIR", "LANG"];
+
+function helperEnv(): Record<string, string> {
+  const env: Record<string, string> = { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" };
+  for (const key of HELPER_ENV_KEYS) {
+    const value = Deno.env.get(key);
+    if (value !== undefined) env[key] = value;
+  }
+  return env;
+}
+
+function planCwd(sandbox: SandboxContext): string {
+  if (sandbox.cwd) {
+    try {
+      return sandbox.cwd.startsWith("file:") ? pathFromUri(sandbox.cwd) : sandbox.cwd;
+    } catch {
+      // planConfinement reports a bad cwd; fall back for the plan context only.
+    }
+  }
+  return Deno.cwd();
+}
+
+/**
+ * Runs `direct` unless `params.sandbox` restricts the filesystem; then the call runs in a
+ * confined helper and its answer (or error, with the same code and text) is returned.
+ *
+ * @example
+ * ```ts
+ * const result = await runSandboxed("fs/writeFile", params, () =>
+ *   writeFileBase64(pathFromUri(params.path), params.dataBase64, params)
+ * );
+ * ```
+ */
+export async function runSandboxed<T>(
+  method: string,
+  params: { sandbox?: SandboxContext | null },
+  direct: () => Promise<T>,
+): Promise<T> {
+  const sandbox = params.sandbox;
+  if (!sandbox) return direct();
+  const plan = planConfinement(sandbox, {
+    cwd: planCwd(sandbox),
+    tmpdir: Deno.env.get("TMPDIR"),
+  });
+  // Network rules do not apply to file operations: only a bwrap view changes what they see.
+  if (plan.kind !== "bwrap") return direct();
+  if (plan.filesystem.root === "none") {
+    // The helper is a program too: with nothing readable it could not even start, and widening
+    // the view for it would let the call read what the profile hides.
+    throw invalidParams(
+      "sandboxed filesystem calls need read access to `/` (`{kind: root}`) in " +
+        "`sandbox.permissions.file_system.entries`",
+    );
+  }
+  const how = await enforcement(plan);
+  if (!how.confined) return direct();
+  const worker = ConfinedWorker.start(plan, helperCommand(), {
+    runtime: how.runtime,
+    env: helperEnv(),
+  });
+  try {
+    const answer = await worker.call({ method, params: { ...params, sandbox: null } });
+    if ("error" in answer) throw new RpcError(answer.error.code, answer.error.message);
+    return answer.result as T;
+  } finally {
+    await worker.close();
+  }
+}
