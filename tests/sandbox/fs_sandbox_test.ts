@@ -28,7 +28,11 @@ Deno.test("sandboxed fs: workspace-write writes the workspace, never outside or 
       {},
     );
     assert.equal(await Deno.readTextFile(`${ws}/new.txt`), "brand new\n");
-    await client.call("fs/createDirectory", { path: fileUri(`${ws}/src/deep`), recursive: true, sandbox });
+    await client.call("fs/createDirectory", {
+      path: fileUri(`${ws}/src/deep`),
+      recursive: true,
+      sandbox,
+    });
     await client.call("fs/copy", {
       sourcePath: fileUri(`${ws}/new.txt`),
       destinationPath: fileUri(`${ws}/src/deep/copy.txt`),
@@ -38,7 +42,12 @@ Deno.test("sandboxed fs: workspace-write writes the workspace, never outside or 
     assert.equal(await Deno.readTextFile(`${ws}/src/deep/copy.txt`), "brand new\n");
     const read = await client.call("fs/readFile", { path: fileUri("/etc/passwd"), sandbox });
     assert.match(unb64(read.dataBase64 as string), /^root:/);
-    await client.call("fs/remove", { path: fileUri(`${ws}/src`), recursive: true, force: false, sandbox });
+    await client.call("fs/remove", {
+      path: fileUri(`${ws}/src`),
+      recursive: true,
+      force: false,
+      sandbox,
+    });
     await assert.rejects(Deno.stat(`${ws}/src`), Deno.errors.NotFound);
 
     for (
