@@ -13,6 +13,11 @@ import { rejectSandboxedStreaming } from "./sandbox.ts";
 import { runSandboxed } from "./sandboxed.ts";
 import * as schema from "../protocol/fs.ts";
 import { walk } from "./walk.ts";
+import { MissingWatches } from "./watch_missing.ts";
+import { Notification } from "../protocol/methods.ts";
+import type { WatchMissingResult } from "../protocol/fs.ts";
+
+const WATCH_MISSING_RESOURCE = "fs.watchMissing";
 import { Base64Error, decodeBase64 } from "../util/base64.ts";
 import { invalidParams } from "../jsonrpc/errors.ts";
 
@@ -164,6 +169,23 @@ export const fsHandlers = {
       }
       return fileHandles(context).writeBlock(params.handleId, { offset: params.offset, chunk })
         .then(() => ({}));
+    },
+  }),
+  watchMissing: defineMethod({
+    family: "filesystem",
+    params: schema.watchMissingParams,
+    async handle(params, context) {
+      const missing = params.missing.map(pathFromUri);
+      const present = params.present == null ? null : pathFromUri(params.present);
+      const watches = context.connection.resource(
+        WATCH_MISSING_RESOURCE,
+        () =>
+          new MissingWatches((watchId) => {
+            context.connection.notify(Notification.fsMissingChanged, { watchId }).catch(() => {});
+          }),
+      );
+      const watching = await watches.watch({ watchId: params.watchId, missing, present });
+      return { watching } satisfies WatchMissingResult;
     },
   }),
   close: defineMethod({

@@ -215,3 +215,28 @@ export interface DirectoryEntry {
   isDirectory: boolean;
   isFile: boolean;
 }
+
+/**
+ * `fs/watchMissing` params (capability `fsWatchMissing`): `missing` paths expected not to exist,
+ * an optional `present` path expected to exist.
+ *
+ * @example
+ * ```ts
+ * const params = watchMissingParams.parse({ watchId: 1, missing: ["file:///repo/.git"], present: null });
+ * ```
+ */
+export const watchMissingParams = z.object({
+  watchId: unsigned,
+  missing: z.array(path),
+  present: path.nullish(),
+});
+
+/** The `fs/watchMissing` result. */
+export interface WatchMissingResult {
+  watching: boolean;
+}
+
+/** The `fs/missingChanged` notification: the watch `watchId` saw a change and has ended. */
+export interface MissingChangedNotification {
+  watchId: number;
+}

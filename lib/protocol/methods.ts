@@ -36,6 +36,7 @@ export const Method = {
   fsOpen: "fs/open",
   fsReadBlock: "fs/readBlock",
   fsWriteBlock: "fs/writeBlock",
+  fsWatchMissing: "fs/watchMissing",
   fsClose: "fs/close",
   httpRequest: "http/request",
 } as const;
@@ -57,6 +58,7 @@ export const Notification = {
   processExited: "process/exited",
   processClosed: "process/closed",
   httpBodyDelta: "http/request/bodyDelta",
+  fsMissingChanged: "fs/missingChanged",
 } as const;
 
 /** A notification's wire name. */

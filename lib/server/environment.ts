@@ -17,6 +17,7 @@ export const CAPABILITIES: Record<string, boolean> = {
   sandboxedFileStreaming: false,
   shellSnapshotV2: false,
   fileWriteStreaming: true,
+  fsWatchMissing: true,
   windowsMxc: false,
   // Ours, beyond upstream: `process/resize` (+ rows/cols on start), `process/closeStdin`, and
   // `process/signal` names beyond `interrupt`. PTYs exist on Linux only (lib/process/_libc.ts).

@@ -63,6 +63,7 @@ export function routeTable(options: RouteOptions = {}): MethodTable {
     [Method.fsOpen]: fsHandlers.open,
     [Method.fsReadBlock]: fsHandlers.readBlock,
     [Method.fsWriteBlock]: fsHandlers.writeBlock,
+    [Method.fsWatchMissing]: fsHandlers.watchMissing,
     [Method.fsClose]: fsHandlers.close,
 
     [Method.httpRequest]: httpHandlers.request,
