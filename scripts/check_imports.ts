@@ -22,6 +22,7 @@ export const LAYERS: Record<string, number> = {
   "fs": 5,
   "http": 5,
   "config": 5,
+  "discovery": 5,
   "server": 6,
   "remote": 6,
   "rendezvous": 6,

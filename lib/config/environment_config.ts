@@ -10,6 +10,7 @@ import { parse, TomlError } from "smol-toml";
 import { internalError, invalidParams } from "../jsonrpc/errors.ts";
 import { uriFromPath } from "../protocol/file_uri.ts";
 import { projectTable } from "./_projection.ts";
+import { codexHomeDir } from "../util/codex_home.ts";
 import { type TomlTable, writeToml } from "./_toml_writer.ts";
 
 /**
@@ -52,20 +53,6 @@ export interface ConfigLocations {
   systemDir?: string;
   /** Default `$CODEX_HOME` or `~/.codex`. */
   codexHome?: string;
-}
-
-/**
- * The executor's Codex home: `$CODEX_HOME`, else `~/.codex`.
- *
- * @example
- * ```ts
- * const skills = `${codexHomeDir()}/skills`;
- * ```
- */
-export function codexHomeDir(): string {
-  const fromEnv = Deno.env.get("CODEX_HOME");
-  if (fromEnv) return fromEnv;
-  return `${Deno.env.get("HOME") ?? "/root"}/.codex`;
 }
 
 function systemDir(): string {

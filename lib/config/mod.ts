@@ -3,7 +3,6 @@
  * @module
  */
 export {
-  codexHomeDir,
   type ConfigLayer,
   type ConfigLocations,
   type EnvironmentConfig,

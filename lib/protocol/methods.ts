@@ -39,6 +39,8 @@ export const Method = {
   fsWatchMissing: "fs/watchMissing",
   fsClose: "fs/close",
   httpRequest: "http/request",
+  capabilitiesDiscoverV2: "capabilities/discoverV2",
+  capabilityRootsDiscoverV1: "capabilityRoots/discoverV1",
 } as const;
 
 /** A request method's wire name. */

@@ -18,4 +18,5 @@ export * from "./fs.ts";
 export * from "./http.ts";
 export * from "./sandbox.ts";
 export * from "./config.ts";
+export * from "./discovery.ts";
 export { pathFromUri, uriFromPath } from "./file_uri.ts";

@@ -18,6 +18,7 @@ export const CAPABILITIES: Record<string, boolean> = {
   shellSnapshotV2: false,
   fileWriteStreaming: true,
   fsWatchMissing: true,
+  capabilityDiscoveryV2: true,
   windowsMxc: false,
   // Ours, beyond upstream: `process/resize` (+ rows/cols on start), `process/closeStdin`, and
   // `process/signal` names beyond `interrupt`. PTYs exist on Linux only (lib/process/_libc.ts).

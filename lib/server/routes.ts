@@ -4,6 +4,7 @@
  * @module
  */
 import { configHandlers } from "../config/methods.ts";
+import { discoveryHandlers } from "../discovery/methods.ts";
 import { fsHandlers } from "../fs/methods.ts";
 import { httpHandlers } from "../http/methods.ts";
 import type { MethodTable } from "../method/mod.ts";
@@ -67,5 +68,8 @@ export function routeTable(options: RouteOptions = {}): MethodTable {
     [Method.fsClose]: fsHandlers.close,
 
     [Method.httpRequest]: httpHandlers.request,
+
+    [Method.capabilitiesDiscoverV2]: discoveryHandlers.discoverV2,
+    [Method.capabilityRootsDiscoverV1]: discoveryHandlers.discoverRoots,
   };
 }
