@@ -37,7 +37,7 @@ export async function copyPath(
     if (realDestination === realSource || realDestination.startsWith(`${realSource}/`)) {
       throw invalidRequest("fs/copy cannot copy a directory to itself or one of its descendants");
     }
-    await copyTree(source, destination);
+    await copyTree(source, destination, await createRoot(destination));
   } else if (info.isSymlink) {
     await copySymlink(source, destination);
   } else if (info.isFile) {
@@ -48,12 +48,33 @@ export async function copyPath(
   return {};
 }
 
-async function copyTree(source: string, destination: string): Promise<void> {
+/** Identity of a directory, to recognise the copy's own root if it shows up inside the source. */
+interface Inode {
+  dev: number;
+  ino: number | null;
+}
+
+async function createRoot(destination: string): Promise<Inode> {
+  await makeDirectory(destination);
   try {
-    await Deno.mkdir(destination, { recursive: true });
+    const { dev, ino } = await Deno.stat(destination);
+    return { dev, ino };
   } catch (err) {
-    throw ioError(err, { operation: "mkdir", path: destination });
+    throw ioError(err, { operation: "stat", path: destination });
   }
+}
+
+async function makeDirectory(path: string): Promise<void> {
+  try {
+    await Deno.mkdir(path, { recursive: true });
+  } catch (err) {
+    throw ioError(err, { operation: "mkdir", path });
+  }
+}
+
+// `root` is the destination directory: when a swap made it appear inside the source after the
+// canonical-path check, it is skipped there, so the copy can never feed itself.
+async function copyTree(source: string, destination: string, root: Inode): Promise<void> {
   let names: string[];
   try {
     names = [];
@@ -65,8 +86,11 @@ async function copyTree(source: string, destination: string): Promise<void> {
     const from = `${source}/${name}`;
     const to = `${destination}/${name}`;
     const info = await lstat(from);
-    if (info.isDirectory) await copyTree(from, to);
-    else if (info.isSymlink) await copySymlink(from, to);
+    if (info.isDirectory) {
+      if (info.dev === root.dev && info.ino === root.ino) continue;
+      await makeDirectory(to);
+      await copyTree(from, to, root);
+    } else if (info.isSymlink) await copySymlink(from, to);
     else if (info.isFile) await copyFile(from, to);
     // Sockets, FIFOs and devices inside a tree are skipped, as upstream does.
   }
@@ -106,27 +130,29 @@ async function realPath(path: string): Promise<string> {
 }
 
 /**
- * Where `path` would land once created: its deepest existing ancestor resolved through symlinks,
- * plus the components that do not exist yet (normalising `.` and `..` lexically).
+ * Where `path` would land once created, as the kernel resolves it: the longest prefix that
+ * exists, resolved through symlinks (so `lnk/../copy` with `lnk -> src/deep` is `src/copy`), then
+ * the components that do not exist yet (`.`/`..` among those are plain directories once created,
+ * so they are applied lexically).
  */
 async function resolveThroughExistingAncestors(path: string): Promise<string> {
-  const parts: string[] = [];
-  for (const part of path.split("/")) {
-    if (part === "" || part === ".") continue;
-    if (part === "..") parts.pop();
-    else parts.push(part);
-  }
+  const parts = path.split("/").filter((part) => part !== "");
   const missing: string[] = [];
   while (true) {
     const candidate = `/${parts.join("/")}`;
+    let real: string | undefined;
     try {
-      const real = await Deno.realPath(candidate);
-      const rest = missing.reverse().join("/");
-      if (rest === "") return real;
-      return real === "/" ? `/${rest}` : `${real}/${rest}`;
+      real = await Deno.realPath(candidate);
     } catch {
-      if (parts.length === 0) return `/${missing.reverse().join("/")}`;
-      missing.push(parts.pop()!);
+      if (parts.length === 0) return candidate;
+      missing.unshift(parts.pop()!);
+      continue;
     }
+    const resolved = real.split("/").filter((part) => part !== "");
+    for (const part of missing) {
+      if (part === "..") resolved.pop();
+      else if (part !== ".") resolved.push(part);
+    }
+    return `/${resolved.join("/")}`;
   }
 }

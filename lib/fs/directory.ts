@@ -3,10 +3,10 @@
  * @module
  */
 import type { DirectoryEntry } from "../protocol/fs.ts";
-import { internalError } from "../jsonrpc/errors.ts";
+import { internalError, invalidRequest } from "../jsonrpc/errors.ts";
 import { ioError, isNotFound } from "./io_error.ts";
 import type { FollowOptions } from "./read_write.ts";
-import { rejectSymlinkAncestors } from "./_symlinks.ts";
+import { heldIoError, holdParentNoFollow } from "./_held_directory.ts";
 
 /** Options of {@linkcode createDirectory}. */
 export interface CreateDirectoryOptions extends FollowOptions {
@@ -27,9 +27,19 @@ export async function createDirectory(
   path: string,
   options: CreateDirectoryOptions = {},
 ): Promise<Record<string, never>> {
-  if (options.followSymlinks === false) await rejectSymlinkAncestors(path);
+  const recursive = options.recursive ?? true;
+  if (options.followSymlinks === false) {
+    // Each directory on the way is opened (or made) inside the one before, never via a link.
+    using entry = holdParentNoFollow(path, { create: recursive });
+    try {
+      await Deno.mkdir(entry.path, { recursive });
+    } catch (err) {
+      throw heldIoError(err, { operation: "mkdir", path });
+    }
+    return {};
+  }
   try {
-    await Deno.mkdir(path, { recursive: options.recursive ?? true });
+    await Deno.mkdir(path, { recursive });
   } catch (err) {
     throw ioError(err, { operation: "mkdir", path });
   }
@@ -74,6 +84,9 @@ export interface RemoveOptions extends FollowOptions {
 
 /**
  * `fs/remove`: inspects the path with lstat, so a symlink is removed itself, never its target.
+ * Spellings that would make the kernel resolve a final symlink (`link/`, `link/.`, `link//`)
+ * are first reduced to `link`, as upstream's path handling does, so they remove the link too;
+ * a path ending in `..` is refused, since it names a directory other than the one written.
  *
  * @example
  * ```ts
@@ -84,12 +97,21 @@ export async function removePath(
   path: string,
   options: RemoveOptions = {},
 ): Promise<Record<string, never>> {
+  path = removalTarget(path);
   const recursive = options.recursive ?? true;
   const force = options.force ?? true;
   if (options.followSymlinks === false) {
     // Same answer as upstream: it has no symlink-safe recursive delete.
     if (recursive) throw internalError("recursive no-follow removal is unsupported");
-    await rejectSymlinkAncestors(path);
+    using entry = holdParentNoFollow(path);
+    try {
+      const info = await Deno.lstat(entry.path);
+      await Deno.remove(entry.path, { recursive: info.isDirectory && recursive });
+    } catch (err) {
+      if (force && isNotFound(err)) return {};
+      throw heldIoError(err, { operation: "remove", path });
+    }
+    return {};
   }
   try {
     const info = await Deno.lstat(path);
@@ -99,4 +121,20 @@ export async function removePath(
     throw ioError(err, { operation: "remove", path });
   }
   return {};
+}
+
+/**
+ * The entry `fs/remove` acts on: `path` without empty and `.` components (what Rust's
+ * `Path::components` yields), so no trailing `/` or `/.` makes lstat and unlink follow a final
+ * symlink into its target directory.
+ */
+function removalTarget(path: string): string {
+  const parts = path.split("/").filter((part) => part !== "" && part !== ".");
+  if (parts.at(-1) === "..") {
+    throw invalidRequest(
+      `fs/remove refuses '${path}': a path ending in '..' names the parent of what it spells; ` +
+        "pass that directory's own path",
+    );
+  }
+  return `/${parts.join("/")}`;
 }

@@ -6,7 +6,9 @@ import type { FileMetadata } from "../protocol/fs.ts";
 import { ioError } from "./io_error.ts";
 import { uriFromPath } from "../protocol/file_uri.ts";
 import type { FollowOptions } from "./read_write.ts";
-import { rejectFinalSymlink, rejectSymlinkAncestors } from "./_symlinks.ts";
+import { PATH_CONTAINS_SYMLINK } from "./_symlinks.ts";
+import { heldIoError, holdParentNoFollow } from "./_held_directory.ts";
+import { invalidRequest } from "../jsonrpc/errors.ts";
 
 /** The `fs/getMetadata` result. */
 /**
@@ -22,17 +24,23 @@ export async function getMetadata(
   path: string,
   options: FollowOptions = {},
 ): Promise<FileMetadata> {
-  if (options.followSymlinks === false) {
-    await rejectSymlinkAncestors(path);
-    await rejectFinalSymlink(path);
-  }
   let link: Deno.FileInfo;
   let target: Deno.FileInfo;
-  try {
-    link = await Deno.lstat(path);
-    target = link.isSymlink ? await Deno.stat(path) : link;
-  } catch (err) {
-    throw ioError(err, { operation: "stat", path });
+  if (options.followSymlinks === false) {
+    using entry = holdParentNoFollow(path);
+    try {
+      link = target = await Deno.lstat(entry.path);
+    } catch (err) {
+      throw heldIoError(err, { operation: "stat", path });
+    }
+    if (link.isSymlink) throw invalidRequest(`${PATH_CONTAINS_SYMLINK}: '${path}'`);
+  } else {
+    try {
+      link = await Deno.lstat(path);
+      target = link.isSymlink ? await Deno.stat(path) : link;
+    } catch (err) {
+      throw ioError(err, { operation: "stat", path });
+    }
   }
   return {
     isDirectory: target.isDirectory,

@@ -8,7 +8,7 @@ import fsp from "node:fs/promises";
 import { invalidRequest } from "../jsonrpc/errors.ts";
 import { Base64Error, decodeBase64, encodeBase64 } from "../util/base64.ts";
 import { ioError } from "./io_error.ts";
-import { rejectSymlinkAncestors } from "./_symlinks.ts";
+import { heldIoError, holdParentNoFollow } from "./_held_directory.ts";
 
 /**
  * Files above this size (512 MiB) are refused by `fs/readFile`.
@@ -51,19 +51,11 @@ export async function openRegularFile(
   path: string,
   options: FollowOptions & { mode?: OpenMode } = {},
 ): Promise<fsp.FileHandle> {
-  const noFollow = options.followSymlinks === false;
-  if (noFollow) await rejectSymlinkAncestors(path);
   // "replace" truncates at open, as upstream does (the file is not swapped in at close).
-  let flags = options.mode === "replace"
+  const flags = options.mode === "replace"
     ? constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NONBLOCK
     : constants.O_RDONLY | constants.O_NONBLOCK;
-  if (noFollow) flags |= constants.O_NOFOLLOW;
-  let file: fsp.FileHandle;
-  try {
-    file = await fsp.open(path, flags);
-  } catch (err) {
-    throw ioError(err, { operation: "open", path });
-  }
+  const file = await openNoFollowAware(path, flags, options);
   try {
     const info = await file.stat();
     if (!info.isFile()) throw invalidRequest(`path \`${path}\` is not a file`);
@@ -114,6 +106,28 @@ export async function readWholeFile(
   }
 }
 
+// With followSymlinks: false the parent is walked and held without following any symlink and
+// the file is opened inside it with O_NOFOLLOW, so no swap between check and open can win.
+async function openNoFollowAware(
+  path: string,
+  flags: number,
+  options: FollowOptions,
+): Promise<fsp.FileHandle> {
+  if (options.followSymlinks !== false) {
+    try {
+      return await fsp.open(path, flags, 0o666);
+    } catch (err) {
+      throw ioError(err, { operation: "open", path });
+    }
+  }
+  using entry = holdParentNoFollow(path);
+  try {
+    return await fsp.open(entry.path, flags | constants.O_NOFOLLOW, 0o666);
+  } catch (err) {
+    throw heldIoError(err, { operation: "open", path });
+  }
+}
+
 function tooLarge() {
   return invalidRequest(`file is too large to read: limit is ${READ_FILE_LIMIT} bytes`);
 }
@@ -154,17 +168,12 @@ export async function writeFileBase64(
     if (!(err instanceof Base64Error)) throw err;
     throw invalidRequest(`fs/writeFile requires valid base64 dataBase64: ${err.message}`);
   }
-  const noFollow = options.followSymlinks === false;
-  if (noFollow) await rejectSymlinkAncestors(path);
   // O_NONBLOCK: writing to a FIFO nobody reads fails (ENXIO) instead of hanging the request.
-  let flags = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NONBLOCK;
-  if (noFollow) flags |= constants.O_NOFOLLOW;
-  let file: fsp.FileHandle;
-  try {
-    file = await fsp.open(path, flags, 0o666);
-  } catch (err) {
-    throw ioError(err, { operation: "open", path });
-  }
+  const file = await openNoFollowAware(
+    path,
+    constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NONBLOCK,
+    options,
+  );
   try {
     let written = 0;
     while (written < bytes.length) {

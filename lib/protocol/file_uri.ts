@@ -41,7 +41,9 @@ export function uriFromPath(path: string): string {
 /**
  * Decodes a `file:` URI or a plain absolute path into a native path.
  * Unparsable input is -32602 (like a failed deserialization); a Windows-convention URI on this
- * POSIX host is -32600 (`InvalidInput`).
+ * POSIX host is -32600 (`InvalidInput`). A lone UTF-16 surrogate (which the URL parser would
+ * silently turn into U+FFFD, naming another file) or a NUL byte (which no syscall accepts) is
+ * -32602 too: upstream's JSON parser refuses the first and its URI check the second.
  *
  * @example
  * ```ts
@@ -50,6 +52,30 @@ export function uriFromPath(path: string): string {
  * ```
  */
 export function pathFromUri(input: string): string {
+  if (!input.isWellFormed()) {
+    throw invalidParams(
+      `invalid path \`${escapeForMessage(input)}\`: it contains a lone UTF-16 surrogate, ` +
+        "which is not a character; send the path as valid Unicode (or %-encoded UTF-8 bytes)",
+    );
+  }
+  const path = decode(input);
+  if (path.includes("\0")) {
+    throw invalidParams(
+      `'${escapeForMessage(input)}' is invalid on '${HOST_OS}': a path cannot contain a NUL byte`,
+    );
+  }
+  return path;
+}
+
+// Shows control characters and surrogates as \uXXXX so the message itself stays valid text.
+function escapeForMessage(input: string): string {
+  return input.replace(
+    /[\u0000-\u001f]|[\ud800-\udfff]/gu,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
+
+function decode(input: string): string {
   if (!/^file:/i.test(input)) {
     if (input.startsWith("/")) return input;
     throw invalidParams(
