@@ -70,6 +70,7 @@ export function pathFromUri(input: string): string {
 // Shows control characters and surrogates as \uXXXX so the message itself stays valid text.
 function escapeForMessage(input: string): string {
   return input.replace(
+    // deno-lint-ignore no-control-regex -- matching control characters is the point
     /[\u0000-\u001f]|[\ud800-\udfff]/gu,
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
   );
