@@ -37,9 +37,16 @@ export const unitParams = z.unknown().superRefine((value, ctx) => {
 export interface EnvironmentInfo {
   shell?: { name: string; path: string };
   executorVersion?: string;
+  /** A stable `sha256:<hex>` identity of the executor host (same across restarts). */
+  providerId?: string;
   cwd?: string | null;
   userHomeDir?: string;
   platformOs?: string;
+  /**
+   * `file:` URIs of folders Codex puts first on PATH (feature `login_shell_package_path`);
+   * upstream lists its bundled tools (rg), this server ships none.
+   */
+  prependPathDirs?: string[];
   temporaryDirectories?: string[];
   tempDir?: string;
   capabilities?: Record<string, boolean>;

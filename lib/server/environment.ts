@@ -3,6 +3,7 @@
  * @module
  */
 import { tmpdir } from "node:os";
+import { createHash } from "node:crypto";
 import { uriFromPath } from "../protocol/file_uri.ts";
 import { defineMethod } from "../method/mod.ts";
 import { type EnvironmentInfo, unitParams } from "../protocol/environment.ts";
@@ -26,6 +27,38 @@ export const CAPABILITIES: Record<string, boolean> = {
   processCloseStdin: true,
   processSignals: true,
 };
+
+let cachedProviderId: string | undefined;
+
+/**
+ * A stable executor identity: SHA-256 of the host's machine id (or hostname) and the user, so
+ * restarts keep it and two users on one host differ. Upstream's id is also stable per host; what
+ * it hashes is not known, so the values differ between the two implementations.
+ *
+ * @example
+ * ```ts
+ * providerId(); // "sha256:2f0c…"
+ * ```
+ */
+export function providerId(): string {
+  if (cachedProviderId) return cachedProviderId;
+  let machine = "";
+  for (const path of ["/etc/machine-id", "/var/lib/dbus/machine-id"]) {
+    try {
+      machine = Deno.readTextFileSync(path).trim();
+      if (machine) break;
+    } catch {
+      // not on this platform
+    }
+  }
+  if (!machine) machine = Deno.hostname();
+  const user = Deno.env.get("USER") ?? Deno.env.get("HOME") ?? "";
+  const digest = createHash("sha256").update(`codex-exec-server\0${machine}\0${user}`).digest(
+    "hex",
+  );
+  cachedProviderId = `sha256:${digest}`;
+  return cachedProviderId;
+}
 
 function platformOs(): string {
   return Deno.build.os === "darwin" ? "macos" : Deno.build.os;
@@ -52,9 +85,11 @@ export function environmentInfo(): EnvironmentInfo {
   return {
     shell: { name: shellPath.split("/").pop() || "sh", path: shellPath },
     executorVersion: VERSION,
+    providerId: providerId(),
     cwd: cwd === null ? null : uriFromPath(cwd),
     ...(home ? { userHomeDir: uriFromPath(home) } : {}),
     platformOs: platformOs(),
+    prependPathDirs: [],
     temporaryDirectories: tmpEnv
       ? [uriFromPath(tmpEnv.startsWith("/") ? tmpEnv : `${cwd}/${tmpEnv}`)]
       : [],

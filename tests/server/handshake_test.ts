@@ -89,3 +89,20 @@ Deno.test("handshake: unit params accept absent, null and {} but not a non-empty
     (e: RpcCallError) => e.code === -32602,
   );
 });
+
+Deno.test("environment info carries a stable providerId and an empty prependPathDirs", async () => {
+  const ids: string[] = [];
+  for (let run = 0; run < 2; run++) {
+    await using server = await startServer({ env: { CODEX_HOME: `/tmp/handshake-home-${run}` } });
+    await using client = await TestClient.connect(server.url);
+    const { environmentInfo } = await client.initialize() as {
+      environmentInfo: { providerId: string; prependPathDirs: string[] };
+    };
+    assert.match(environmentInfo.providerId, /^sha256:[0-9a-f]{64}$/);
+    assert.deepEqual(environmentInfo.prependPathDirs, []);
+    const info = await client.call("environment/info");
+    assert.equal(info.providerId, environmentInfo.providerId);
+    ids.push(environmentInfo.providerId);
+  }
+  assert.equal(ids[0], ids[1], "the same host gives the same id across restarts and homes");
+});
