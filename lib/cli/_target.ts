@@ -7,6 +7,7 @@ import {
   ConnectError,
   type ConnectOptions,
   type Connector,
+  DEFAULT_RECOVERY_TIMEOUT_MS,
   DisconnectedError,
   ExecServerClient,
   FileTooLargeError,
@@ -17,7 +18,7 @@ import {
   stdioConnector,
   websocketConnector,
 } from "../client/mod.ts";
-import { UsageError } from "./_args.ts";
+import { envInteger, UsageError } from "./_args.ts";
 import { readTokenFile } from "./_flag_files.ts";
 
 /**
@@ -162,15 +163,25 @@ export async function connectWithFlags(
   options: ConnectOptions = {},
 ): Promise<ExecServerClient> {
   const connector = await connectorFromFlags(flags);
+  const { onStateChange, ...rest } = options;
+  const recoveryTimeoutMs = envInteger("CODEX_EXEC_SERVER_RESUME_TIMEOUT_MS") ??
+    DEFAULT_RECOVERY_TIMEOUT_MS;
   return await ExecServerClient.connect(connector, {
     clientName: "codex-exec-server-cli",
+    recoveryTimeoutMs,
     onStateChange(state, detail) {
-      if (state === "recovering") notice("connection lost; resuming the session");
-      else if (state === "connected") {
+      if (state === "recovering") {
+        notice(
+          `connection lost; resuming the session for up to ${
+            Math.round(recoveryTimeoutMs / 1000)
+          } s (Ctrl-C gives up)`,
+        );
+      } else if (state === "connected") {
         notice(`reconnected in ${Math.round(detail.elapsedMs ?? 0)} ms`);
       }
+      onStateChange?.(state, detail);
     },
-    ...options,
+    ...rest,
   });
 }
 
@@ -205,9 +216,21 @@ export function describeClientError(err: unknown, context: { path?: string } = {
     }
     return `error: the server refused ${err.method}: ${err.message}`;
   }
+  if (err instanceof DisconnectedError || err instanceof ProcessFailedError) {
+    const cause = err instanceof ProcessFailedError ? err.cause : err;
+    if (cause instanceof DisconnectedError && cause.code === "server_shutdown") {
+      return `error: ${cause.message}\n  Start the server again (or ask whoever runs it), ` +
+        "then run the command again.";
+    }
+    if (cause instanceof DisconnectedError && cause.code === "recovery_failed") {
+      return `error: ${cause.message}\n  The connection to the server was lost and could not ` +
+        "be resumed. Check that the server is still running and reachable from here, then " +
+        "run the command again; what it was running has been stopped by now.";
+    }
+  }
   if (err instanceof DisconnectedError) {
-    return `error: ${err.message}\n  The server went away (or was unreachable for longer ` +
-      "than the 25 s resume window); anything it was running has been killed by now.";
+    return `error: ${err.message}\n  The server went away; anything it was running has been ` +
+      "stopped. Check that it is running and run the command again.";
   }
   if (err instanceof ProcessFailedError || err instanceof FileTooLargeError) {
     return `error: ${err.message}`;

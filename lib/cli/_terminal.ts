@@ -62,3 +62,29 @@ export async function writeAll(
   let offset = 0;
   while (offset < bytes.length) offset += await target.write(bytes.subarray(offset));
 }
+
+const TCIFLUSH = 0;
+let tcflush: ((fd: number, queue: number) => number) | null | undefined;
+
+/**
+ * Discards what was typed on the local terminal and not read yet (`tcflush(0, TCIFLUSH)`), so
+ * a line typed for the remote side is never run by the local shell once we hand the terminal
+ * back. A no-op when stdin is not a terminal, or off Linux.
+ *
+ * @example
+ * ```ts
+ * import { discardTypedInput } from "./_terminal.ts";
+ * discardTypedInput();
+ * ```
+ */
+export function discardTypedInput(): void {
+  if (Deno.build.os !== "linux" || tcflush === null || !Deno.stdin.isTerminal()) return;
+  try {
+    tcflush ??= Deno.dlopen("libc.so.6", {
+      tcflush: { parameters: ["i32", "i32"], result: "i32" },
+    }).symbols.tcflush;
+    tcflush(0, TCIFLUSH);
+  } catch {
+    tcflush = null; // no FFI permission: nothing more we can do
+  }
+}

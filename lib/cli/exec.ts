@@ -5,16 +5,11 @@
  */
 import { Method } from "../protocol/methods.ts";
 import { parseArgs } from "node:util";
-import { type ExecProcess, type ExecServerClient, RemoteCallError } from "../client/mod.ts";
+import { type ExecServerClient, RemoteCallError } from "../client/mod.ts";
 import { UsageError } from "./_args.ts";
-import {
-  connectWithFlags,
-  describeClientError,
-  notice,
-  TARGET_OPTIONS,
-  TARGET_USAGE,
-} from "./_target.ts";
-import { enterRawMode, terminalSize, writeAll } from "./_terminal.ts";
+import { CLIENT_FAILURE_EXIT, ConnectionWatch, runSession } from "./_exec_session.ts";
+import { connectWithFlags, describeClientError, TARGET_OPTIONS, TARGET_USAGE } from "./_target.ts";
+import { enterRawMode, terminalSize } from "./_terminal.ts";
 
 /**
  * Help text of `exec`.
@@ -38,17 +33,17 @@ Process:
   --env KEY=VALUE           set a variable (repeatable); the rest is the server's environment
                             minus names matching *KEY*, *SECRET*, *TOKEN*
   -h, --help                show this help
+
+Exit status: the program's (128+N for signal N); 126/127 it could not start / was not found;
+130 ended with Ctrl-C; 141 our stdout was closed (exec ... | head); 2 a command-line mistake;
+255 the client failed (server unreachable or shutting down, token refused, connection lost).
+
+Ctrl-C goes to the program; without -t a second one ends the client. While a lost connection
+is being resumed (up to 25 s) typed input is not sent and Ctrl-C gives up. exec ends when the
+program has exited; a background child holding the output open is terminated after 2 s.
 `;
 
-/**
- * Exit code when the client, not the remote program, failed (like ssh).
- *
- * @example
- * ```ts
- * if (code === CLIENT_FAILURE_EXIT) console.error("the client failed, not the program");
- * ```
- */
-export const CLIENT_FAILURE_EXIT = 255;
+export { CLIENT_FAILURE_EXIT };
 
 function parseEnv(pairs: string[]): Record<string, string> {
   const env: Record<string, string> = {};
@@ -58,10 +53,6 @@ function parseEnv(pairs: string[]): Record<string, string> {
     env[pair.slice(0, eq)] = pair.slice(eq + 1);
   }
   return env;
-}
-
-function exitStatus(code: number): number {
-  return code >= 0 && code <= 255 ? code : CLIENT_FAILURE_EXIT;
 }
 
 /**
@@ -93,9 +84,16 @@ export async function runExec(args: string[]): Promise<number> {
     throw new UsageError("no program given: put it after `--`, e.g. `exec --url URL -- ls -l`");
   }
   const env = parseEnv(values.env ?? []);
+  let tty = values.tty ?? false;
+  if (tty && !Deno.stdin.isTerminal()) {
+    // As ssh -t: a PTY fed from a pipe would echo the input and mix escapes into the output.
+    console.error("Pseudo-terminal will not be allocated because stdin is not a terminal.");
+    tty = false;
+  }
+  const watch = new ConnectionWatch();
   let client: ExecServerClient;
   try {
-    client = await connectWithFlags(values);
+    client = await connectWithFlags(values, { onStateChange: (state) => watch.update(state) });
   } catch (err) {
     if (err instanceof UsageError) throw err;
     console.error(describeClientError(err));
@@ -103,7 +101,7 @@ export async function runExec(args: string[]): Promise<number> {
   }
   try {
     const options = { argv: positionals, cwd: values.cwd, env };
-    return values.tty ? await runTty(client, options) : await runPiped(client, options);
+    return tty ? await runTty(client, options, watch) : await runPiped(client, options, watch);
   } catch (err) {
     if (err instanceof RemoteCallError && err.method === Method.processStart) {
       const where = values.cwd ? ` in ${values.cwd}` : "";
@@ -135,77 +133,11 @@ function envPolicy() {
   };
 }
 
-/** Forwards local signals: ^C interrupts the remote program, SIGTERM/SIGHUP kill it. */
-function forwardSignals(proc: ExecProcess, options: { interrupt: boolean }): () => void {
-  const listeners: [Deno.Signal, () => void][] = [];
-  const on = (signal: Deno.Signal, handler: () => void) => {
-    try {
-      Deno.addSignalListener(signal, handler);
-      listeners.push([signal, handler]);
-    } catch {
-      // not supported on this platform
-    }
-  };
-  // A program may ignore SIGINT; a second ^C kills it, so the user is never stuck.
-  let interrupts = 0;
-  if (options.interrupt) {
-    on("SIGINT", () => {
-      const call = interrupts++ === 0 ? proc.signal("interrupt") : proc.terminate();
-      call.catch(() => {});
-    });
-  }
-  for (const signal of ["SIGTERM", "SIGHUP"] as const) {
-    on(signal, () => proc.terminate().catch(() => {}));
-  }
-  return () => {
-    for (const [signal, handler] of listeners) Deno.removeSignalListener(signal, handler);
-  };
-}
-
-async function pumpStdin(
+async function runPiped(
   client: ExecServerClient,
-  proc: ExecProcess,
-  options: { raw: boolean },
-): Promise<void> {
-  const buffer = new Uint8Array(64 * 1024);
-  for (;;) {
-    const n = await Deno.stdin.read(buffer);
-    if (proc.done) return;
-    if (n === null) break;
-    // A raw terminal delivers keystrokes one read at a time; forward them as they come.
-    const status = await proc.write(buffer.slice(0, n));
-    if (status !== "accepted") return;
-  }
-  if (proc.done) return;
-  if (client.hasCapability("processCloseStdin")) {
-    await proc.closeStdin();
-  } else if (!options.raw) {
-    console.error(
-      "warning: end of input cannot be forwarded: this server does not support " +
-        "process/closeStdin, so the remote program will keep waiting for input",
-    );
-  }
-}
-
-/** Exit status when our stdout was closed under us (`exec ... | head`), as for SIGPIPE. */
-const BROKEN_PIPE_EXIT = 141;
-
-/** Copies output until the process closes; `false` if the reader of our output went away. */
-async function drainOutput(proc: ExecProcess): Promise<boolean> {
-  for await (const chunk of proc) {
-    try {
-      await writeAll(chunk.stream === "stderr" ? Deno.stderr : Deno.stdout, chunk.data);
-    } catch (err) {
-      if (!(err instanceof Deno.errors.BrokenPipe)) throw err;
-      // Nobody reads any more: stop the program rather than let it run on unobserved.
-      await proc.terminate().catch(() => {});
-      return false;
-    }
-  }
-  return true;
-}
-
-async function runPiped(client: ExecServerClient, options: RunOptions): Promise<number> {
+  options: RunOptions,
+  watch: ConnectionWatch,
+): Promise<number> {
   const proc = await client.start(options.argv, {
     cwd: options.cwd,
     env: options.env,
@@ -213,23 +145,14 @@ async function runPiped(client: ExecServerClient, options: RunOptions): Promise<
     tty: false,
     pipeStdin: true,
   });
-  const stopSignals = forwardSignals(proc, { interrupt: true });
-  try {
-    pumpStdin(client, proc, { raw: false }).catch(() => {
-      // stdin problems (closed pipe, process gone) must not hide the program's own result
-    });
-    if (!await drainOutput(proc)) return BROKEN_PIPE_EXIT;
-    return exitStatus(await proc.wait());
-  } finally {
-    stopSignals();
-  }
+  return await runSession(client, proc, { raw: false, program: options.argv[0], watch });
 }
 
-async function runTty(client: ExecServerClient, options: RunOptions): Promise<number> {
-  const interactive = Deno.stdin.isTerminal();
-  if (!interactive) {
-    notice("stdin is not a terminal; the remote PTY gets no raw input");
-  }
+async function runTty(
+  client: ExecServerClient,
+  options: RunOptions,
+  watch: ConnectionWatch,
+): Promise<number> {
   const size = terminalSize();
   const proc = await client.start(options.argv, {
     cwd: options.cwd,
@@ -238,9 +161,7 @@ async function runTty(client: ExecServerClient, options: RunOptions): Promise<nu
     tty: true,
     ...(size && client.hasCapability("processResize") ? size : {}),
   });
-  const restore = interactive ? enterRawMode() : () => {};
-  // In raw mode ^C arrives as a byte and the remote line discipline turns it into SIGINT.
-  const stopSignals = forwardSignals(proc, { interrupt: !interactive });
+  const restore = enterRawMode();
   const onResize = () => {
     const now = terminalSize();
     if (now) proc.resize(now).catch(() => {});
@@ -255,12 +176,9 @@ async function runTty(client: ExecServerClient, options: RunOptions): Promise<nu
     }
   }
   try {
-    pumpStdin(client, proc, { raw: interactive }).catch(() => {});
-    if (!await drainOutput(proc)) return BROKEN_PIPE_EXIT;
-    return exitStatus(await proc.wait());
+    return await runSession(client, proc, { raw: true, program: options.argv[0], watch });
   } finally {
     if (resizing) Deno.removeSignalListener("SIGWINCH", onResize);
-    stopSignals();
     restore();
   }
 }

@@ -65,6 +65,9 @@ export const DEFAULT_RECOVERY_RETRY_MS = 100;
  */
 export const MAX_WRITE_FILE_BYTES = 48 * 1024 * 1024 - 64 * 1024;
 
+/** Websocket close code "going away": the server is shutting down (`serve` on SIGTERM). */
+const SERVER_GOING_AWAY = 1001;
+
 /**
  * Connection state reported to {@link ConnectOptions.onStateChange}.
  *
@@ -334,6 +337,19 @@ export class ExecServerClient implements ProcessHost, AsyncDisposable {
     this.#stateChanged();
     // A recovery in progress notices by itself (its calls fail) and tries again.
     if (this.#closing || this.#recovery || this.#failure) return;
+    const info = conn.transport.closeInfo;
+    if (info?.code === SERVER_GOING_AWAY) {
+      // It said it is shutting down: its sessions and processes are gone, resuming cannot work.
+      const error = new DisconnectedError(
+        "server_shutdown",
+        `the exec-server at ${this.connector.target} is shutting down` +
+          (info.reason ? ` (it said: ${info.reason})` : "") +
+          "; its processes were stopped",
+      );
+      this.#options.onStateChange?.("closed", { error });
+      this.#failAll(error);
+      return;
+    }
     if (!this.connector.resumable) {
       this.#failAll(
         new DisconnectedError(

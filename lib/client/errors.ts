@@ -83,7 +83,11 @@ export class RemoteCallError extends Error {
  * const code: DisconnectedErrorCode = "recovery_failed";
  * ```
  */
-export type DisconnectedErrorCode = "transport_closed" | "recovery_failed" | "client_closed";
+export type DisconnectedErrorCode =
+  | "transport_closed"
+  | "recovery_failed"
+  | "client_closed"
+  | "server_shutdown";
 
 /**
  * The connection is gone: closed by us, lost without a way back (stdio), or recovery gave up.

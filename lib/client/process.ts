@@ -62,6 +62,7 @@ export class ExecProcess implements AsyncIterable<OutputChunk> {
   #closed = Promise.withResolvers<void>();
   #exitCode: number | null = null;
   #done = false;
+  #published = 0;
   #failure: ProcessFailedError | null = null;
   /** Set while `process/start` is in flight (recovery must not replay it yet). */
   starting = true;
@@ -85,6 +86,14 @@ export class ExecProcess implements AsyncIterable<OutputChunk> {
   /** Whether the process is closed (or failed): no more events will come. */
   get done(): boolean {
     return this.#done;
+  }
+
+  /**
+   * How many output chunks the iterator has been given so far (consumed or still queued); read
+   * at exit, it tells which chunks the program wrote before it exited.
+   */
+  get outputChunks(): number {
+    return this.#published;
   }
 
   /** Highest seq delivered in order. */
@@ -157,6 +166,7 @@ export class ExecProcess implements AsyncIterable<OutputChunk> {
     if (this.#done) return;
     switch (event.kind) {
       case "output":
+        this.#published++;
         this.#queue.push({ seq: event.seq, stream: event.stream, data: event.data });
         break;
       case "exited":

@@ -27,6 +27,11 @@ export interface MessageTransport {
   close(): void;
   /** Resolves once the channel is closed from either side. */
   readonly closed: Promise<void>;
+  /**
+   * How the peer ended the channel, when the transport can tell (a websocket close code and
+   * reason, e.g. 1001 "server shutting down"); undefined while open or when unknown.
+   */
+  readonly closeInfo?: { code: number; reason: string };
 }
 
 /** Largest JSON-RPC message accepted on any transport (64 MiB, as upstream). */

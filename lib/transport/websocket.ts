@@ -56,11 +56,15 @@ export function websocketTransport(
     }
     inbound.push(item);
   });
+  let closeInfo: { code: number; reason: string } | undefined;
   const onClose = () => {
     inbound.close();
     closed.resolve();
   };
-  socket.addEventListener("close", onClose);
+  socket.addEventListener("close", (event: CloseEvent) => {
+    closeInfo ??= { code: event.code, reason: event.reason };
+    onClose();
+  });
   socket.addEventListener("error", onClose);
   if (socket.readyState === WebSocket.CLOSED) onClose();
 
@@ -89,5 +93,8 @@ export function websocketTransport(
       }
     },
     closed: closed.promise,
+    get closeInfo() {
+      return closeInfo;
+    },
   };
 }
