@@ -7,6 +7,8 @@ import { type MessageTransport, OversizedMessage } from "../lib/transport/types.
 import { websocketTransport } from "../lib/transport/websocket.ts";
 import { jsonLinesTransport } from "../lib/transport/json_lines.ts";
 
+export { until, within } from "./_deadline.ts";
+
 export const ROOT = new URL("..", import.meta.url).pathname;
 const MAIN = `${ROOT}main.ts`;
 
@@ -277,20 +279,6 @@ export function isAlive(pid: number): boolean {
   } catch {
     return false;
   }
-}
-
-/** Polls `check` until it is true or the timeout passes. */
-export async function eventually(
-  check: () => boolean | Promise<boolean>,
-  timeoutMs = 5000,
-  what = "condition",
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
 /** The `file:` URI of a path. */

@@ -2,7 +2,10 @@ import assert from "node:assert/strict";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 
-Deno.test("bench --quick runs a line against our server and the floor and writes results", async () => {
+Deno.test({
+  name: "bench --quick runs a line against our server and the floor and writes results",
+  timeout: 30_000,
+}, async () => {
   const out = await Deno.makeTempFile({ suffix: ".json" });
   try {
     const run = await new Deno.Command(Deno.execPath(), {

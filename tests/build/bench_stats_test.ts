@@ -2,13 +2,19 @@ import assert from "node:assert/strict";
 import { makeLine, renderTable, summarize } from "../../scripts/_bench_stats.ts";
 import { base64Bytes, mibPerSec } from "../../scripts/_bench_context.ts";
 
-Deno.test("bench stats: nearest-rank min / median / p99", () => {
+Deno.test({
+  name: "bench stats: nearest-rank min / median / p99",
+  timeout: 15_000,
+}, () => {
   assert.deepEqual(summarize([3, 1, 2]), { n: 3, min: 1, median: 2, p99: 3 });
   const hundred = Array.from({ length: 100 }, (_, i) => i + 1);
   assert.deepEqual(summarize(hundred), { n: 100, min: 1, median: 50, p99: 99 });
 });
 
-Deno.test("bench line: median ratios and target verdicts; skipped columns give n/a", () => {
+Deno.test({
+  name: "bench line: median ratios and target verdicts; skipped columns give n/a",
+  timeout: 15_000,
+}, () => {
   const line = makeLine({
     id: "rpc",
     title: "rpc",
@@ -32,7 +38,10 @@ Deno.test("bench line: median ratios and target verdicts; skipped columns give n
   assert.match(table, /upstream skipped: not installed/);
 });
 
-Deno.test("bench: base64 byte counts without decoding", () => {
+Deno.test({
+  name: "bench: base64 byte counts without decoding",
+  timeout: 15_000,
+}, () => {
   for (const n of [0, 1, 2, 3, 4, 8192]) {
     const b64 = btoa(String.fromCharCode(...new Uint8Array(n)));
     assert.equal(base64Bytes(b64), n);

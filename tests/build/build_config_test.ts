@@ -10,7 +10,10 @@ import {
 import { isRuntimeDownloadFailure } from "../../scripts/_build_steps.ts";
 import { renderHeader } from "../../scripts/_build_sfx.ts";
 
-Deno.test("build config: one artifact per target triple, .exe only on Windows", () => {
+Deno.test({
+  name: "build config: one artifact per target triple, .exe only on Windows",
+  timeout: 15_000,
+}, () => {
   assert.deepEqual(TARGETS.map(artifactName), [
     "codex-exec-server-x86_64-unknown-linux-gnu",
     "codex-exec-server-aarch64-unknown-linux-gnu",
@@ -23,7 +26,10 @@ Deno.test("build config: one artifact per target triple, .exe only on Windows", 
   }
 });
 
-Deno.test("build config: narrow permissions off Linux; Linux needs --allow-all for /proc", () => {
+Deno.test({
+  name: "build config: narrow permissions off Linux; Linux needs --allow-all for /proc",
+  timeout: 15_000,
+}, () => {
   for (const flag of NARROW_PERMISSIONS) {
     assert.match(flag, /^--allow-(net|run|read|write|env|ffi)$/);
   }
@@ -34,6 +40,7 @@ Deno.test("build config: narrow permissions off Linux; Linux needs --allow-all f
 });
 
 Deno.test({
+  timeout: 15_000,
   name: "build config: Deno refuses /proc to the narrow permissions (why Linux gets -A)",
   ignore: Deno.build.os !== "linux",
   async fn() {
@@ -56,7 +63,10 @@ Deno.test({
   },
 });
 
-Deno.test("build: an unreachable runtime download is told apart from a build error", () => {
+Deno.test({
+  name: "build: an unreachable runtime download is told apart from a build error",
+  timeout: 15_000,
+}, () => {
   const unreachable = `error: Writing deno compile executable to temporary file 'x.tmp'
 
 Caused by:
@@ -70,7 +80,10 @@ Caused by:
   assert.equal(isRuntimeDownloadFailure(typeError), false);
 });
 
-Deno.test("self-extracting header: the payload starts on the line right after the header", () => {
+Deno.test({
+  name: "self-extracting header: the payload starts on the line right after the header",
+  timeout: 15_000,
+}, () => {
   const header = renderHeader({
     key: "0.1.0-test",
     target: "x86_64-unknown-linux-gnu",

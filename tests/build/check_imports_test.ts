@@ -2,6 +2,7 @@ import { deepEqual as assertEquals } from "node:assert/strict";
 import { checkImports } from "../../scripts/check_imports.ts";
 
 Deno.test({
+  timeout: 15_000,
   name: "import check: lib/ as committed has no import pointing up or sideways",
   async fn() {
     assertEquals(await checkImports("lib"), []);
@@ -9,6 +10,7 @@ Deno.test({
 });
 
 Deno.test({
+  timeout: 15_000,
   name: "import check: a handler importing the server, or an unknown folder, is reported",
   async fn() {
     const root = await Deno.makeTempDir({ dir: Deno.cwd(), prefix: ".imports-" });

@@ -19,6 +19,7 @@ async function buildOffline(out: string): Promise<string> {
 }
 
 Deno.test({
+  timeout: 300_000,
   name: "offline build: bundle + self-extracting executable run with no deno on PATH",
   ignore: !onLinuxX64,
   async fn(t) {

@@ -25,7 +25,10 @@ async function stop(child: Deno.ChildProcess): Promise<void> {
   await Promise.all([child.stdout.cancel().catch(() => {}), child.stderr.cancel().catch(() => {})]);
 }
 
-Deno.test("exec and fs reach an executor through the registry and rendezvous", async () => {
+Deno.test({
+  name: "exec and fs reach an executor through the registry and rendezvous",
+  timeout: 60_000,
+}, async () => {
   const dir = await Deno.makeTempDir();
   const token = "registry-token";
   await Deno.writeTextFile(`${dir}/token`, token);

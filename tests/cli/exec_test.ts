@@ -4,7 +4,10 @@ import { ROOT, startServer } from "../_harness.ts";
 import { startTcpProxy } from "../client/_tcp_proxy.ts";
 import { runCli } from "./_cli.ts";
 
-Deno.test("exec exits with the remote exit code: 0, 7, and 128+N for a signal", async () => {
+Deno.test({
+  name: "exec exits with the remote exit code: 0, 7, and 128+N for a signal",
+  timeout: 30_000,
+}, async () => {
   await using server = await startServer();
   const [ok, seven, term, killed, missing] = await Promise.all([
     runCli(["exec", "--url", server.url, "--", "true"]),
@@ -21,7 +24,10 @@ Deno.test("exec exits with the remote exit code: 0, 7, and 128+N for a signal", 
   assert.match(missing.stderr, /cannot start `no-such-program-here`: No such file or directory/);
 });
 
-Deno.test("exec keeps stdout and stderr apart", async () => {
+Deno.test({
+  name: "exec keeps stdout and stderr apart",
+  timeout: 30_000,
+}, async () => {
   await using server = await startServer();
   const result = await runCli([
     "exec",
@@ -37,7 +43,10 @@ Deno.test("exec keeps stdout and stderr apart", async () => {
   assert.equal(result.stderr, "err1\nerr2\n");
 });
 
-Deno.test("exec streams stdin to the program and its EOF closes the program's stdin", async () => {
+Deno.test({
+  name: "exec streams stdin to the program and its EOF closes the program's stdin",
+  timeout: 30_000,
+}, async () => {
   await using server = await startServer();
   const small = await runCli(["exec", "--url", server.url, "--", "sh", "-c", "cat; echo EOF"], {
     stdin: "x\ny\n",
@@ -49,7 +58,10 @@ Deno.test("exec streams stdin to the program and its EOF closes the program's st
   assert.equal(large.code, 0);
 });
 
-Deno.test("exec takes --cwd, --env and CODEX_EXEC_SERVER_URL", async () => {
+Deno.test({
+  name: "exec takes --cwd, --env and CODEX_EXEC_SERVER_URL",
+  timeout: 30_000,
+}, async () => {
   await using server = await startServer();
   const result = await runCli(
     [
@@ -68,14 +80,20 @@ Deno.test("exec takes --cwd, --env and CODEX_EXEC_SERVER_URL", async () => {
   assert.equal(result.stdout, "/tmp\nhi there\n");
 });
 
-Deno.test("exec explains an unreachable server and exits 255", async () => {
+Deno.test({
+  name: "exec explains an unreachable server and exits 255",
+  timeout: 15_000,
+}, async () => {
   const result = await runCli(["exec", "--url", "ws://127.0.0.1:1", "--", "true"]);
   assert.equal(result.code, 255);
   assert.match(result.stderr, /ws:\/\/127\.0\.0\.1:1/);
   assert.match(result.stderr, /codex-exec-server serve/);
 });
 
-Deno.test("exec output survives a websocket cut mid-command: complete and once", async () => {
+Deno.test({
+  name: "exec output survives a websocket cut mid-command: complete and once",
+  timeout: 30_000,
+}, async () => {
   await using server = await startServer();
   await using proxy = startTcpProxy(server.url);
   let seen = "";
@@ -105,7 +123,10 @@ Deno.test("exec output survives a websocket cut mid-command: complete and once",
   assert.ok(proxy.accepted >= 2, "the client reconnected");
 });
 
-Deno.test("exec -t: a real PTY with the local size, resizes, Ctrl-C, terminal restored", async () => {
+Deno.test({
+  name: "exec -t: a real PTY with the local size, resizes, Ctrl-C, terminal restored",
+  timeout: 30_000,
+}, async () => {
   await using server = await startServer();
   const remote = `test -t 0 && test -t 1 && echo isatty:yes; echo "size:$(stty size)"; ` +
     `trap 'echo "size:$(stty size)"' WINCH; echo ready; while :; do sleep 0.05; done`;

@@ -37,7 +37,10 @@ async function peakRssKiB(args: string[]): Promise<{ code: number; kib: number; 
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
-Deno.test("fs get of a 100 MiB file: identical bytes, memory that does not grow with size", async () => {
+Deno.test({
+  name: "fs get of a 100 MiB file: identical bytes, memory that does not grow with size",
+  timeout: 120_000,
+}, async () => {
   await using server = await startServer();
   await using dir = await tempDir();
   const source = `${dir}/big.bin`;
@@ -80,7 +83,10 @@ Deno.test("fs get of a 100 MiB file: identical bytes, memory that does not grow 
   assert.ok(get.kib - baseline.kib < 200 * 1024, `get used ${mib(get.kib - baseline.kib)} MiB`);
 });
 
-Deno.test("fs ls, stat, cat, put, mkdir, cp and rm work on the server", async () => {
+Deno.test({
+  name: "fs ls, stat, cat, put, mkdir, cp and rm work on the server",
+  timeout: 60_000,
+}, async () => {
   await using server = await startServer();
   await using dir = await tempDir();
   const fs = (...args: string[]) => runCli(["fs", "--url", server.url, ...args]);
@@ -118,7 +124,10 @@ Deno.test("fs ls, stat, cat, put, mkdir, cp and rm work on the server", async ()
   assert.equal(getOut.stdout, "hello remote\n");
 });
 
-Deno.test("fs reports a missing remote path and exits 1", async () => {
+Deno.test({
+  name: "fs reports a missing remote path and exits 1",
+  timeout: 60_000,
+}, async () => {
   await using server = await startServer();
   for (const command of ["stat", "cat", "get", "ls", "rm"]) {
     const result = await runCli(["fs", "--url", server.url, command, "/no/such/path"]);
@@ -127,7 +136,10 @@ Deno.test("fs reports a missing remote path and exits 1", async () => {
   }
 });
 
-Deno.test("fs put refuses files over the one-message limit with a way out", async () => {
+Deno.test({
+  name: "fs put refuses files over the one-message limit with a way out",
+  timeout: 30_000,
+}, async () => {
   await using server = await startServer();
   await using dir = await tempDir();
   const big = `${dir}/sparse.bin`;
@@ -141,7 +153,10 @@ Deno.test("fs put refuses files over the one-message limit with a way out", asyn
   await assert.rejects(Deno.stat(`${dir}/up.bin`));
 });
 
-Deno.test("fs works over a stdio command too", async () => {
+Deno.test({
+  name: "fs works over a stdio command too",
+  timeout: 15_000,
+}, async () => {
   await using dir = await tempDir();
   await Deno.writeTextFile(`${dir}/f.txt`, "via stdio\n");
   const command = `'${Deno.execPath()}' run -A '${

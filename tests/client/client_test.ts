@@ -10,7 +10,7 @@ import {
   websocketConnector,
 } from "../../lib/client/mod.ts";
 import type { MessageTransport } from "../../lib/transport/types.ts";
-import { eventually, liveGroupMembers, ROOT, startServer } from "../_harness.ts";
+import { liveGroupMembers, ROOT, startServer, until } from "../_harness.ts";
 import { startTcpProxy } from "./_tcp_proxy.ts";
 
 const decoder = new TextDecoder();
@@ -51,7 +51,10 @@ function lines(from: number, to: number): string {
   return text;
 }
 
-Deno.test("a process's stdout and stderr arrive separately and in order, with its exit code", async () => {
+Deno.test({
+  name: "a process's stdout and stderr arrive separately and in order, with its exit code",
+  timeout: 15_000,
+}, async () => {
   await using server = await startServer();
   await using client = await ExecServerClient.connect(server.url);
   assert.match(client.sessionId, /^[0-9a-f-]{36}$/);
@@ -67,7 +70,10 @@ Deno.test("a process's stdout and stderr arrive separately and in order, with it
   assert.equal(proc.exitCode, 7);
 });
 
-Deno.test("stdin is written with a fresh writeId per write and closeStdin delivers EOF", async () => {
+Deno.test({
+  name: "stdin is written with a fresh writeId per write and closeStdin delivers EOF",
+  timeout: 15_000,
+}, async () => {
   await using server = await startServer();
   const sent: Record<string, unknown>[] = [];
   await using client = await ExecServerClient.connect(
@@ -87,7 +93,10 @@ Deno.test("stdin is written with a fresh writeId per write and closeStdin delive
   assert.ok(writeIds.every((id) => id.length > 0));
 });
 
-Deno.test("a websocket cut mid-command is recovered: output complete, exactly once", async () => {
+Deno.test({
+  name: "a websocket cut mid-command is recovered: output complete, exactly once",
+  timeout: 30_000,
+}, async () => {
   await using server = await startServer();
   await using proxy = startTcpProxy(server.url);
   const states: string[] = [];
@@ -116,7 +125,10 @@ Deno.test("a websocket cut mid-command is recovered: output complete, exactly on
   assert.ok(proxy.accepted >= 2);
 });
 
-Deno.test("calls made while the link is down wait for recovery; the write lands once", async () => {
+Deno.test({
+  name: "calls made while the link is down wait for recovery; the write lands once",
+  timeout: 15_000,
+}, async () => {
   await using server = await startServer();
   await using proxy = startTcpProxy(server.url);
   const sent: Record<string, unknown>[] = [];
@@ -138,7 +150,10 @@ Deno.test("calls made while the link is down wait for recovery; the write lands 
   assert.equal(new Set(writes.map((m) => (m.params as { writeId: string }).writeId)).size, 1);
 });
 
-Deno.test("output evicted while disconnected fails the process with events_evicted", async () => {
+Deno.test({
+  name: "output evicted while disconnected fails the process with events_evicted",
+  timeout: 30_000,
+}, async () => {
   await using server = await startServer();
   await using proxy = startTcpProxy(server.url);
   await using client = await ExecServerClient.connect(proxy.url);
@@ -166,7 +181,10 @@ Deno.test("output evicted while disconnected fails the process with events_evict
   await assert.rejects(proc.wait(), ProcessFailedError);
 });
 
-Deno.test("recovery gives up after its budget and fails processes and calls", async () => {
+Deno.test({
+  name: "recovery gives up after its budget and fails processes and calls",
+  timeout: 30_000,
+}, async () => {
   await using server = await startServer();
   await using proxy = startTcpProxy(server.url);
   await using client = await ExecServerClient.connect(proxy.url, { recoveryTimeoutMs: 400 });
@@ -185,7 +203,10 @@ Deno.test("recovery gives up after its budget and fails processes and calls", as
   );
 });
 
-Deno.test("connect errors say what failed: unreachable, auth refused, timeouts", async (t) => {
+Deno.test({
+  name: "connect errors say what failed: unreachable, auth refused, timeouts",
+  timeout: 30_000,
+}, async (t) => {
   await t.step("unreachable", async () => {
     await assert.rejects(
       ExecServerClient.connect("ws://127.0.0.1:1"),
@@ -260,7 +281,10 @@ Deno.test("connect errors say what failed: unreachable, auth refused, timeouts",
   });
 });
 
-Deno.test("a stdio server runs in its own group, which is killed when the client closes", async () => {
+Deno.test({
+  name: "a stdio server runs in its own group, which is killed when the client closes",
+  timeout: 15_000,
+}, async () => {
   const dir = await Deno.makeTempDir();
   try {
     const script = `echo $$ > ${dir}/pid; sleep 300 & ` +
@@ -272,13 +296,16 @@ Deno.test("a stdio server runs in its own group, which is killed when the client
     assert.ok(liveGroupMembers(pgid).length >= 2);
     await client.close();
     // The server exits on stdin EOF; its helper left in the group is killed too.
-    await eventually(() => liveGroupMembers(pgid).length === 0, 2000, "the group to die");
+    await until(2000, "the group to die", () => liveGroupMembers(pgid).length === 0);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });
 
-Deno.test("a stdio server that ignores SIGTERM is killed after the 2 s grace", async () => {
+Deno.test({
+  name: "a stdio server that ignores SIGTERM is killed after the 2 s grace",
+  timeout: 30_000,
+}, async () => {
   const dir = await Deno.makeTempDir();
   try {
     // The shell stays the group leader and, like its sleep, ignores SIGTERM.
@@ -291,13 +318,16 @@ Deno.test("a stdio server that ignores SIGTERM is killed after the 2 s grace", a
     await client.close();
     const took = performance.now() - started;
     assert.ok(took >= 1900 && took < 4000, `close took ${took} ms; expected the 2 s grace`);
-    await eventually(() => liveGroupMembers(pgid).length === 0, 2000, "the group to die");
+    await until(2000, "the group to die", () => liveGroupMembers(pgid).length === 0);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });
 
-Deno.test("a stdio command that dies before answering is reported with its stderr", async () => {
+Deno.test({
+  name: "a stdio command that dies before answering is reported with its stderr",
+  timeout: 15_000,
+}, async () => {
   await assert.rejects(
     ExecServerClient.connect(stdioConnector(["sh", "-c", "echo 'no such server' >&2; exit 3"])),
     (err: unknown) =>

@@ -10,7 +10,10 @@ async function digest(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
   return Array.from(new Uint8Array(hash), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-Deno.test("readFileStream delivers exact bytes, including an exact block multiple", async () => {
+Deno.test({
+  name: "readFileStream delivers exact bytes, including an exact block multiple",
+  timeout: 30_000,
+}, async () => {
   await using server = await startServer();
   await using client = await ExecServerClient.connect(server.url);
   const dir = await Deno.makeTempDir();
@@ -33,7 +36,10 @@ Deno.test("readFileStream delivers exact bytes, including an exact block multipl
   }
 });
 
-Deno.test("a download cut mid-file reopens the handle after recovery and stays exact", async () => {
+Deno.test({
+  name: "a download cut mid-file reopens the handle after recovery and stays exact",
+  timeout: 15_000,
+}, async () => {
   await using server = await startServer();
   await using proxy = startTcpProxy(server.url);
   await using client = await ExecServerClient.connect(proxy.url);

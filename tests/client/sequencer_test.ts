@@ -13,7 +13,10 @@ function collect(): { events: ProcessEvent[]; sequencer: Sequencer } {
   return { events, sequencer: new Sequencer((e) => events.push(e)) };
 }
 
-Deno.test("events arriving out of order are published in seq order, duplicates dropped", () => {
+Deno.test({
+  name: "events arriving out of order are published in seq order, duplicates dropped",
+  timeout: 15_000,
+}, () => {
   const { events, sequencer } = collect();
   for (const seq of [3, 1, 1, 4, 2, 3, 5]) sequencer.accept(out(seq));
   sequencer.accept({ kind: "exited", seq: 6, exitCode: 0 });
@@ -22,7 +25,10 @@ Deno.test("events arriving out of order are published in seq order, duplicates d
   assert.equal(sequencer.pendingCount, 0);
 });
 
-Deno.test("an exit that overtakes output waits for the output", () => {
+Deno.test({
+  name: "an exit that overtakes output waits for the output",
+  timeout: 15_000,
+}, () => {
   const { events, sequencer } = collect();
   sequencer.accept({ kind: "closed", seq: 3 });
   sequencer.accept({ kind: "exited", seq: 2, exitCode: 7 });
@@ -31,7 +37,10 @@ Deno.test("an exit that overtakes output waits for the output", () => {
   assert.deepEqual(events.map((e) => e.kind), ["output", "exited", "closed"]);
 });
 
-Deno.test("replay fills the gap and infers the exit and close seqs from the flags", () => {
+Deno.test({
+  name: "replay fills the gap and infers the exit and close seqs from the flags",
+  timeout: 15_000,
+}, () => {
   const { events, sequencer } = collect();
   sequencer.accept(out(1));
   // Seqs 2, 3 (output), 4 (exit), 5 (closed) happened while disconnected.
@@ -53,7 +62,10 @@ Deno.test("replay fills the gap and infers the exit and close seqs from the flag
   assert.equal((events[3] as { exitCode: number }).exitCode, 3);
 });
 
-Deno.test("replay keeps events already received out of order and ignores duplicates", () => {
+Deno.test({
+  name: "replay keeps events already received out of order and ignores duplicates",
+  timeout: 15_000,
+}, () => {
   const { events, sequencer } = collect();
   sequencer.accept(out(1));
   sequencer.accept(out(4));
@@ -68,7 +80,10 @@ Deno.test("replay keeps events already received out of order and ignores duplica
   assert.deepEqual(events.map((e) => e.seq), [1, 2, 3, 4]);
 });
 
-Deno.test("replay reports the first evicted seq when chunks are missing", () => {
+Deno.test({
+  name: "replay reports the first evicted seq when chunks are missing",
+  timeout: 15_000,
+}, () => {
   const { sequencer } = collect();
   sequencer.accept(out(1));
   const lost = sequencer.replay({
@@ -81,7 +96,10 @@ Deno.test("replay reports the first evicted seq when chunks are missing", () => 
   assert.equal(lost, 2);
 });
 
-Deno.test("replay of a process that exited with output after the exit", () => {
+Deno.test({
+  name: "replay of a process that exited with output after the exit",
+  timeout: 15_000,
+}, () => {
   const { events, sequencer } = collect();
   // 1 output, 2 exited (already seen), 3 late output, 4 closed.
   sequencer.accept(out(1));

@@ -51,7 +51,10 @@ async function homes() {
   };
 }
 
-Deno.test("environmentConfig/read projects the user layer like upstream", async () => {
+Deno.test({
+  name: "environmentConfig/read projects the user layer like upstream",
+  timeout: 15_000,
+}, async () => {
   await using dirs = await homes();
   await Deno.writeTextFile(`${dirs.home}/config.toml`, USER_TOML);
   await using s = await openSession({ env: dirs.env });
@@ -96,7 +99,10 @@ Deno.test("environmentConfig/read projects the user layer like upstream", async 
   assert.deepEqual(none.config, { layers: [], cloudInsertionIndex: 0 });
 });
 
-Deno.test("environmentConfig/read: system layers first, requirements from the system folder", async () => {
+Deno.test({
+  name: "environmentConfig/read: system layers first, requirements from the system folder",
+  timeout: 15_000,
+}, async () => {
   await using dirs = await homes();
   await Deno.writeTextFile(
     `${dirs.system}/config.toml`,
@@ -153,7 +159,10 @@ Deno.test("environmentConfig/read: system layers first, requirements from the sy
   assert.equal((mcpOnly.config as { cloudInsertionIndex: number }).cloudInsertionIndex, 1);
 });
 
-Deno.test("environmentConfig/read keeps value types through the projection", async () => {
+Deno.test({
+  name: "environmentConfig/read keeps value types through the projection",
+  timeout: 15_000,
+}, async () => {
   await using dirs = await homes();
   const source = `s = 'lit "q" \\n'\nml = """a\nb"""\ndt = 1979-05-27T07:32:00Z\n` +
     `big = 9007199254740993\nf = 1e100\nten = 10.0\ndotted.a.b = 1\nmixed = [1, "x", {a = 1}]\n` +
@@ -182,7 +191,10 @@ Deno.test("environmentConfig/read keeps value types through the projection", asy
   assert.equal(reparsed.ten, 10);
 });
 
-Deno.test("environmentConfig/read errors are upstream's", async () => {
+Deno.test({
+  name: "environmentConfig/read errors are upstream's",
+  timeout: 15_000,
+}, async () => {
   await using dirs = await homes();
   await using s = await openSession({ env: dirs.env });
   const read = (params: unknown) => s.client.call("environmentConfig/read", params);
@@ -227,7 +239,10 @@ Deno.test("environmentConfig/read errors are upstream's", async () => {
   ]);
 });
 
-Deno.test("environmentConfig/read is gated by the handshake", async () => {
+Deno.test({
+  name: "environmentConfig/read is gated by the handshake",
+  timeout: 15_000,
+}, async () => {
   await using server = await startServer();
   await using client = await TestClient.connect(server.url);
   const params = { cwd: "file:///tmp", configPaths: [["a"]], requirementsPaths: [] };

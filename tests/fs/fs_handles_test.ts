@@ -34,7 +34,10 @@ async function openDescriptors(pid: number, path: string): Promise<number> {
   return count;
 }
 
-Deno.test("block-read handles over a websocket", async (t) => {
+Deno.test({
+  name: "block-read handles over a websocket",
+  timeout: 30_000,
+}, async (t) => {
   await using s = await openSession();
   const { client, dir } = s;
   await Deno.writeTextFile(`${dir}/ten.txt`, "0123456789");

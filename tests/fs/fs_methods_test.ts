@@ -10,7 +10,10 @@ const INVALID_REQUEST = -32600;
 const INVALID_PARAMS = -32602;
 const INTERNAL = -32603;
 
-Deno.test("filesystem methods over a websocket", async (t) => {
+Deno.test({
+  name: "filesystem methods over a websocket",
+  timeout: 30_000,
+}, async (t) => {
   await using s = await openSession();
   const { client, dir } = s;
 

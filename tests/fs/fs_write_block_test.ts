@@ -11,7 +11,10 @@ const INVALID_REQUEST = -32600;
 const INVALID_PARAMS = -32602;
 const INTERNAL = -32603;
 
-Deno.test("fs/writeBlock: replace truncates at open, positional writes, holes", async () => {
+Deno.test({
+  name: "fs/writeBlock: replace truncates at open, positional writes, holes",
+  timeout: 15_000,
+}, async () => {
   await using s = await openSession();
   const { client, dir } = s;
   const info = await client.call("environment/info");
@@ -49,7 +52,10 @@ Deno.test("fs/writeBlock: replace truncates at open, positional writes, holes", 
   assert.deepEqual([unb64(block.chunk as string), block.eof], ["x", true]);
 });
 
-Deno.test("fs/writeBlock and fs/open mode errors are upstream's", async () => {
+Deno.test({
+  name: "fs/writeBlock and fs/open mode errors are upstream's",
+  timeout: 15_000,
+}, async () => {
   await using s = await openSession();
   const { client, dir } = s;
   const path = `${dir}/e.txt`;
@@ -158,7 +164,10 @@ Deno.test("fs/writeBlock and fs/open mode errors are upstream's", async () => {
   await open("after", path);
 });
 
-Deno.test("fs/writeBlock: a 16 MiB file streamed in 1 MiB blocks arrives intact", async () => {
+Deno.test({
+  name: "fs/writeBlock: a 16 MiB file streamed in 1 MiB blocks arrives intact",
+  timeout: 30_000,
+}, async () => {
   await using s = await openSession();
   const { client, dir } = s;
   const path = `${dir}/big.bin`;

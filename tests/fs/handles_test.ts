@@ -8,7 +8,10 @@ async function scratch(): Promise<string> {
   return dir;
 }
 
-Deno.test("concurrent opens never exceed the per-connection limit", async () => {
+Deno.test({
+  name: "concurrent opens never exceed the per-connection limit",
+  timeout: 15_000,
+}, async () => {
   const dir = await scratch();
   try {
     await using table = new FileHandleTable();
@@ -28,7 +31,10 @@ Deno.test("concurrent opens never exceed the per-connection limit", async () => 
   }
 });
 
-Deno.test("reads on one handle are positional even when issued together", async () => {
+Deno.test({
+  name: "reads on one handle are positional even when issued together",
+  timeout: 15_000,
+}, async () => {
   const dir = await scratch();
   try {
     await using table = new FileHandleTable();
@@ -50,7 +56,10 @@ Deno.test("reads on one handle are positional even when issued together", async 
   }
 });
 
-Deno.test("a FIFO is refused at once and its id stays free", async () => {
+Deno.test({
+  name: "a FIFO is refused at once and its id stays free",
+  timeout: 15_000,
+}, async () => {
   const dir = await scratch();
   try {
     await mkfifo(`${dir}/fifo`);
@@ -67,7 +76,10 @@ Deno.test("a FIFO is refused at once and its id stays free", async () => {
   }
 });
 
-Deno.test("disposing the table closes every descriptor", async () => {
+Deno.test({
+  name: "disposing the table closes every descriptor",
+  timeout: 15_000,
+}, async () => {
   const dir = await scratch();
   try {
     const table = new FileHandleTable();

@@ -12,7 +12,10 @@ async function caught(task: () => Promise<unknown>): Promise<unknown> {
   throw new Error("expected a failure");
 }
 
-Deno.test("I/O errors map to upstream codes with Rust texts and the failing path", async () => {
+Deno.test({
+  name: "I/O errors map to upstream codes with Rust texts and the failing path",
+  timeout: 15_000,
+}, async () => {
   const dir = await Deno.makeTempDir();
   try {
     await Deno.writeTextFile(`${dir}/file`, "x");
@@ -48,7 +51,10 @@ Deno.test("I/O errors map to upstream codes with Rust texts and the failing path
   }
 });
 
-Deno.test("permission and invalid-input kinds are -32600", () => {
+Deno.test({
+  name: "permission and invalid-input kinds are -32600",
+  timeout: 15_000,
+}, () => {
   // Running as root makes EACCES hard to provoke; the mapping only looks at the errno name.
   const denied = Object.assign(new Error("EACCES: permission denied, open '/x'"), {
     code: "EACCES",

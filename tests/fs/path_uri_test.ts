@@ -2,7 +2,10 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { pathFromUri, uriFromPath } from "../../lib/protocol/file_uri.ts";
 
-Deno.test("uriFromPath escapes like the url crate (answer of codex 0.169.0)", () => {
+Deno.test({
+  name: "uriFromPath escapes like the url crate (answer of codex 0.169.0)",
+  timeout: 15_000,
+}, () => {
   const name = "a\\b|c^d[e]f{g}h`i;j=k@l$m&n'o(p)q*r+s,t!u~v é\t%#?\"<>";
   assert.equal(
     uriFromPath(`/tmp/x/${name}`),
@@ -11,7 +14,10 @@ Deno.test("uriFromPath escapes like the url crate (answer of codex 0.169.0)", ()
   assert.equal(pathFromUri(uriFromPath(`/tmp/x/${name}`)), `/tmp/x/${name}`);
 });
 
-Deno.test("paths survive a round trip through a file: URI", () => {
+Deno.test({
+  name: "paths survive a round trip through a file: URI",
+  timeout: 60_000,
+}, () => {
   const segment = fc.string({ unit: "binary", minLength: 1, maxLength: 12 })
     .filter((s) =>
       !s.includes("/") && !s.includes("\0") && s !== "." && s !== ".." &&
@@ -27,7 +33,10 @@ Deno.test("paths survive a round trip through a file: URI", () => {
   );
 });
 
-Deno.test("pathFromUri rejects what the host cannot use", () => {
+Deno.test({
+  name: "pathFromUri rejects what the host cannot use",
+  timeout: 15_000,
+}, () => {
   assert.throws(() => pathFromUri("relative/path"), { code: -32602 });
   assert.throws(() => pathFromUri("file://server/share/f"), { code: -32600 });
   assert.throws(() => pathFromUri("file:///C:/Users/x"), { code: -32600 });

@@ -29,7 +29,10 @@ function names(root: string, entries: { path: string; kind: string }[]): string[
   return entries.map((e) => `${e.path.slice(prefix.length + 1)}:${e.kind[0]}`);
 }
 
-Deno.test("walk lists breadth-first, sorted per directory, files and directories only", async () => {
+Deno.test({
+  name: "walk lists breadth-first, sorted per directory, files and directories only",
+  timeout: 15_000,
+}, async () => {
   const root = await tree();
   try {
     const outcome = await walk(root, DEFAULTS);
@@ -48,7 +51,10 @@ Deno.test("walk lists breadth-first, sorted per directory, files and directories
   }
 });
 
-Deno.test("walk follows directory symlinks once per real directory", async () => {
+Deno.test({
+  name: "walk follows directory symlinks once per real directory",
+  timeout: 15_000,
+}, async () => {
   const root = await tree();
   try {
     const outcome = await walk(root, {
@@ -70,7 +76,10 @@ Deno.test("walk follows directory symlinks once per real directory", async () =>
   }
 });
 
-Deno.test("walk limits: depth, directories, entries (raw entries count)", async () => {
+Deno.test({
+  name: "walk limits: depth, directories, entries (raw entries count)",
+  timeout: 15_000,
+}, async () => {
   const root = await tree();
   try {
     const depth0 = await walk(root, { ...DEFAULTS, maxDepth: 0 });
@@ -105,7 +114,10 @@ Deno.test("walk limits: depth, directories, entries (raw entries count)", async 
   }
 });
 
-Deno.test("walk roots: a file or a symlink while not following yields nothing", async () => {
+Deno.test({
+  name: "walk roots: a file or a symlink while not following yields nothing",
+  timeout: 15_000,
+}, async () => {
   const root = await tree();
   try {
     assert.deepEqual(await walk(`${root}/a.txt`, DEFAULTS), {

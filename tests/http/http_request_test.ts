@@ -40,7 +40,10 @@ function concat(deltas: Delta[]): Uint8Array {
   return out;
 }
 
-Deno.test("http/request over a websocket", async (t) => {
+Deno.test({
+  name: "http/request over a websocket",
+  timeout: 30_000,
+}, async (t) => {
   await using s = await openSession();
   const { client } = s;
 
@@ -343,7 +346,10 @@ Deno.test("http/request over a websocket", async (t) => {
   });
 });
 
-Deno.test("scenario 46: loopback requests bypass HTTP_PROXY/ALL_PROXY", async () => {
+Deno.test({
+  name: "scenario 46: loopback requests bypass HTTP_PROXY/ALL_PROXY",
+  timeout: 15_000,
+}, async () => {
   await using proxy = rawPeer(reply("HTTP/1.1 599 Proxy\r\ncontent-length: 5\r\n\r\nproxy"));
   await using peer = rawPeer(reply("HTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\ndirect"));
   await using s = await openSession({
@@ -372,7 +378,10 @@ Deno.test("scenario 46: loopback requests bypass HTTP_PROXY/ALL_PROXY", async ()
   );
 });
 
-Deno.test("httpHeaderEnvVars: valueEnvVar takes the secret from the server's environment", async () => {
+Deno.test({
+  name: "httpHeaderEnvVars: valueEnvVar takes the secret from the server's environment",
+  timeout: 15_000,
+}, async () => {
   await using s = await openSession({ env: { HTTP_TEST_MCP_TOKEN: "server-side-secret" } });
   const info = await s.client.call("environment/info");
   assert.equal((info.capabilities as Record<string, boolean>).httpHeaderEnvVars, true);

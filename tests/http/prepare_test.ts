@@ -13,7 +13,10 @@ function prepare(overrides: Record<string, unknown>) {
   );
 }
 
-Deno.test("http/request params get upstream defaults", () => {
+Deno.test({
+  name: "http/request params get upstream defaults",
+  timeout: 15_000,
+}, () => {
   const parsed = httpRequestParams.parse({ method: "GET", url: "http://x/", requestId: "r" });
   assert.deepEqual(
     [parsed.headers, parsed.redirectPolicy, parsed.streamResponse, parsed.timeoutMs],
@@ -31,7 +34,10 @@ Deno.test("http/request params get upstream defaults", () => {
   assert.equal(request.timeoutMs, 0);
 });
 
-Deno.test("http/request validation texts", () => {
+Deno.test({
+  name: "http/request validation texts",
+  timeout: 15_000,
+}, () => {
   const cases: [Record<string, unknown>, string][] = [
     [{ method: "GET\r\n" }, "http/request method is invalid: invalid HTTP method"],
     [{ url: "/relative" }, "http/request url is invalid: relative URL without a base"],
@@ -56,7 +62,10 @@ Deno.test("http/request validation texts", () => {
   }
 });
 
-Deno.test("http/request valueEnvVar appends the server's variable to the value", () => {
+Deno.test({
+  name: "http/request valueEnvVar appends the server's variable to the value",
+  timeout: 15_000,
+}, () => {
   Deno.env.set("PREPARE_TEST_TOKEN", "sekrit");
   try {
     const request = prepare({

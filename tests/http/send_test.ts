@@ -3,7 +3,10 @@ import { performRequest } from "../../lib/http/request.ts";
 import { isLoopback, sendOnce } from "../../lib/http/send.ts";
 import { rawPeer, reply, writeAll } from "./_servers.ts";
 
-Deno.test("loopback detection covers literal loopback addresses and localhost", () => {
+Deno.test({
+  name: "loopback detection covers literal loopback addresses and localhost",
+  timeout: 15_000,
+}, () => {
   for (
     const url of [
       "http://127.0.0.1/",
@@ -19,7 +22,10 @@ Deno.test("loopback detection covers literal loopback addresses and localhost", 
   }
 });
 
-Deno.test("sendOnce sends the request line, headers in order and a sized body", async () => {
+Deno.test({
+  name: "sendOnce sends the request line, headers in order and a sized body",
+  timeout: 15_000,
+}, async () => {
   await using peer = rawPeer(reply("HTTP/1.1 204 No Content\r\nX-Y: z\r\n\r\n"));
   const response = await sendOnce({
     method: "PUT",
@@ -41,7 +47,10 @@ Deno.test("sendOnce sends the request line, headers in order and a sized body", 
   assert.equal(new TextDecoder().decode(request.body), "body");
 });
 
-Deno.test("redirects: 303 becomes a body-less GET, credentials stay on their origin", async () => {
+Deno.test({
+  name: "redirects: 303 becomes a body-less GET, credentials stay on their origin",
+  timeout: 15_000,
+}, async () => {
   await using other = rawPeer(reply("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"));
   await using peer = rawPeer(async (request, conn) => {
     if (request.requestLine.startsWith("POST /first")) {
@@ -76,7 +85,10 @@ Deno.test("redirects: 303 becomes a body-less GET, credentials stay on their ori
   assert(!third.headers.some(([n]) => n === "authorization"));
 });
 
-Deno.test("redirect loops stop after 10 hops", async () => {
+Deno.test({
+  name: "redirect loops stop after 10 hops",
+  timeout: 15_000,
+}, async () => {
   await using peer = rawPeer(
     reply("HTTP/1.1 302 Found\r\nlocation: /again\r\ncontent-length: 0\r\n\r\n"),
   );
@@ -93,7 +105,10 @@ Deno.test("redirect loops stop after 10 hops", async () => {
   assert.equal(peer.requests.length, 11);
 });
 
-Deno.test("the deadline also bounds the body", async () => {
+Deno.test({
+  name: "the deadline also bounds the body",
+  timeout: 15_000,
+}, async () => {
   await using peer = rawPeer(async (_request, conn) => {
     await writeAll(conn, "HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nab");
     // Hold the body open until the client gives up and closes the connection.

@@ -4,12 +4,12 @@
 import assert from "node:assert/strict";
 import {
   b64text,
-  eventually,
   fileUri,
   readToClose,
   startServer,
   TestClient,
   textb64,
+  until,
 } from "../_harness.ts";
 
 const ENV = { PATH: "/usr/bin:/bin", TERM: "dumb", HOME: "/tmp" };
@@ -77,7 +77,10 @@ async function pidOf(client: TestClient, processId: string): Promise<number> {
   return Number(pid);
 }
 
-Deno.test("pty server: capabilities advertise resize, closeStdin and signals", async () => {
+Deno.test({
+  name: "pty server: capabilities advertise resize, closeStdin and signals",
+  timeout: 15_000,
+}, async () => {
   await using server = await startServer();
   await using client = await TestClient.connect(server.url);
   await client.initialize();
@@ -89,7 +92,10 @@ Deno.test("pty server: capabilities advertise resize, closeStdin and signals", a
   );
 });
 
-Deno.test("pty server: stdin and stdout are a terminal, output is stream pty", async () => {
+Deno.test({
+  name: "pty server: stdin and stdout are a terminal, output is stream pty",
+  timeout: 15_000,
+}, async () => {
   await using server = await startServer();
   await using client = await TestClient.connect(server.url);
   await client.initialize();
@@ -106,7 +112,10 @@ Deno.test("pty server: stdin and stdout are a terminal, output is stream pty", a
   assert.deepEqual([...new Set(streams)], ["pty"]);
 });
 
-Deno.test("pty server: stty size is 24 80, then the resized size with the WINCH trap firing", async () => {
+Deno.test({
+  name: "pty server: stty size is 24 80, then the resized size with the WINCH trap firing",
+  timeout: 15_000,
+}, async () => {
   await using server = await startServer();
   await using client = await TestClient.connect(server.url);
   await client.initialize();
@@ -132,7 +141,10 @@ Deno.test("pty server: stty size is 24 80, then the resized size with the WINCH 
   );
 });
 
-Deno.test("pty server: rows and cols on process/start set the initial size", async () => {
+Deno.test({
+  name: "pty server: rows and cols on process/start set the initial size",
+  timeout: 15_000,
+}, async () => {
   await using server = await startServer();
   await using client = await TestClient.connect(server.url);
   await client.initialize();
@@ -145,7 +157,10 @@ Deno.test("pty server: rows and cols on process/start set the initial size", asy
   assert.equal((bad.error as { code: number }).code, -32602);
 });
 
-Deno.test("pty server: writing ^C interrupts a trap script", async () => {
+Deno.test({
+  name: "pty server: writing ^C interrupts a trap script",
+  timeout: 15_000,
+}, async () => {
   await using server = await startServer();
   await using client = await TestClient.connect(server.url);
   await client.initialize();
@@ -169,7 +184,10 @@ Deno.test("pty server: writing ^C interrupts a trap script", async () => {
   assert.equal(exitCode, 9);
 });
 
-Deno.test("pty server: interactive bash runs a job, ^C stops it, exit 5 gives 5", async () => {
+Deno.test({
+  name: "pty server: interactive bash runs a job, ^C stops it, exit 5 gives 5",
+  timeout: 15_000,
+}, async () => {
   await using server = await startServer();
   await using client = await TestClient.connect(server.url);
   await client.initialize();
@@ -189,7 +207,7 @@ Deno.test("pty server: interactive bash runs a job, ^C stops it, exit 5 gives 5"
   await type("sleep 30; echo job-finished\n");
   await reader.waitFor(/sleep 30; echo job-finished\r\n/);
   // Typed too early, ^C would reach bash itself, before it has started the job.
-  await eventually(() => foregroundCommand(Number(pid)) === "sleep", 5000, "the job to start");
+  await until(5000, "the job to start", () => foregroundCommand(Number(pid)) === "sleep");
   const interrupted = performance.now();
   await type("\x03");
   await reader.waitFor(/\^C\r?\n?(.|\r|\n)*PROMPT\$ $/);
@@ -202,7 +220,10 @@ Deno.test("pty server: interactive bash runs a job, ^C stops it, exit 5 gives 5"
   assert.equal(exitCode, 5);
 });
 
-Deno.test("pty server: process/signal names go to the group; unknown names are -32602", async () => {
+Deno.test({
+  name: "pty server: process/signal names go to the group; unknown names are -32602",
+  timeout: 60_000,
+}, async () => {
   await using server = await startServer();
   await using client = await TestClient.connect(server.url);
   await client.initialize();
@@ -245,7 +266,10 @@ Deno.test("pty server: process/signal names go to the group; unknown names are -
   );
 });
 
-Deno.test("pty server: closeStdin is ^D on a terminal and EOF on a stdin pipe", async () => {
+Deno.test({
+  name: "pty server: closeStdin is ^D on a terminal and EOF on a stdin pipe",
+  timeout: 15_000,
+}, async () => {
   await using server = await startServer();
   await using client = await TestClient.connect(server.url);
   await client.initialize();
@@ -279,7 +303,10 @@ Deno.test("pty server: closeStdin is ^D on a terminal and EOF on a stdin pipe", 
   await client.call("process/terminate", { processId: "n" });
 });
 
-Deno.test("pty server: a 2 MiB write arrives whole", async () => {
+Deno.test({
+  name: "pty server: a 2 MiB write arrives whole",
+  timeout: 15_000,
+}, async () => {
   await using server = await startServer();
   await using client = await TestClient.connect(server.url);
   await client.initialize();
@@ -306,7 +333,10 @@ Deno.test("pty server: a 2 MiB write arrives whole", async () => {
   console.log(`2 MiB write through server + pty: ${(performance.now() - started).toFixed(0)} ms`);
 });
 
-Deno.test("pty server: yes flooding with no reader keeps server memory bounded", async () => {
+Deno.test({
+  name: "pty server: yes flooding with no reader keeps server memory bounded",
+  timeout: 60_000,
+}, async () => {
   // A capped heap turns any unbounded retention into a crash, and small heap limits keep V8's
   // garbage slack from hiding a trend in RSS.
   await using server = await startServer({
@@ -347,7 +377,10 @@ Deno.test("pty server: yes flooding with no reader keeps server memory bounded",
   assert.equal((await readToClose(again, "y")).exitCode, 137);
 });
 
-Deno.test("pty server: sh -c 'sleep 30 & echo hi' closes promptly after the shell exits", async () => {
+Deno.test({
+  name: "pty server: sh -c 'sleep 30 & echo hi' closes promptly after the shell exits",
+  timeout: 15_000,
+}, async () => {
   await using server = await startServer();
   await using client = await TestClient.connect(server.url);
   await client.initialize();
@@ -363,10 +396,13 @@ Deno.test("pty server: sh -c 'sleep 30 & echo hi' closes promptly after the shel
   assert.ok(elapsed < 1500, `closed after ${elapsed.toFixed(0)} ms`);
   console.log(`sleep 30 & echo hi: closed ${elapsed.toFixed(0)} ms after start`);
   const pid = Number(output.match(/pid=(\d+)/)![1]);
-  await eventually(() => liveSessionMembers(pid).length === 0, 2000, "the sleep to be gone");
+  await until(2000, "the sleep to be gone", () => liveSessionMembers(pid).length === 0);
 });
 
-Deno.test("pty server: terminate kills grandchildren, including other job groups", async () => {
+Deno.test({
+  name: "pty server: terminate kills grandchildren, including other job groups",
+  timeout: 15_000,
+}, async () => {
   await using server = await startServer();
   await using client = await TestClient.connect(server.url);
   await client.initialize();
@@ -387,23 +423,26 @@ Deno.test("pty server: terminate kills grandchildren, including other job groups
     writeId: "1",
   });
   const pids = [await pidOf(client, "g"), await pidOf(client, "j")];
-  await eventually(
-    () => pids.every((pid) => liveSessionMembers(pid).length >= 3),
+  await until(
     5000,
     "grandchildren to start",
+    () => pids.every((pid) => liveSessionMembers(pid).length >= 3),
   );
   for (const id of ["g", "j"]) {
     assert.deepEqual(await client.call("process/terminate", { processId: id }), { running: true });
   }
   for (const id of ["g", "j"]) assert.equal((await readToClose(client, id)).exitCode, 137);
-  await eventually(
-    () => pids.every((pid) => liveSessionMembers(pid).length === 0),
+  await until(
     2000,
     "no process of either session left (zombies aside)",
+    () => pids.every((pid) => liveSessionMembers(pid).length === 0),
   );
 });
 
-Deno.test("pty server: a server killed outright takes its PTY children with it (hangup)", async () => {
+Deno.test({
+  name: "pty server: a server killed outright takes its PTY children with it (hangup)",
+  timeout: 15_000,
+}, async () => {
   const server = await startServer();
   const client = await TestClient.connect(server.url);
   await client.initialize();
@@ -412,9 +451,9 @@ Deno.test("pty server: a server killed outright takes its PTY children with it (
     startParams("h", ["sh", "-c", "echo pid=$$; sleep 100 & sleep 100"]),
   );
   const pid = await pidOf(client, "h");
-  await eventually(() => liveSessionMembers(pid).length === 3, 5000, "the sleeps to start");
+  await until(5000, "the sleeps to start", () => liveSessionMembers(pid).length === 3);
   // No cleanup code runs on SIGKILL: the kernel closes the master and hangs up the terminal.
   await server.stop("SIGKILL");
   await client.close();
-  await eventually(() => liveSessionMembers(pid).length === 0, 3000, "the session to die");
+  await until(3000, "the session to die", () => liveSessionMembers(pid).length === 0);
 });

@@ -95,13 +95,19 @@ function aliveInSession(sid: number): number[] {
   return alive;
 }
 
-Deno.test("pty child has a terminal on stdin and stdout", async () => {
+Deno.test({
+  name: "pty child has a terminal on stdin and stdout",
+  timeout: 15_000,
+}, async () => {
   const term = await run(request(["sh", "-c", "test -t 0 -a -t 1 && echo is-a-tty"]));
   assert.deepEqual(await term.closed(), 0);
   assert.match(term.text, /is-a-tty\r\n/);
 });
 
-Deno.test("pty child is a session leader with the terminal as controlling tty", async () => {
+Deno.test({
+  name: "pty child is a session leader with the terminal as controlling tty",
+  timeout: 15_000,
+}, async () => {
   const term = await run(request(["sh", "-c", "ps -o pid=,pgid=,sid=,tty= -p $$"]));
   assert.deepEqual(await term.closed(), 0);
   const [pid, pgid, sid, tty] = term.text.trim().split(/\s+/);
@@ -109,7 +115,10 @@ Deno.test("pty child is a session leader with the terminal as controlling tty", 
   assert.match(tty, /^pts\/\d+$/);
 });
 
-Deno.test("pty window defaults to 24x80 and honours rows/cols", async () => {
+Deno.test({
+  name: "pty window defaults to 24x80 and honours rows/cols",
+  timeout: 15_000,
+}, async () => {
   const byDefault = await run(request(["stty", "size"]));
   assert.deepEqual(await byDefault.closed(), 0);
   assert.deepEqual(byDefault.text, "24 80\r\n");
@@ -118,19 +127,28 @@ Deno.test("pty window defaults to 24x80 and honours rows/cols", async () => {
   assert.deepEqual(sized.text, "40 132\r\n");
 });
 
-Deno.test("pty spawn rejects out-of-range window sizes", async () => {
+Deno.test({
+  name: "pty spawn rejects out-of-range window sizes",
+  timeout: 15_000,
+}, async () => {
   const error = await rejection(() => spawner.spawn(request(["true"], { rows: 0 })));
   assert.ok(error instanceof RpcError);
   assert.deepEqual(error.code, -32602);
 });
 
-Deno.test("pty child sees exactly the requested environment", async () => {
+Deno.test({
+  name: "pty child sees exactly the requested environment",
+  timeout: 15_000,
+}, async () => {
   const term = await run(request(["env"], { env: { A: "1", PATH: "/usr/bin:/bin" } }));
   assert.deepEqual(await term.closed(), 0);
   assert.deepEqual(term.text.split("\r\n").filter(Boolean).sort(), ["A=1", "PATH=/usr/bin:/bin"]);
 });
 
-Deno.test("pty resize changes the size and fires the child's WINCH trap", async () => {
+Deno.test({
+  name: "pty resize changes the size and fires the child's WINCH trap",
+  timeout: 15_000,
+}, async () => {
   const term = await run(request([
     "sh",
     "-c",
@@ -143,7 +161,10 @@ Deno.test("pty resize changes the size and fires the child's WINCH trap", async 
   assert.deepEqual(await term.closed(), 128 + 9);
 });
 
-Deno.test("writing ^C interrupts the foreground job through the line discipline", async () => {
+Deno.test({
+  name: "writing ^C interrupts the foreground job through the line discipline",
+  timeout: 15_000,
+}, async () => {
   const term = await run(request([
     "sh",
     "-c",
@@ -155,7 +176,10 @@ Deno.test("writing ^C interrupts the foreground job through the line discipline"
   assert.match(term.text, /got-int/);
 });
 
-Deno.test("SIGINT from signalGroup reaches the foreground group", async () => {
+Deno.test({
+  name: "SIGINT from signalGroup reaches the foreground group",
+  timeout: 15_000,
+}, async () => {
   const term = await run(
     request(["sh", "-c", "trap 'exit 4' INT; echo ready; while :; do sleep 0.02; done"]),
   );
@@ -164,7 +188,10 @@ Deno.test("SIGINT from signalGroup reaches the foreground group", async () => {
   assert.deepEqual(await term.closed(), 4);
 });
 
-Deno.test("SIGINT from signalGroup stops a job-control shell's foreground job, not the shell", async () => {
+Deno.test({
+  name: "SIGINT from signalGroup stops a job-control shell's foreground job, not the shell",
+  timeout: 15_000,
+}, async () => {
   const term = await run(request(["bash", "--norc", "--noprofile", "-i"], {
     env: { ...ENV, PS1: "P$ ", TERM: "dumb" },
   }));
@@ -193,7 +220,10 @@ function foregroundCommand(sid: number): string {
   }
 }
 
-Deno.test("a signal right after spawn reaches the child", async () => {
+Deno.test({
+  name: "a signal right after spawn reaches the child",
+  timeout: 15_000,
+}, async () => {
   for (let i = 0; i < 5; i++) {
     const term = await run(request(["sleep", "30"]));
     term.child.signalGroup("SIGKILL");
@@ -201,7 +231,10 @@ Deno.test("a signal right after spawn reaches the child", async () => {
   }
 });
 
-Deno.test("many terminals wait concurrently and each gets its own input", async () => {
+Deno.test({
+  name: "many terminals wait concurrently and each gets its own input",
+  timeout: 15_000,
+}, async () => {
   const terms = await Promise.all(
     Array.from({ length: 64 }, () => run(request(["sh", "-c", "read line; echo got-$line"]))),
   );
@@ -215,7 +248,10 @@ Deno.test("many terminals wait concurrently and each gets its own input", async 
   }
 });
 
-Deno.test("pty exit codes: status, and 128+N for signal deaths", async () => {
+Deno.test({
+  name: "pty exit codes: status, and 128+N for signal deaths",
+  timeout: 15_000,
+}, async () => {
   const cases: [string, number][] = [["exit 7", 7], ["kill -9 $$", 137], ["kill -TERM $$", 143]];
   for (const [script, code] of cases) {
     const term = await run(request(["sh", "-c", script]));
@@ -223,7 +259,10 @@ Deno.test("pty exit codes: status, and 128+N for signal deaths", async () => {
   }
 });
 
-Deno.test("closeStdin sends EOF to a canonical-mode reader", async () => {
+Deno.test({
+  name: "closeStdin sends EOF to a canonical-mode reader",
+  timeout: 15_000,
+}, async () => {
   const term = await run(request(["sh", "-c", "cat; echo cat-done"]));
   await term.child.write(new TextEncoder().encode("hello\n"));
   await term.waitFor(/hello\r\nhello\r\n/);
@@ -232,7 +271,10 @@ Deno.test("closeStdin sends EOF to a canonical-mode reader", async () => {
   assert.match(term.text, /cat-done/);
 });
 
-Deno.test("a background job holding the terminal does not delay the end", async () => {
+Deno.test({
+  name: "a background job holding the terminal does not delay the end",
+  timeout: 15_000,
+}, async () => {
   const started = performance.now();
   const term = await run(request(["sh", "-c", "sleep 30 & echo hi"]));
   assert.deepEqual(await term.closed(), 0);
@@ -241,7 +283,10 @@ Deno.test("a background job holding the terminal does not delay the end", async 
   assert.deepEqual(await survivorsInSession(term.child.pid), []);
 });
 
-Deno.test("a background job ignoring SIGHUP is killed after the grace period", async () => {
+Deno.test({
+  name: "a background job ignoring SIGHUP is killed after the grace period",
+  timeout: 15_000,
+}, async () => {
   const started = performance.now();
   const term = await run(request(["sh", "-c", "trap '' HUP; sleep 30 & echo hi"]));
   assert.deepEqual(await term.closed(), 0);
@@ -251,7 +296,10 @@ Deno.test("a background job ignoring SIGHUP is killed after the grace period", a
   assert.deepEqual(await survivorsInSession(term.child.pid), []);
 });
 
-Deno.test("SIGKILL via signalGroup reaches jobs in other process groups of the session", async () => {
+Deno.test({
+  name: "SIGKILL via signalGroup reaches jobs in other process groups of the session",
+  timeout: 15_000,
+}, async () => {
   // `set -m` gives the background job its own process group, as an interactive shell does.
   const term = await run(request(["sh", "-c", "set -m; sleep 30 & echo job=$!; wait"]));
   const [, job] = await term.waitFor(/job=(\d+)/);
@@ -262,7 +310,10 @@ Deno.test("SIGKILL via signalGroup reaches jobs in other process groups of the s
   assert.deepEqual(await survivorsInSession(term.child.pid), []);
 });
 
-Deno.test("a 2 MiB write arrives whole", async () => {
+Deno.test({
+  name: "a 2 MiB write arrives whole",
+  timeout: 15_000,
+}, async () => {
   const line = "ghijklmnopqrstuvwxyzghijklmnopqrstuvwxyzghijklmnopqrstuvwxyzghi\n"; // 64 bytes
   const data = new TextEncoder().encode(line.repeat(2 * 1024 * 1024 / 64));
   const digest = await crypto.subtle.digest("SHA-256", data);
@@ -275,7 +326,10 @@ Deno.test("a 2 MiB write arrives whole", async () => {
   console.log(`2 MiB through the pty in ${(performance.now() - started).toFixed(0)} ms`);
 });
 
-Deno.test("a flooding child keeps flowing while read, and stops cleanly on kill", async () => {
+Deno.test({
+  name: "a flooding child keeps flowing while read, and stops cleanly on kill",
+  timeout: 15_000,
+}, async () => {
   const term = await run(request(["yes"]));
   await term.waitFor(/y\r\n/);
   const startBytes = term.bytes;
@@ -293,7 +347,10 @@ Deno.test("a flooding child keeps flowing while read, and stops cleanly on kill"
   console.log(`yes: ${(bytes / seconds / 1024 / 1024).toFixed(1)} MiB/s through the pty`);
 });
 
-Deno.test("pty spawn failures are -32603 with the OS error text", async () => {
+Deno.test({
+  name: "pty spawn failures are -32603 with the OS error text",
+  timeout: 15_000,
+}, async () => {
   const missing = await rejection(() => spawner.spawn(request(["no-such-program-xyz"])));
   assert.ok(missing instanceof RpcError);
   assert.deepEqual([missing.code, missing.message], [
@@ -305,7 +362,10 @@ Deno.test("pty spawn failures are -32603 with the OS error text", async () => {
   assert.deepEqual(badCwd.code, -32603);
 });
 
-Deno.test("pty spawn latency", async () => {
+Deno.test({
+  name: "pty spawn latency",
+  timeout: 15_000,
+}, async () => {
   const samples: number[] = [];
   for (let i = 0; i < 20; i++) {
     const started = performance.now();

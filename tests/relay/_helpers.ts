@@ -5,6 +5,8 @@
  */
 import type { Inbound, MessageTransport } from "../../lib/transport/types.ts";
 
+export { until, within } from "../_deadline.ts";
+
 const decoder = new TextDecoder();
 
 /** Text of one inbound message (the relay delivers UTF-8 bytes). */
@@ -31,28 +33,6 @@ export async function serveEcho(transport: MessageTransport): Promise<string[]> 
     await transport.send(JSON.stringify({ id: message.id, result: message.params }));
   }
   return seen;
-}
-
-/** Rejects after `ms` with a message naming `what`. */
-export async function within<T>(ms: number, what: string, work: Promise<T>): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([work, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Waits until `condition()` holds, polling; throws after `ms`. */
-export async function until(ms: number, what: string, condition: () => boolean): Promise<void> {
-  const deadline = performance.now() + ms;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error(`timed out after ${ms} ms: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }
 
 /** A log sink that keeps lines for assertions. */

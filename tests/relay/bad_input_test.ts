@@ -14,7 +14,10 @@ import { openSocket, socketClosed, startWsRendezvous } from "./_ws_rendezvous.ts
 
 const decoder = new TextDecoder();
 
-Deno.test("bad input is dropped or resets only its stream, with a log line, never a crash", async () => {
+Deno.test({
+  name: "bad input is dropped or resets only its stream, with a log line, never a crash",
+  timeout: 15_000,
+}, async () => {
   const rendezvous = await startWsRendezvous();
   const executorSocket = await openSocket(`${rendezvous.url}?role=environment`);
   const streams = new Map<string, RelayTransport>();

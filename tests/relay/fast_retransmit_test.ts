@@ -71,7 +71,11 @@ async function echoWithHole(drops: number, count: number) {
   }
 }
 
-Deno.test("fast retransmit: a segment lost once is resent as soon as acks show the hole, long before the timeout", async () => {
+Deno.test({
+  name:
+    "fast retransmit: a segment lost once is resent as soon as acks show the hole, long before the timeout",
+  timeout: 15_000,
+}, async () => {
   const { elapsed, stats, logs } = await echoWithHole(1, 10);
   assert.ok(elapsed < SLOW_TIMER.minRtoMs! / 2, `took ${elapsed} ms, as if the timer resent`);
   assert.ok(stats.fastRetransmissions >= 1, `no fast retransmission: ${JSON.stringify(stats)}`);
@@ -81,7 +85,11 @@ Deno.test("fast retransmit: a segment lost once is resent as soon as acks show t
   assert.deepEqual(logs, []);
 });
 
-Deno.test("fast retransmit: a hole whose resends are lost too is resent about once per RTT, not in a storm", async () => {
+Deno.test({
+  name:
+    "fast retransmit: a hole whose resends are lost too is resent about once per RTT, not in a storm",
+  timeout: 15_000,
+}, async () => {
   const { elapsed, stats } = await echoWithHole(3, 10);
   assert.ok(elapsed < SLOW_TIMER.minRtoMs! / 2, `took ${elapsed} ms, as if the timer resent`);
   assert.ok(stats.fastRetransmissions >= 3, `too few fast resends: ${JSON.stringify(stats)}`);

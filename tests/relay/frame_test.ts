@@ -11,7 +11,10 @@ function bytes(text: string): Uint8Array {
   return new Uint8Array(text.split(" ").map((h) => parseInt(h, 16)));
 }
 
-Deno.test("frame encoder reproduces the spec §1.2 golden vectors", () => {
+Deno.test({
+  name: "frame encoder reproduces the spec §1.2 golden vectors",
+  timeout: 15_000,
+}, () => {
   assert.equal(
     hex(encodeFrame({ streamId: "s", body: { case: "resume", value: { nextSeq: 0 } } })),
     "08 01 12 01 73 3a 00",
@@ -50,7 +53,10 @@ Deno.test("frame encoder reproduces the spec §1.2 golden vectors", () => {
   );
 });
 
-Deno.test("frame decoder reads the golden vectors, in any field order, with unknown fields", () => {
+Deno.test({
+  name: "frame decoder reads the golden vectors, in any field order, with unknown fields",
+  timeout: 15_000,
+}, () => {
   const resume = decodeFrame(bytes("08 01 12 01 73 3a 00"));
   assert.equal(resume.streamId, "s");
   assert.equal(resume.body.case, "resume");
@@ -71,7 +77,10 @@ Deno.test("frame decoder reads the golden vectors, in any field order, with unkn
   assert.equal(ackZero.ack, 0, "a present ack of 0 means seq 0 was received");
 });
 
-Deno.test("frame decoder rejects garbage, wrong versions, bad stream ids and empty bodies", () => {
+Deno.test({
+  name: "frame decoder rejects garbage, wrong versions, bad stream ids and empty bodies",
+  timeout: 15_000,
+}, () => {
   const cases: [string, Uint8Array, RegExp][] = [
     ["garbage", new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff]), /undecodable/],
     ["version 2", bytes("08 02 12 01 73 3a 00"), /unsupported relay message frame version 2/],
@@ -100,7 +109,10 @@ Deno.test("frame decoder rejects garbage, wrong versions, bad stream ids and emp
   decodeFrame(encodeFrame({ streamId: "x".repeat(128), body: { case: "resume", value: {} } }));
 });
 
-Deno.test("data segment checks accept legacy whole messages and reject bad segment fields", () => {
+Deno.test({
+  name: "data segment checks accept legacy whole messages and reject bad segment fields",
+  timeout: 15_000,
+}, () => {
   const limits = { segmentBytes: 61440, maxMessageBytes: 64 * 1024 * 1024, legacy: false };
   const payload = new Uint8Array([1]);
   function check(fields: Record<string, unknown>, legacy = false): string | undefined {

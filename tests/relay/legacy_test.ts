@@ -14,7 +14,11 @@ import { openSocket, socketClosed, startWsRendezvous } from "./_ws_rendezvous.ts
 
 const decoder = new TextDecoder();
 
-Deno.test("legacy harness (hand-written frames, never acks) gets every response exactly once, in order", async () => {
+Deno.test({
+  name:
+    "legacy harness (hand-written frames, never acks) gets every response exactly once, in order",
+  timeout: 15_000,
+}, async () => {
   const rendezvous = await startWsRendezvous();
   const executorSocket = await openSocket(`${rendezvous.url}?role=environment`);
   const executorStreams = new Map<string, RelayTransport>();
@@ -117,7 +121,10 @@ Deno.test("legacy harness (hand-written frames, never acks) gets every response 
   }
 });
 
-Deno.test("harness falls back to legacy mode against an executor that never acks", async () => {
+Deno.test({
+  name: "harness falls back to legacy mode against an executor that never acks",
+  timeout: 15_000,
+}, async () => {
   const [harnessEnd, executorEnd] = simLinkPair("to legacy executor");
   const received: RelayMessageFrame[] = [];
   let outSeq = 0;

@@ -56,7 +56,10 @@ async function teardown(s: Setup, harnesses: RelayTransport[]): Promise<void> {
   await Promise.allSettled(s.served.values());
 }
 
-Deno.test("relay stream echoes messages in order over a perfect link and negotiates reliable mode", async () => {
+Deno.test({
+  name: "relay stream echoes messages in order over a perfect link and negotiates reliable mode",
+  timeout: 15_000,
+}, async () => {
   const s = setup({}, 1);
   const harness = openHarnessStream(s.rendezvous.connectHarness(), {
     ...TEST_OPTIONS,
@@ -170,7 +173,11 @@ const messageArb = fc.oneof(
   { weight: 1, arbitrary: fc.integer({ min: 1, max: 200_000 }).map((n) => "x".repeat(n)) },
 );
 
-Deno.test("property: over a lossy, duplicating, reordering link every message arrives exactly once in order", async () => {
+Deno.test({
+  name:
+    "property: over a lossy, duplicating, reordering link every message arrives exactly once in order",
+  timeout: 30_000,
+}, async () => {
   await fc.assert(
     fc.asyncProperty(
       fc.record({
@@ -190,7 +197,10 @@ Deno.test("property: over a lossy, duplicating, reordering link every message ar
   );
 });
 
-Deno.test("20% loss: many messages on several streams converge with bounded memory", async () => {
+Deno.test({
+  name: "20% loss: many messages on several streams converge with bounded memory",
+  timeout: 15_000,
+}, async () => {
   const messages = Array.from(
     { length: 3 },
     (_, stream) =>

@@ -16,7 +16,10 @@ const OPTIONS: RelayStreamOptions = {
   windowBytes: 512 * 1024,
 };
 
-Deno.test("streams survive the executor link being replaced: resume resends what was lost", async () => {
+Deno.test({
+  name: "streams survive the executor link being replaced: resume resends what was lost",
+  timeout: 15_000,
+}, async () => {
   const rendezvous = new SimRendezvous({ executor: { delayMs: 2 }, harness: { delayMs: 1 } });
   const { lines, log } = captureLog();
   const executorStreams: RelayTransport[] = [];
@@ -93,7 +96,10 @@ Deno.test("streams survive the executor link being replaced: resume resends what
   assert.ok(lines.every((line) => !line.includes("resetting")), lines.join("\n"));
 });
 
-Deno.test("heartbeats detect a silently dead link on both ends", async () => {
+Deno.test({
+  name: "heartbeats detect a silently dead link on both ends",
+  timeout: 15_000,
+}, async () => {
   const rendezvous = new SimRendezvous();
   const fast: RelayStreamOptions = {
     heartbeatIntervalMs: 40,
@@ -143,7 +149,10 @@ Deno.test("heartbeats detect a silently dead link on both ends", async () => {
   }
 });
 
-Deno.test("backpressure: a reader that stops makes the sender's send() wait, memory stays bounded", async () => {
+Deno.test({
+  name: "backpressure: a reader that stops makes the sender's send() wait, memory stays bounded",
+  timeout: 15_000,
+}, async () => {
   const rendezvous = new SimRendezvous();
   const limits: RelayStreamOptions = {
     ...OPTIONS,

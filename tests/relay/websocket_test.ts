@@ -79,7 +79,10 @@ async function call(transport: RelayTransport, id: number, params: unknown): Pro
   throw new Error("stream ended before the reply");
 }
 
-Deno.test("websocket: a 10 MiB JSON-RPC message crosses segmented and intact, both ways", async () => {
+Deno.test({
+  name: "websocket: a 10 MiB JSON-RPC message crosses segmented and intact, both ways",
+  timeout: 30_000,
+}, async () => {
   const world = await startWorld();
   try {
     const h = await harness(world, "big");
@@ -110,7 +113,10 @@ Deno.test("websocket: a 10 MiB JSON-RPC message crosses segmented and intact, bo
   }
 });
 
-Deno.test("websocket: reset of one stream leaves the others untouched", async () => {
+Deno.test({
+  name: "websocket: reset of one stream leaves the others untouched",
+  timeout: 15_000,
+}, async () => {
   const world = await startWorld();
   try {
     const a = await harness(world, "stream-a");
@@ -142,7 +148,10 @@ Deno.test("websocket: reset of one stream leaves the others untouched", async ()
   }
 });
 
-Deno.test("websocket: 1,000 concurrent streams share one executor websocket and all complete", async () => {
+Deno.test({
+  name: "websocket: 1,000 concurrent streams share one executor websocket and all complete",
+  timeout: 60_000,
+}, async () => {
   const world = await startWorld();
   try {
     const started = performance.now();
@@ -167,7 +176,10 @@ Deno.test("websocket: 1,000 concurrent streams share one executor websocket and 
   }
 });
 
-Deno.test("websocket: a flooding stream does not starve a quiet one (fair scheduling)", async () => {
+Deno.test({
+  name: "websocket: a flooding stream does not starve a quiet one (fair scheduling)",
+  timeout: 30_000,
+}, async () => {
   const chunk = "z".repeat(32 * 1024);
   let flooding = true;
   const world = await startWorld(async (transport) => {
@@ -213,7 +225,10 @@ Deno.test("websocket: a flooding stream does not starve a quiet one (fair schedu
   }
 });
 
-Deno.test("websocket: connectHarnessStream opens a stream by URL and reports unreachable rendezvous", async () => {
+Deno.test({
+  name: "websocket: connectHarnessStream opens a stream by URL and reports unreachable rendezvous",
+  timeout: 15_000,
+}, async () => {
   const world = await startWorld();
   try {
     const h = await connectHarnessStream(`${world.rendezvous.url}?role=harness`, {

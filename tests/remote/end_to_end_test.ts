@@ -2,10 +2,10 @@ import assert from "node:assert/strict";
 import type { RelayTransport } from "../../lib/relay/mod.ts";
 import { decodeFrame } from "../../lib/relay/mod.ts";
 import { resolveHarnessUrl } from "../../lib/registry/mod.ts";
-import { until, within } from "../relay/_helpers.ts";
+import { until, within } from "../_deadline.ts";
 import { rawData, rawResume } from "../relay/_raw_frames.ts";
 import { openSocket, socketClosed } from "../relay/_ws_rendezvous.ts";
-import { b64text, eventually, isAlive, readToClose, type TestClient } from "../_harness.ts";
+import { b64text, isAlive, readToClose, type TestClient } from "../_harness.ts";
 import {
   harnessClient,
   startRemoteProcess,
@@ -45,7 +45,10 @@ function assertNoToken(...outputs: string[]) {
   for (const output of outputs) assert.ok(!output.includes(TOKEN), "the token was printed");
 }
 
-Deno.test("remote: two concurrent harness sessions through rendezvous, no cross-talk, exit codes", async () => {
+Deno.test({
+  name: "remote: two concurrent harness sessions through rendezvous, no cross-talk, exit codes",
+  timeout: 30_000,
+}, async () => {
   await using rendezvous = await startRendezvousProcess({ token: TOKEN });
   await using remote = await startRemoteProcess(rendezvous.firstLine, "e2e-two", {
     token: TOKEN,
@@ -76,7 +79,11 @@ Deno.test("remote: two concurrent harness sessions through rendezvous, no cross-
   assertNoToken(remote.stderr(), remote.stdout(), rendezvous.stderr(), rendezvous.stdout());
 });
 
-Deno.test("remote: the executor's websocket is cut mid-output; both sessions get every byte exactly once", async () => {
+Deno.test({
+  name:
+    "remote: the executor's websocket is cut mid-output; both sessions get every byte exactly once",
+  timeout: 30_000,
+}, async () => {
   await using rendezvous = await startRendezvousProcess({ token: TOKEN });
   const port = Number(new URL(rendezvous.firstLine).port);
   await using proxy = startTcpProxy(port);
@@ -126,7 +133,10 @@ Deno.test("remote: the executor's websocket is cut mid-output; both sessions get
   assertNoToken(remote.stderr(), rendezvous.stderr());
 });
 
-Deno.test("remote: SIGTERM resets streams, kills processes and exits 0", async () => {
+Deno.test({
+  name: "remote: SIGTERM resets streams, kills processes and exits 0",
+  timeout: 15_000,
+}, async () => {
   await using rendezvous = await startRendezvousProcess({ token: TOKEN });
   await using remote = await startRemoteProcess(rendezvous.firstLine, "e2e-term", {
     token: TOKEN,
@@ -138,7 +148,7 @@ Deno.test("remote: SIGTERM resets streams, kills processes and exits 0", async (
   assert.ok(isAlive(pid));
   const status = await remote.stop("SIGTERM");
   assert.equal(status.code, 0);
-  await eventually(() => !isAlive(pid), 5000, "the managed process to die");
+  await until(5000, "the managed process to die", () => !isAlive(pid));
   // The harness's stream ends promptly with the executor's reset (not a heartbeat timeout).
   await within(5000, "the harness stream to end", client.transport.closed);
   const reason = (client.transport as RelayTransport).endReason ?? "";
@@ -146,7 +156,10 @@ Deno.test("remote: SIGTERM resets streams, kills processes and exits 0", async (
   assertNoToken(remote.stderr(), rendezvous.stderr());
 });
 
-Deno.test("remote: a restarted rendezvous refuses the old URL; the executor registers again", async () => {
+Deno.test({
+  name: "remote: a restarted rendezvous refuses the old URL; the executor registers again",
+  timeout: 30_000,
+}, async () => {
   const first = await startRendezvousProcess({ token: TOKEN });
   const base = first.firstLine;
   const port = new URL(base).port;
@@ -167,7 +180,10 @@ Deno.test("remote: a restarted rendezvous refuses the old URL; the executor regi
   assertNoToken(remote.stderr(), first.stderr(), second.stderr());
 });
 
-Deno.test("remote: an idle executor notices a silently dead connection by missing keepalives", async () => {
+Deno.test({
+  name: "remote: an idle executor notices a silently dead connection by missing keepalives",
+  timeout: 30_000,
+}, async () => {
   // Keepalives every 500 ms (half the 1 s ping interval).
   await using rendezvous = await startRendezvousProcess({
     token: TOKEN,
@@ -194,7 +210,11 @@ Deno.test("remote: an idle executor notices a silently dead connection by missin
   assert.equal((await remote.stop()).code, 0);
 });
 
-Deno.test("remote: an upstream-style legacy harness (resume, then one JSON message per data frame) works through the chain", async () => {
+Deno.test({
+  name:
+    "remote: an upstream-style legacy harness (resume, then one JSON message per data frame) works through the chain",
+  timeout: 30_000,
+}, async () => {
   await using rendezvous = await startRendezvousProcess({ token: TOKEN });
   await using remote = await startRemoteProcess(rendezvous.firstLine, "e2e-legacy", {
     token: TOKEN,
@@ -227,7 +247,10 @@ Deno.test("remote: an upstream-style legacy harness (resume, then one JSON messa
   assert.equal((await remote.stop()).code, 0);
 });
 
-Deno.test("remote: a second executor with the same id replaces the first, which backs off", async () => {
+Deno.test({
+  name: "remote: a second executor with the same id replaces the first, which backs off",
+  timeout: 15_000,
+}, async () => {
   await using rendezvous = await startRendezvousProcess({ token: TOKEN });
   await using first = await startRemoteProcess(rendezvous.firstLine, "e2e-twin", { token: TOKEN });
   await using second = await startRemoteProcess(rendezvous.firstLine, "e2e-twin", {

@@ -85,7 +85,10 @@ function assertNoToken(...outputs: string[]) {
   for (const output of outputs) assert.ok(!output.includes(TOKEN), `token printed:\n${output}`);
 }
 
-Deno.test("registry: request shape, headers, idempotency id stable across re-registrations", async () => {
+Deno.test({
+  name: "registry: request shape, headers, idempotency id stable across re-registrations",
+  timeout: 15_000,
+}, async () => {
   await using fake = await fakeRegistry([registered]);
   await using bad = await remote("ftp://127.0.0.1/");
   assert.equal((await bad.exited()).code, 2, "a non-http --remote is a usage error");
@@ -116,7 +119,10 @@ Deno.test("registry: request shape, headers, idempotency id stable across re-reg
   assertNoToken(proc.stderr(), proc.stdout());
 });
 
-Deno.test("registry: 401 then 403 → exactly two attempts, auth error, exit 1, token never shown", async () => {
+Deno.test({
+  name: "registry: 401 then 403 → exactly two attempts, auth error, exit 1, token never shown",
+  timeout: 15_000,
+}, async () => {
   await using fake = await fakeRegistry([echoAuth(401), echoAuth(403)]);
   await using proc = await remote(fake.base);
   const status = await proc.exited();
@@ -128,7 +134,10 @@ Deno.test("registry: 401 then 403 → exactly two attempts, auth error, exit 1, 
   assertNoToken(proc.stderr(), proc.stdout());
 });
 
-Deno.test("registry: one 401 is retried once with the re-read token and then succeeds", async () => {
+Deno.test({
+  name: "registry: one 401 is retried once with the re-read token and then succeeds",
+  timeout: 15_000,
+}, async () => {
   await using fake = await fakeRegistry([echoAuth(401), registered]);
   await using proc = await remote(fake.base);
   await proc.waitForStderr("registered executor", 10_000);
@@ -137,7 +146,10 @@ Deno.test("registry: one 401 is retried once with the re-read token and then suc
   assertNoToken(proc.stderr());
 });
 
-Deno.test("registry: 503/502 and network errors are retried with growing backoff", async () => {
+Deno.test({
+  name: "registry: 503/502 and network errors are retried with growing backoff",
+  timeout: 30_000,
+}, async () => {
   const unavailable: Reply = () =>
     Response.json({ error: { code: "busy", message: "try later" } }, { status: 503 });
   await using fake = await fakeRegistry([
@@ -163,7 +175,10 @@ Deno.test("registry: 503/502 and network errors are retried with growing backoff
   assert.equal((await offline.stop()).code, 0);
 });
 
-Deno.test("registry: error bodies are parsed or previewed (4096 chars); redirects are not followed", async () => {
+Deno.test({
+  name: "registry: error bodies are parsed or previewed (4096 chars); redirects are not followed",
+  timeout: 30_000,
+}, async () => {
   await using fake = await fakeRegistry([
     () =>
       Response.json({ error: { code: "bad_executor", message: "no such pool" } }, { status: 400 }),
@@ -198,7 +213,10 @@ Deno.test("registry: error bodies are parsed or previewed (4096 chars); redirect
   assert.equal(target.seen.length, 0, "the redirect target got a request");
 });
 
-Deno.test("registry: a missing or empty token variable is a clear error naming it", async () => {
+Deno.test({
+  name: "registry: a missing or empty token variable is a clear error naming it",
+  timeout: 15_000,
+}, async () => {
   for (const value of [undefined, "  \n"]) {
     const env: Record<string, string> = value === undefined ? {} : {
       CODEX_EXEC_SERVER_REMOTE_BEARER_TOKEN: value,
@@ -232,7 +250,10 @@ Deno.test("registry: a missing or empty token variable is a clear error naming i
   }
 });
 
-Deno.test("BearerToken never renders its value", () => {
+Deno.test({
+  name: "BearerToken never renders its value",
+  timeout: 15_000,
+}, () => {
   const token = new BearerToken(TOKEN);
   const renderings = [
     String(token),
@@ -252,7 +273,10 @@ Deno.test("BearerToken never renders its value", () => {
   }
 });
 
-Deno.test("idempotency id: SHA-256 over id, name, protocol version, uuid (NUL-separated)", async () => {
+Deno.test({
+  name: "idempotency id: SHA-256 over id, name, protocol version, uuid (NUL-separated)",
+  timeout: 15_000,
+}, async () => {
   const input = new TextEncoder().encode("e1\0box\0codex-exec-server-v1\0u-1");
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", input));
   const hex = [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");

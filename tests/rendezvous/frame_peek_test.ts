@@ -30,7 +30,10 @@ function body(kind: keyof typeof KINDS, bytes: Uint8Array): RelayFrameInit["body
   }
 }
 
-Deno.test("frame peek: reads version, stream_id and body kind of any encoded frame", () => {
+Deno.test({
+  name: "frame peek: reads version, stream_id and body kind of any encoded frame",
+  timeout: 15_000,
+}, () => {
   fc.assert(
     fc.property(
       fc.string({ minLength: 1, maxLength: 128 }),
@@ -53,7 +56,10 @@ Deno.test("frame peek: reads version, stream_id and body kind of any encoded fra
   );
 });
 
-Deno.test("frame peek: golden vectors and garbage", () => {
+Deno.test({
+  name: "frame peek: golden vectors and garbage",
+  timeout: 15_000,
+}, () => {
   const resume = new Uint8Array([0x08, 0x01, 0x12, 0x01, 0x73, 0x3a, 0x00]);
   assert.deepEqual(peekFrame(resume), { version: 1, streamId: "s", kind: "resume" });
   const reset = new Uint8Array([0x08, 0x01, 0x12, 0x01, 0x73, 0x42, 0x03, 0x0a, 0x01, 0x78]);

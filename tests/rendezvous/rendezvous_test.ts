@@ -104,7 +104,10 @@ async function rawWebSocket(url: URL, first: Uint8Array): Promise<Deno.Conn> {
   return conn;
 }
 
-Deno.test("rendezvous: registry contract (auth, shapes, idempotency, 409 offline, 404, 400)", async () => {
+Deno.test({
+  name: "rendezvous: registry contract (auth, shapes, idempotency, 409 offline, 404, 400)",
+  timeout: 15_000,
+}, async () => {
   await withRendezvous({}, async (server) => {
     assert.equal((await fetch(`${server.url}/readyz`).then((r) => r.text())).trim(), "ok");
     const unauthorized = await post(server, "/cloud/executor/e1/register", {}, {
@@ -135,7 +138,10 @@ Deno.test("rendezvous: registry contract (auth, shapes, idempotency, 409 offline
   });
 });
 
-Deno.test("rendezvous: websocket URLs are signed, expire, and admit harnesses only while online", async () => {
+Deno.test({
+  name: "rendezvous: websocket URLs are signed, expire, and admit harnesses only while online",
+  timeout: 15_000,
+}, async () => {
   await withRendezvous({}, async (server) => {
     const { url } = await register(server, "e1");
     const tampered = url.replace("role=executor", "role=harness");
@@ -167,7 +173,11 @@ Deno.test("rendezvous: websocket URLs are signed, expire, and admit harnesses on
   assert.match(String(await other.verify(new URL(url), 500)), /bad signature/);
 });
 
-Deno.test("rendezvous: routes frames by stream_id unchanged; wrong owner, unknown stream and text dropped; harness close → reset", async () => {
+Deno.test({
+  name:
+    "rendezvous: routes frames by stream_id unchanged; wrong owner, unknown stream and text dropped; harness close → reset",
+  timeout: 15_000,
+}, async () => {
   await withRendezvous({}, async (server, lines) => {
     const executor = await openSocket((await register(server, "e1")).url);
     const fromHarnesses = inbox(executor);
@@ -209,7 +219,11 @@ Deno.test("rendezvous: routes frames by stream_id unchanged; wrong owner, unknow
   });
 });
 
-Deno.test("rendezvous: a newer executor socket replaces the older; harnesses wait out a reconnect, then the grace period ends", async () => {
+Deno.test({
+  name:
+    "rendezvous: a newer executor socket replaces the older; harnesses wait out a reconnect, then the grace period ends",
+  timeout: 15_000,
+}, async () => {
   await withRendezvous({ graceMs: 400 }, async (server) => {
     const e1 = await openSocket((await register(server, "e1")).url);
     const e1Closed = socketClosed(e1);
@@ -250,7 +264,10 @@ Deno.test("rendezvous: a newer executor socket replaces the older; harnesses wai
   });
 });
 
-Deno.test("rendezvous: a harness that does not read is closed once its queue passes the bound", async () => {
+Deno.test({
+  name: "rendezvous: a harness that does not read is closed once its queue passes the bound",
+  timeout: 15_000,
+}, async () => {
   await withRendezvous(
     { maxQueuedBytes: 1024 * 1024, highWaterBytes: 128 * 1024 },
     async (server, lines) => {
@@ -278,7 +295,10 @@ Deno.test("rendezvous: a harness that does not read is closed once its queue pas
   );
 });
 
-Deno.test("rendezvous CLI: prints its base URL first, refuses a public address without a token", async () => {
+Deno.test({
+  name: "rendezvous CLI: prints its base URL first, refuses a public address without a token",
+  timeout: 15_000,
+}, async () => {
   await using child = await spawnChild(["rendezvous"], { waitFirstLine: true });
   assert.match(child.firstLine, /^http:\/\/127\.0\.0\.1:\d+$/);
   const ready = await fetch(`${child.firstLine}/readyz`);
@@ -290,7 +310,10 @@ Deno.test("rendezvous CLI: prints its base URL first, refuses a public address w
   assert.match(open.stderr(), /without --token-file/);
 });
 
-Deno.test("rendezvous: frames an executor cannot take in time are dropped, the executor stays", async () => {
+Deno.test({
+  name: "rendezvous: frames an executor cannot take in time are dropped, the executor stays",
+  timeout: 15_000,
+}, async () => {
   await withRendezvous(
     { maxQueuedBytes: 1024 * 1024, highWaterBytes: 128 * 1024 },
     async (server, lines) => {

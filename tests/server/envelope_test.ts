@@ -1,9 +1,12 @@
 import assert from "node:assert/strict";
-import { startServer, TestClient } from "../_harness.ts";
+import { startServer, TestClient, within } from "../_harness.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
-Deno.test("websocket envelope: malformed input is answered with id -1 and the connection survives", async () => {
+Deno.test({
+  name: "websocket envelope: malformed input is answered with id -1 and the connection survives",
+  timeout: 15_000,
+}, async () => {
   await using server = await startServer();
   await using client = await TestClient.connect(server.url);
   await client.sendRaw("not-json");
@@ -25,28 +28,38 @@ Deno.test("websocket envelope: malformed input is answered with id -1 and the co
   assert.match(init.sessionId as string, UUID);
 });
 
-Deno.test("websocket envelope: binary frames are accepted and ids echo with their JSON type", async () => {
+Deno.test({
+  name: "websocket envelope: binary frames are accepted and ids echo with their JSON type",
+  timeout: 15_000,
+}, async () => {
   await using server = await startServer();
   const socket = new WebSocket(server.url);
-  await new Promise((r) => (socket.onopen = r));
+  await within(5000, "the websocket to open", new Promise((r) => (socket.onopen = r)));
   const replies: string[] = [];
-  socket.onmessage = (e) => replies.push(e.data as string);
+  const twoReplies = Promise.withResolvers<void>();
+  socket.onmessage = (e) => {
+    if (replies.push(e.data as string) === 2) twoReplies.resolve();
+  };
   socket.send(
     new TextEncoder().encode('{"id":"abc","method":"initialize","params":{"clientName":"x"}}'),
   );
   socket.send('{"jsonrpc":"2.0","method":"initialized","params":{}}');
   socket.send('{"jsonrpc":"2.0","id":7,"method":"environment/status"}');
-  while (replies.length < 2) await new Promise((r) => setTimeout(r, 10));
+  await within(5000, "replies to initialize and environment/status", twoReplies.promise);
   const [first, second] = replies.map((r) => JSON.parse(r));
   assert.deepEqual(first.id, "abc");
   assert.deepEqual(second, { id: 7, result: { status: "ready" } });
   for (const reply of replies) assert.ok(!reply.includes("jsonrpc"), reply);
   assert.ok(replies[1].startsWith('{"id":7,"result"'), "member order id, result");
+  const closed = new Promise((r) => (socket.onclose = r));
   socket.close();
-  await new Promise((r) => (socket.onclose = r));
+  await within(5000, "the websocket to close", closed);
 });
 
-Deno.test("websocket envelope: pipelined requests are answered in order", async () => {
+Deno.test({
+  name: "websocket envelope: pipelined requests are answered in order",
+  timeout: 15_000,
+}, async () => {
   await using server = await startServer();
   await using client = await TestClient.connect(server.url);
   await client.initialize();
@@ -64,7 +77,10 @@ Deno.test("websocket envelope: pipelined requests are answered in order", async 
   assert.deepEqual((info.capabilities as Record<string, boolean>).networkProxyLaunch, false);
 });
 
-Deno.test("websocket envelope: unknown method is -32601 even before initialize", async () => {
+Deno.test({
+  name: "websocket envelope: unknown method is -32601 even before initialize",
+  timeout: 15_000,
+}, async () => {
   await using server = await startServer();
   await using client = await TestClient.connect(server.url);
   const reply = await client.request("foo/bar", {});
@@ -74,31 +90,40 @@ Deno.test("websocket envelope: unknown method is -32601 even before initialize",
   });
 });
 
-Deno.test("websocket envelope: an unknown notification closes the connection", async () => {
+Deno.test({
+  name: "websocket envelope: an unknown notification closes the connection",
+  timeout: 15_000,
+}, async () => {
   await using server = await startServer();
   const client = await TestClient.connect(server.url);
   await client.initialize();
   await client.notify("something/else", {});
-  await client.transport.closed;
+  await within(5000, "the server to close the connection", client.transport.closed);
   await client.close();
 });
 
-Deno.test("websocket envelope: a client response with no pending request closes the connection", async () => {
+Deno.test({
+  name: "websocket envelope: a client response with no pending request closes the connection",
+  timeout: 15_000,
+}, async () => {
   await using server = await startServer();
   const client = await TestClient.connect(server.url);
   await client.sendRaw('{"id":99,"result":{}}');
-  await client.transport.closed;
+  await within(5000, "the server to close the connection", client.transport.closed);
   await client.close();
 });
 
-Deno.test("websocket envelope: a message over 64 MiB is refused", async () => {
+Deno.test({
+  name: "websocket envelope: a message over 64 MiB is refused",
+  timeout: 15_000,
+}, async () => {
   await using server = await startServer();
   const client = await TestClient.connect(server.url);
   const huge = `{"id":1,"method":"environment/status","params":{"pad":"${
     "x".repeat(64 * 1024 * 1024 + 16)
   }"}}`;
   await client.sendRaw(huge).catch(() => {});
-  await client.transport.closed;
+  await within(15_000, "the server to close the connection", client.transport.closed);
   await client.close();
   // The server is still healthy for others.
   await using other = await TestClient.connect(server.url);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type RpcCallError, startServer, TestClient } from "../_harness.ts";
+import { type RpcCallError, startServer, TestClient, within } from "../_harness.ts";
 
 const FAMILIES: [string, unknown, string][] = [
   ["process/start", { processId: "p", argv: ["true"], cwd: "/", env: {}, tty: false }, "exec"],
@@ -14,7 +14,10 @@ async function expectError(client: TestClient, method: string, params: unknown) 
   return reply.error as { code: number; message: string };
 }
 
-Deno.test("handshake: gated methods name their family before initialize and before initialized", async () => {
+Deno.test({
+  name: "handshake: gated methods name their family before initialize and before initialized",
+  timeout: 15_000,
+}, async () => {
   await using server = await startServer();
   await using client = await TestClient.connect(server.url);
   for (const [method, params, family] of FAMILIES) {
@@ -38,7 +41,10 @@ Deno.test("handshake: gated methods name their family before initialize and befo
   assert.deepEqual(await client.call("environment/status"), { status: "ready" });
 });
 
-Deno.test("handshake: initialize twice is refused and a failed initialize can be retried", async () => {
+Deno.test({
+  name: "handshake: initialize twice is refused and a failed initialize can be retried",
+  timeout: 15_000,
+}, async () => {
   await using server = await startServer();
   await using client = await TestClient.connect(server.url);
   const bad = await expectError(client, "initialize", {
@@ -57,7 +63,10 @@ Deno.test("handshake: initialize twice is refused and a failed initialize can be
   });
 });
 
-Deno.test("handshake: initialize params are validated like upstream", async () => {
+Deno.test({
+  name: "handshake: initialize params are validated like upstream",
+  timeout: 15_000,
+}, async () => {
   await using server = await startServer();
   await using client = await TestClient.connect(server.url);
   assert.deepEqual(await expectError(client, "initialize", {}), {
@@ -69,15 +78,21 @@ Deno.test("handshake: initialize params are validated like upstream", async () =
   assert.equal((ok.environmentInfo as { platformOs: string }).platformOs, "linux");
 });
 
-Deno.test("handshake: initialized before initialize closes the connection", async () => {
+Deno.test({
+  name: "handshake: initialized before initialize closes the connection",
+  timeout: 15_000,
+}, async () => {
   await using server = await startServer();
   const client = await TestClient.connect(server.url);
   await client.notify("initialized", {});
-  await client.transport.closed;
+  await within(5000, "the server to close the connection", client.transport.closed);
   await client.close();
 });
 
-Deno.test("handshake: unit params accept absent, null and {} but not a non-empty map", async () => {
+Deno.test({
+  name: "handshake: unit params accept absent, null and {} but not a non-empty map",
+  timeout: 15_000,
+}, async () => {
   await using server = await startServer();
   await using client = await TestClient.connect(server.url);
   await client.initialize();

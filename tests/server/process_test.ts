@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import {
   b64text,
-  eventually,
   fileUri,
   isAlive,
   liveGroupMembers,
@@ -10,6 +9,7 @@ import {
   startServer,
   TestClient,
   textb64,
+  until,
 } from "../_harness.ts";
 
 const ENV = { PATH: "/usr/local/bin:/usr/bin:/bin" };
@@ -32,7 +32,10 @@ async function connected(url: string): Promise<TestClient> {
   return client;
 }
 
-Deno.test("process: start, exact event sequence and notification order", async () => {
+Deno.test({
+  name: "process: start, exact event sequence and notification order",
+  timeout: 15_000,
+}, async () => {
   await using server = await startServer();
   await using client = await connected(server.url);
   const started = await start(client, "events", [
@@ -73,7 +76,11 @@ Deno.test("process: start, exact event sequence and notification order", async (
   assert.equal((read.chunks as unknown[]).length, 2);
 });
 
-Deno.test("process: true exits 0, output is replayable after close, ids are reusable only after retention", async () => {
+Deno.test({
+  name:
+    "process: true exits 0, output is replayable after close, ids are reusable only after retention",
+  timeout: 30_000,
+}, async () => {
   await using server = await startServer({
     env: { CODEX_EXEC_SERVER_PROCESS_RETENTION_MS: "300" },
   });
@@ -91,21 +98,20 @@ Deno.test("process: true exits 0, output is replayable after close, ids are reus
     assert.equal(e.message, "process late already exists");
     return true;
   });
-  await eventually(
-    async () => {
-      const r = await client.request("process/read", { processId: "late" });
-      return "error" in r;
-    },
-    3000,
-    "retention expiry",
-  );
+  await until(3000, "retention expiry", async () => {
+    const r = await client.request("process/read", { processId: "late" });
+    return "error" in r;
+  });
   const gone = await client.request("process/read", { processId: "late" });
   assert.deepEqual(gone.error, { code: -32600, message: "unknown process id late" });
   await start(client, "late", ["true"]);
   assert.equal((await readToClose(client, "late")).exitCode, 0);
 });
 
-Deno.test("process: errors for empty argv, missing fields, bad cwd and missing program", async () => {
+Deno.test({
+  name: "process: errors for empty argv, missing fields, bad cwd and missing program",
+  timeout: 15_000,
+}, async () => {
   await using server = await startServer();
   await using client = await connected(server.url);
   const cases: [unknown, number, string | RegExp][] = [
@@ -168,7 +174,10 @@ Deno.test("process: errors for empty argv, missing fields, bad cwd and missing p
   );
 });
 
-Deno.test("process: pipe stdin, writeId de-duplication and stdinClosed", async () => {
+Deno.test({
+  name: "process: pipe stdin, writeId de-duplication and stdinClosed",
+  timeout: 15_000,
+}, async () => {
   await using server = await startServer();
   await using client = await connected(server.url);
   await start(
@@ -203,7 +212,10 @@ Deno.test("process: pipe stdin, writeId de-duplication and stdinClosed", async (
   assert.equal(eof.stdout, "eof\n");
 });
 
-Deno.test("process: env is cleared unless envPolicy; arg0 overrides argv[0]", async () => {
+Deno.test({
+  name: "process: env is cleared unless envPolicy; arg0 overrides argv[0]",
+  timeout: 15_000,
+}, async () => {
   await using server = await startServer({ env: { SERVER_ONLY_VAR: "server", MY_API_KEY: "k" } });
   await using client = await connected(server.url);
   await start(client, "env", ["/usr/bin/env"], { env: { ONLY: "1" } });
@@ -232,7 +244,10 @@ Deno.test("process: env is cleared unless envPolicy; arg0 overrides argv[0]", as
   await readToClose(client, "arg0");
 });
 
-Deno.test("process: interrupt reaches a trap; terminate kills the whole group", async () => {
+Deno.test({
+  name: "process: interrupt reaches a trap; terminate kills the whole group",
+  timeout: 15_000,
+}, async () => {
   await using server = await startServer();
   await using client = await connected(server.url);
   await start(client, "trap", [
@@ -259,14 +274,17 @@ Deno.test("process: interrupt reaches a trap; terminate kills the whole group", 
   });
   const killed = await readToClose(client, "tree");
   assert.equal(killed.exitCode, 137);
-  await eventually(() => !isAlive(pid), 3000, "group leader gone");
-  await eventually(() => liveGroupMembers(pid).length === 0, 3000, "the whole group gone");
+  await until(3000, "group leader gone", () => !isAlive(pid));
+  await until(3000, "the whole group gone", () => liveGroupMembers(pid).length === 0);
   assert.deepEqual(await client.call("process/terminate", { processId: "tree" }), {
     running: false,
   });
 });
 
-Deno.test("process: read algorithm with maxBytes, long poll and output after exit", async () => {
+Deno.test({
+  name: "process: read algorithm with maxBytes, long poll and output after exit",
+  timeout: 15_000,
+}, async () => {
   await using server = await startServer();
   await using client = await connected(server.url);
   await start(client, "chunks", [
@@ -312,7 +330,10 @@ Deno.test("process: read algorithm with maxBytes, long poll and output after exi
   assert.equal(closed.exitCode, 0);
 });
 
-Deno.test("process: two concurrent starts with one id: exactly one succeeds", async () => {
+Deno.test({
+  name: "process: two concurrent starts with one id: exactly one succeeds",
+  timeout: 15_000,
+}, async () => {
   await using server = await startServer({ args: ["--concurrent-requests", "4"] });
   await using client = await connected(server.url);
   const params = { processId: "proc-1", argv: ["sleep", "0.2"], cwd: TMP, env: ENV, tty: false };
@@ -326,7 +347,10 @@ Deno.test("process: two concurrent starts with one id: exactly one succeeds", as
   await readToClose(client, "proc-1");
 });
 
-Deno.test("process: output is retained up to 1 MiB when nobody reads", async () => {
+Deno.test({
+  name: "process: output is retained up to 1 MiB when nobody reads",
+  timeout: 15_000,
+}, async () => {
   await using server = await startServer();
   await using client = await connected(server.url);
   await start(client, "big", ["/bin/sh", "-c", "head -c 3000000 /dev/zero"]);
@@ -345,7 +369,10 @@ Deno.test("process: output is retained up to 1 MiB when nobody reads", async () 
   assert.ok(retained <= 1024 * 1024 && retained > 1000 * 1024, `retained ${retained}`);
 });
 
-Deno.test("process: terminate right after start reaches the child (no setsid race)", async () => {
+Deno.test({
+  name: "process: terminate right after start reaches the child (no setsid race)",
+  timeout: 15_000,
+}, async () => {
   await using server = await startServer();
   await using client = await connected(server.url);
   for (let i = 0; i < 10; i++) {
@@ -357,7 +384,10 @@ Deno.test("process: terminate right after start reaches the child (no setsid rac
   }
 });
 
-Deno.test("process: arg0 adds nothing to the child's environment", async () => {
+Deno.test({
+  name: "process: arg0 adds nothing to the child's environment",
+  timeout: 15_000,
+}, async () => {
   await using server = await startServer();
   await using client = await connected(server.url);
   await start(client, "a0", ["/usr/bin/env"], { env: { ONLY: "1" }, arg0: "my-env" });
@@ -367,7 +397,11 @@ Deno.test("process: arg0 adds nothing to the child's environment", async () => {
   assert.deepEqual(lines, ["ONLY=1"]);
 });
 
-Deno.test("process: inline mode answers in order behind a long poll; --concurrent-requests does not wait", async () => {
+Deno.test({
+  name:
+    "process: inline mode answers in order behind a long poll; --concurrent-requests does not wait",
+  timeout: 15_000,
+}, async () => {
   for (const [args, expectFirst] of [[[], 1], [["--concurrent-requests", "2"], 2]] as const) {
     await using server = await startServer({ args: [...args] });
     await using client = await connected(server.url);

@@ -1,16 +1,19 @@
 import assert from "node:assert/strict";
 import {
   b64text,
-  eventually,
   fileUri,
   isAlive,
   liveGroupMembers,
   spawnMain,
   startServer,
   TestClient,
+  until,
 } from "../_harness.ts";
 
-Deno.test("serve: prints exactly one ws:// line on stdout; /readyz is 200", async () => {
+Deno.test({
+  name: "serve: prints exactly one ws:// line on stdout; /readyz is 200",
+  timeout: 15_000,
+}, async () => {
   await using server = await startServer();
   assert.match(server.url, /^ws:\/\/127\.0\.0\.1:\d+$/);
   const ready = await fetch(server.url.replace("ws://", "http://") + "/readyz");
@@ -20,7 +23,10 @@ Deno.test("serve: prints exactly one ws:// line on stdout; /readyz is 200", asyn
   assert.equal(status.code, 0);
 });
 
-Deno.test("serve: upgrades with an Origin header are refused with 403", async () => {
+Deno.test({
+  name: "serve: upgrades with an Origin header are refused with 403",
+  timeout: 15_000,
+}, async () => {
   await using server = await startServer();
   const socket = new WebSocket(server.url, { headers: { origin: "https://evil.example" } });
   const outcome = await new Promise<string>((resolve) => {
@@ -30,7 +36,10 @@ Deno.test("serve: upgrades with an Origin header are refused with 403", async ()
   assert.match(outcome, /403/);
 });
 
-Deno.test("serve: --ws-token-file requires the bearer token; /readyz stays open", async () => {
+Deno.test({
+  name: "serve: --ws-token-file requires the bearer token; /readyz stays open",
+  timeout: 15_000,
+}, async () => {
   const tokenFile = Deno.makeTempFileSync();
   Deno.writeTextFileSync(tokenFile, "  s3cret-token\n");
   await using server = await startServer({ args: ["--ws-token-file", tokenFile] });
@@ -52,7 +61,10 @@ Deno.test("serve: --ws-token-file requires the bearer token; /readyz stays open"
   assert.ok(!server.stderr().includes("s3cret-token"), "token never logged");
 });
 
-Deno.test("serve: a non-loopback listener without auth refuses to start and says how to fix it", async () => {
+Deno.test({
+  name: "serve: a non-loopback listener without auth refuses to start and says how to fix it",
+  timeout: 15_000,
+}, async () => {
   const child = spawnMain(["serve", "--listen", "ws://0.0.0.0:0"]);
   child.stdin.close();
   const out = await child.output();
@@ -62,7 +74,10 @@ Deno.test("serve: a non-loopback listener without auth refuses to start and says
   assert.equal(new TextDecoder().decode(out.stdout), "");
 });
 
-Deno.test("serve: bad flags exit 2 with a usage hint", async () => {
+Deno.test({
+  name: "serve: bad flags exit 2 with a usage hint",
+  timeout: 15_000,
+}, async () => {
   for (const args of [["--listen", "http://x"], ["--concurrent-requests", "0"], ["--bogus"]]) {
     const child = spawnMain(["serve", ...args]);
     child.stdin.close();
@@ -72,7 +87,10 @@ Deno.test("serve: bad flags exit 2 with a usage hint", async () => {
   }
 });
 
-Deno.test("serve: the server pings idle websocket connections", async () => {
+Deno.test({
+  name: "serve: the server pings idle websocket connections",
+  timeout: 15_000,
+}, async () => {
   await using server = await startServer({ env: { CODEX_EXEC_SERVER_PING_INTERVAL_S: "1" } });
   const { port } = new URL(server.url);
   const conn = await Deno.connect({ hostname: "127.0.0.1", port: Number(port) });
@@ -102,7 +120,10 @@ Deno.test("serve: the server pings idle websocket connections", async () => {
   assert.ok(ping, "received a ping frame");
 });
 
-Deno.test("serve: SIGTERM kills every managed process group and exits 0", async () => {
+Deno.test({
+  name: "serve: SIGTERM kills every managed process group and exits 0",
+  timeout: 15_000,
+}, async () => {
   const server = await startServer();
   const client = await TestClient.connect(server.url);
   await client.initialize();
@@ -117,12 +138,15 @@ Deno.test("serve: SIGTERM kills every managed process group and exits 0", async 
   const pid = Number(b64text((out.params as { chunk: string }).chunk).trim());
   const status = await server.stop("SIGTERM");
   assert.equal(status.code, 0);
-  await eventually(() => !isAlive(pid), 3000, "child killed on shutdown");
-  await eventually(() => liveGroupMembers(pid).length === 0, 3000, "the whole group gone");
+  await until(3000, "child killed on shutdown", () => !isAlive(pid));
+  await until(3000, "the whole group gone", () => liveGroupMembers(pid).length === 0);
   await client.close();
 });
 
-Deno.test("serve: a pipe child gets SIGTERM when the server is killed without cleanup", async () => {
+Deno.test({
+  name: "serve: a pipe child gets SIGTERM when the server is killed without cleanup",
+  timeout: 15_000,
+}, async () => {
   const server = await startServer();
   const client = await TestClient.connect(server.url);
   await client.initialize();
@@ -137,6 +161,6 @@ Deno.test("serve: a pipe child gets SIGTERM when the server is killed without cl
   const pid = Number(b64text((out.params as { chunk: string }).chunk).trim());
   assert.ok(isAlive(pid));
   await server.stop("SIGKILL");
-  await eventually(() => !isAlive(pid), 3000, "child gone after the server died");
+  await until(3000, "child gone after the server died", () => !isAlive(pid));
   await client.close();
 });

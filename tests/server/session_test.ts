@@ -1,13 +1,5 @@
 import assert from "node:assert/strict";
-import {
-  b64text,
-  eventually,
-  fileUri,
-  isAlive,
-  startServer,
-  TestClient,
-  textb64,
-} from "../_harness.ts";
+import { b64text, fileUri, isAlive, startServer, TestClient, textb64, until } from "../_harness.ts";
 
 const ENV = { PATH: "/usr/local/bin:/usr/bin:/bin" };
 const CWD = fileUri("/tmp");
@@ -18,7 +10,10 @@ async function connected(url: string, resume?: string): Promise<[TestClient, str
   return [client, result.sessionId as string];
 }
 
-Deno.test("session: resume after a disconnect during a long poll", async () => {
+Deno.test({
+  name: "session: resume after a disconnect during a long poll",
+  timeout: 30_000,
+}, async () => {
   await using server = await startServer();
   const [first, sessionId] = await connected(server.url);
   await first.call("process/start", {
@@ -46,7 +41,10 @@ Deno.test("session: resume after a disconnect during a long poll", async () => {
   await second.close();
 });
 
-Deno.test("session: resuming a session that is attached elsewhere is -32010", async () => {
+Deno.test({
+  name: "session: resuming a session that is attached elsewhere is -32010",
+  timeout: 15_000,
+}, async () => {
   await using server = await startServer();
   const [first, sessionId] = await connected(server.url);
   await using second = await TestClient.connect(server.url);
@@ -56,20 +54,19 @@ Deno.test("session: resuming a session that is attached elsewhere is -32010", as
     message: `session ${sessionId} is already attached to another connection`,
   });
   await first.close();
-  await eventually(
-    async () => {
-      const retry = await second.request("initialize", {
-        clientName: "t",
-        resumeSessionId: sessionId,
-      });
-      return !("error" in retry);
-    },
-    3000,
-    "resume once the first connection is gone",
-  );
+  await until(3000, "resume once the first connection is gone", async () => {
+    const retry = await second.request("initialize", {
+      clientName: "t",
+      resumeSessionId: sessionId,
+    });
+    return !("error" in retry);
+  });
 });
 
-Deno.test("session: a detached session expires after its TTL and its processes are killed", async () => {
+Deno.test({
+  name: "session: a detached session expires after its TTL and its processes are killed",
+  timeout: 15_000,
+}, async () => {
   await using server = await startServer({ env: { CODEX_EXEC_SERVER_SESSION_TTL_MS: "300" } });
   const [client, sessionId] = await connected(server.url);
   await client.call("process/start", {
@@ -83,13 +80,16 @@ Deno.test("session: a detached session expires after its TTL and its processes a
   const pid = Number(b64text((out.params as { chunk: string }).chunk).trim());
   assert.ok(isAlive(pid));
   await client.close();
-  await eventually(() => !isAlive(pid), 5000, "expired session's process killed");
+  await until(5000, "expired session's process killed", () => !isAlive(pid));
   await using late = await TestClient.connect(server.url);
   const reply = await late.request("initialize", { clientName: "t", resumeSessionId: sessionId });
   assert.deepEqual(reply.error, { code: -32600, message: `unknown session id ${sessionId}` });
 });
 
-Deno.test("session: a process keeps running while detached; missed output is read back gap-free", async () => {
+Deno.test({
+  name: "session: a process keeps running while detached; missed output is read back gap-free",
+  timeout: 30_000,
+}, async () => {
   await using server = await startServer();
   const dir = Deno.makeTempDirSync();
   const [first, sessionId] = await connected(server.url);

@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
-import { b64text, eventually, isAlive, spawnMain, TestClient } from "../_harness.ts";
+import { b64text, isAlive, spawnMain, TestClient, until } from "../_harness.ts";
 
-Deno.test("stdio: JSON lines in and out, malformed lines answered, exit on EOF kills children", async () => {
+Deno.test({
+  name: "stdio: JSON lines in and out, malformed lines answered, exit on EOF kills children",
+  timeout: 15_000,
+}, async () => {
   const child = spawnMain(["serve", "--listen", "stdio"]);
   const stderrDone = child.stderr.pipeTo(new WritableStream());
   const client = TestClient.overStdio(child);
@@ -28,12 +31,15 @@ Deno.test("stdio: JSON lines in and out, malformed lines answered, exit on EOF k
   client.transport.close();
   const status = await child.status;
   assert.equal(status.code, 0);
-  await eventually(() => !isAlive(pid), 3000, "child killed at stdin EOF");
+  await until(3000, "child killed at stdin EOF", () => !isAlive(pid));
   await client.close();
   await stderrDone.catch(() => {});
 });
 
-Deno.test("stdio: a line over 64 MiB is refused without closing the connection", async () => {
+Deno.test({
+  name: "stdio: a line over 64 MiB is refused without closing the connection",
+  timeout: 15_000,
+}, async () => {
   const child = spawnMain(["serve", "--listen", "stdio"]);
   const stderrDone = child.stderr.pipeTo(new WritableStream());
   const client = TestClient.overStdio(child);

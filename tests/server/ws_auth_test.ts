@@ -36,7 +36,10 @@ async function startupError(args: string[]): Promise<string> {
   return new TextDecoder().decode(out.stderr);
 }
 
-Deno.test("ws-auth capability-token: token file or SHA-256, upstream's 401 texts", async (t) => {
+Deno.test({
+  name: "ws-auth capability-token: token file or SHA-256, upstream's 401 texts",
+  timeout: 15_000,
+}, async (t) => {
   const tokenFile = await tempFile(" tok123 \n");
   const digest = Array.from(
     new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode("tok123"))),
@@ -76,7 +79,10 @@ Deno.test("ws-auth capability-token: token file or SHA-256, upstream's 401 texts
   await Deno.remove(tokenFile);
 });
 
-Deno.test("ws-auth signed-bearer-token: HS256 JWTs with exp, nbf, iss, aud and skew", async () => {
+Deno.test({
+  name: "ws-auth signed-bearer-token: HS256 JWTs with exp, nbf, iss, aud and skew",
+  timeout: 15_000,
+}, async () => {
   const secretText = "0123456789abcdef0123456789abcdef-signing-key";
   const secretFile = await tempFile(`${secretText}\n`);
   const key = new TextEncoder().encode(secretText);
@@ -164,7 +170,10 @@ Deno.test("ws-auth signed-bearer-token: HS256 JWTs with exp, nbf, iss, aud and s
   await Deno.remove(secretFile);
 });
 
-Deno.test("ws-auth --ws-max-clock-skew-seconds narrows the leeway", async () => {
+Deno.test({
+  name: "ws-auth --ws-max-clock-skew-seconds narrows the leeway",
+  timeout: 15_000,
+}, async () => {
   const secretText = "k".repeat(32);
   const secretFile = await tempFile(secretText);
   await using server = await startServer({
@@ -189,7 +198,10 @@ Deno.test("ws-auth --ws-max-clock-skew-seconds narrows the leeway", async () => 
   await Deno.remove(secretFile);
 });
 
-Deno.test("ws-auth startup errors are upstream's", async () => {
+Deno.test({
+  name: "ws-auth startup errors are upstream's",
+  timeout: 30_000,
+}, async () => {
   const tokenFile = await tempFile("tok\n");
   const shortSecret = await tempFile("short\n");
   const secret = await tempFile("s".repeat(40));
@@ -257,7 +269,10 @@ Deno.test("ws-auth startup errors are upstream's", async () => {
   for (const path of [tokenFile, shortSecret, secret, empty]) await Deno.remove(path);
 });
 
-Deno.test("serve accepts upstream's -c, --enable, --disable and --strict-config", async () => {
+Deno.test({
+  name: "serve accepts upstream's -c, --enable, --disable and --strict-config",
+  timeout: 15_000,
+}, async () => {
   await using server = await startServer({
     args: [
       "-c",

@@ -12,7 +12,10 @@ function decodeError(text: string): string | undefined {
   }
 }
 
-Deno.test("base64 decoding reports the Rust base64 crate's texts", () => {
+Deno.test({
+  name: "base64 decoding reports the Rust base64 crate's texts",
+  timeout: 15_000,
+}, () => {
   assert.equal(decodeError("a"), "Invalid input length: 1");
   assert.equal(decodeError("aGVsbG8=a"), "Invalid input length: 9");
   assert.equal(decodeError("!!!!"), "Invalid symbol 33, offset 0.");
@@ -24,7 +27,10 @@ Deno.test("base64 decoding reports the Rust base64 crate's texts", () => {
   assert.deepEqual(decodeBase64("aGVsbG8="), new TextEncoder().encode("hello"));
 });
 
-Deno.test("base64 round-trips any bytes", () => {
+Deno.test({
+  name: "base64 round-trips any bytes",
+  timeout: 15_000,
+}, () => {
   fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
     const text = encodeBase64(bytes);
     assert.equal(text, btoa(String.fromCharCode(...bytes)));
@@ -32,7 +38,10 @@ Deno.test("base64 round-trips any bytes", () => {
   }));
 });
 
-Deno.test("base64 accepts exactly what strict standard decoding accepts", () => {
+Deno.test({
+  name: "base64 accepts exactly what strict standard decoding accepts",
+  timeout: 15_000,
+}, () => {
   // No whitespace in the alphabet: the platform decoder skips it, the Rust engine does not.
   const symbol = fc.constantFrom(..."ABCDQRSgwz019+/=-_!".split(""));
   fc.assert(
