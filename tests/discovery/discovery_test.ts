@@ -57,7 +57,10 @@ async function fixture() {
   };
 }
 
-Deno.test("capabilities/discoverV2 lists $CODEX_HOME/skills like upstream", async () => {
+Deno.test({
+  name: "capabilities/discoverV2 lists $CODEX_HOME/skills like upstream",
+  timeout: 30_000,
+}, async () => {
   await using f = await fixture();
   await using s = await openSession({ env: { CODEX_HOME: f.home } });
   const info = await s.client.call("environment/info");
@@ -116,7 +119,10 @@ Deno.test("capabilities/discoverV2 lists $CODEX_HOME/skills like upstream", asyn
   );
 });
 
-Deno.test("capabilities/discoverV2 with no skills folder is empty", async () => {
+Deno.test({
+  name: "capabilities/discoverV2 with no skills folder is empty",
+  timeout: 30_000,
+}, async () => {
   const home = await Deno.makeTempDir();
   await using s = await openSession({ env: { CODEX_HOME: home } });
   assert.deepEqual(await s.client.call("capabilities/discoverV2", { cwd: uri(s.dir) }), {
@@ -127,7 +133,10 @@ Deno.test("capabilities/discoverV2 with no skills folder is empty", async () => 
   await Deno.remove(home, { recursive: true });
 });
 
-Deno.test("capabilityRoots/discoverV1 inspects each root like upstream", async () => {
+Deno.test({
+  name: "capabilityRoots/discoverV1 inspects each root like upstream",
+  timeout: 30_000,
+}, async () => {
   await using f = await fixture();
   await using s = await openSession();
   const file = (path: string, contents: string) => ({ path: uri(`${f.plug}/${path}`), contents });
@@ -213,7 +222,10 @@ Deno.test("capabilityRoots/discoverV1 inspects each root like upstream", async (
   );
 });
 
-Deno.test("capabilityRoots/discoverV1 survives a symlink loop", async () => {
+Deno.test({
+  name: "capabilityRoots/discoverV1 survives a symlink loop",
+  timeout: 30_000,
+}, async () => {
   await using f = await fixture();
   await Deno.symlink(f.plug, `${f.plug}/p1/loop`);
   await using s = await openSession();
@@ -225,7 +237,10 @@ Deno.test("capabilityRoots/discoverV1 survives a symlink loop", async () => {
   assert.ok(root.skills.length >= 1);
 });
 
-Deno.test("discovery methods are gated by the handshake", async () => {
+Deno.test({
+  name: "discovery methods are gated by the handshake",
+  timeout: 30_000,
+}, async () => {
   await using server = await startServer();
   await using client = await TestClient.connect(server.url);
   await assertRpcError(

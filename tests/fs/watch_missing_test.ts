@@ -47,7 +47,10 @@ async function inotifyCount(pid: number): Promise<number> {
   return count;
 }
 
-Deno.test("fs/watchMissing fires once when a missing path or a missing ancestor appears", async () => {
+Deno.test({
+  name: "fs/watchMissing fires once when a missing path or a missing ancestor appears",
+  timeout: 30_000,
+}, async () => {
   await using s = await openSession();
   const { client, dir } = s;
   const info = await client.call("environment/info");
@@ -75,7 +78,10 @@ Deno.test("fs/watchMissing fires once when a missing path or a missing ancestor 
   await changed(client, 2);
 });
 
-Deno.test("fs/watchMissing: present fires on modify, removal and replacement, not on its entries", async () => {
+Deno.test({
+  name: "fs/watchMissing: present fires on modify, removal and replacement, not on its entries",
+  timeout: 30_000,
+}, async () => {
   await using s = await openSession();
   const { client, dir } = s;
   const file = `${dir}/present.txt`;
@@ -107,7 +113,10 @@ Deno.test("fs/watchMissing: present fires on modify, removal and replacement, no
   await changed(client, 4);
 });
 
-Deno.test("fs/watchMissing: a higher watchId replaces, a lower one is refused", async () => {
+Deno.test({
+  name: "fs/watchMissing: a higher watchId replaces, a lower one is refused",
+  timeout: 30_000,
+}, async () => {
   await using s = await openSession();
   const { client, dir } = s;
   const watch = (watchId: number, missing: string[], present: string | null = null) =>
@@ -136,7 +145,10 @@ Deno.test("fs/watchMissing: a higher watchId replaces, a lower one is refused", 
   await changed(client, 12);
 });
 
-Deno.test("fs/watchMissing: params errors and bounds", async () => {
+Deno.test({
+  name: "fs/watchMissing: params errors and bounds",
+  timeout: 30_000,
+}, async () => {
   await using s = await openSession();
   const { client, dir } = s;
   const watch = (params: Record<string, unknown>) => client.call("fs/watchMissing", params);
@@ -169,7 +181,10 @@ Deno.test("fs/watchMissing: params errors and bounds", async () => {
   });
 });
 
-Deno.test("fs/watchMissing: kernel watches end with the watch and with the connection", async () => {
+Deno.test({
+  name: "fs/watchMissing: kernel watches end with the watch and with the connection",
+  timeout: 30_000,
+}, async () => {
   await using s = await openSession();
   const pid = s.server.child.pid;
   const before = await inotifyCount(pid);

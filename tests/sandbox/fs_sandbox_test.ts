@@ -10,7 +10,10 @@ import { readOnly, scratchWorkspace, workspaceWrite } from "./_profiles.ts";
 const INTERNAL = -32603;
 const EROFS = /^Read-only file system \(os error 30\)/;
 
-Deno.test("sandboxed fs: workspace-write writes the workspace, never outside or .git", async () => {
+Deno.test({
+  name: "sandboxed fs: workspace-write writes the workspace, never outside or .git",
+  timeout: 30_000,
+}, async () => {
   await using scratch = await scratchWorkspace();
   const { ws } = scratch;
   await using server = await startServer();
@@ -80,7 +83,10 @@ Deno.test("sandboxed fs: workspace-write writes the workspace, never outside or 
   }
 });
 
-Deno.test("sandboxed fs: read-only reads everything and writes nothing", async () => {
+Deno.test({
+  name: "sandboxed fs: read-only reads everything and writes nothing",
+  timeout: 30_000,
+}, async () => {
   await using scratch = await scratchWorkspace();
   const { ws } = scratch;
   await Deno.writeTextFile(`${ws}/keep.txt`, "kept");

@@ -5,12 +5,12 @@
 import assert from "node:assert/strict";
 import {
   b64text,
-  eventually,
   fileUri,
   isAlive,
   readToClose,
   startServer,
   TestClient,
+  until,
 } from "../_harness.ts";
 import { readOnly, scratchWorkspace, workspaceWrite } from "./_profiles.ts";
 
@@ -72,7 +72,10 @@ async function withListener<T>(fn: (port: number) => Promise<T>): Promise<T> {
   }
 }
 
-Deno.test("sandbox: workspace-write confines a command like upstream", async () => {
+Deno.test({
+  name: "sandbox: workspace-write confines a command like upstream",
+  timeout: 30_000,
+}, async () => {
   await using scratch = await scratchWorkspace();
   const { ws } = scratch;
   await using server = await startServer();
@@ -106,25 +109,24 @@ Deno.test("sandbox: workspace-write confines a command like upstream", async () 
     await assert.rejects(Deno.stat(`/var/tmp/${tag}-outside.txt`), Deno.errors.NotFound);
     await assert.rejects(Deno.stat(`${ws}/.git/${tag}-x`), Deno.errors.NotFound);
     // The mask that kept `.codex` uncreatable is gone again once the command has exited.
-    await eventually(
-      async () => {
-        try {
-          await Deno.lstat(`${ws}/.codex`);
-          return false;
-        } catch {
-          return true;
-        }
-      },
-      5000,
-      ".codex mountpoint removed",
-    );
+    await until(5000, ".codex mountpoint removed", async () => {
+      try {
+        await Deno.lstat(`${ws}/.codex`);
+        return false;
+      } catch {
+        return true;
+      }
+    });
   } finally {
     await Deno.remove(`/tmp/${tag}-tmp.txt`).catch(() => {});
     await Deno.remove(`/var/tmp/${tag}-outside.txt`).catch(() => {});
   }
 });
 
-Deno.test("sandbox: read-only makes nothing writable; no sandbox runs unconfined", async () => {
+Deno.test({
+  name: "sandbox: read-only makes nothing writable; no sandbox runs unconfined",
+  timeout: 30_000,
+}, async () => {
   await using scratch = await scratchWorkspace();
   const { ws } = scratch;
   await using server = await startServer();
@@ -171,7 +173,10 @@ Deno.test("sandbox: read-only makes nothing writable; no sandbox runs unconfined
   }
 });
 
-Deno.test("sandbox: kernel state, sandboxDenied, and a profile we cannot honour", async () => {
+Deno.test({
+  name: "sandbox: kernel state, sandboxDenied, and a profile we cannot honour",
+  timeout: 30_000,
+}, async () => {
   await using scratch = await scratchWorkspace();
   const { ws } = scratch;
   await using server = await startServer();
@@ -264,7 +269,10 @@ Deno.test("sandbox: kernel state, sandboxDenied, and a profile we cannot honour"
   });
 });
 
-Deno.test("sandbox: a PTY command is confined, keeps its terminal, and terminate leaves nothing", async () => {
+Deno.test({
+  name: "sandbox: a PTY command is confined, keeps its terminal, and terminate leaves nothing",
+  timeout: 30_000,
+}, async () => {
   await using scratch = await scratchWorkspace();
   const { ws } = scratch;
   await using server = await startServer();
@@ -296,15 +304,18 @@ Deno.test("sandbox: a PTY command is confined, keeps its terminal, and terminate
   assert.match(text, /tty-yes/);
   assert.match(text, /pty-denied/);
   const sleepers = () => processesNamed(marker);
-  await eventually(() => sleepers().length === 2, 5000, "both sleeps running");
+  await until(5000, "both sleeps running", () => sleepers().length === 2);
   assert.deepEqual(await client.call("process/terminate", { processId: "pty" }), { running: true });
-  await eventually(() => sleepers().length === 0, 5000, "the whole sandbox gone");
+  await until(5000, "the whole sandbox gone", () => sleepers().length === 0);
   await client.waitFor((m) =>
     m.method === "process/closed" && (m.params as { processId: string }).processId === "pty"
   );
 });
 
-Deno.test("sandbox: pipe command keeps stdin and terminate kills background jobs", async () => {
+Deno.test({
+  name: "sandbox: pipe command keeps stdin and terminate kills background jobs",
+  timeout: 30_000,
+}, async () => {
   await using scratch = await scratchWorkspace();
   const { ws } = scratch;
   await using server = await startServer();
@@ -336,7 +347,7 @@ Deno.test("sandbox: pipe command keeps stdin and terminate kills background jobs
     sandbox: workspaceWrite(ws),
   });
   const sleepers = () => processesNamed(marker);
-  await eventually(() => sleepers().length === 1, 5000, "background sleep running");
+  await until(5000, "background sleep running", () => sleepers().length === 1);
   await client.call("process/terminate", { processId: "bg" });
-  await eventually(() => sleepers().length === 0, 5000, "background sleep killed");
+  await until(5000, "background sleep killed", () => sleepers().length === 0);
 });
