@@ -41,7 +41,9 @@ export function spawnMain(args: string[], env: Record<string, string> = {}): Den
   return new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", MAIN, ...args],
     cwd: ROOT,
-    env: { CODEX_EXEC_SERVER_LOG: "debug", ...env },
+    // No update check: with HTTP_PROXY set by a test, deno's own CONNECT to dl.deno.land would
+    // reach that test's proxy and be taken for the server's traffic.
+    env: { CODEX_EXEC_SERVER_LOG: "debug", DENO_NO_UPDATE_CHECK: "1", ...env },
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
