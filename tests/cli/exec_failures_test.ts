@@ -55,6 +55,7 @@ function startCli(args: string[], env: Record<string, string> = {}) {
 }
 
 Deno.test({
+  timeout: 60_000,
   name: "exec -t: a line typed during an outage is not sent, and never runs in the local shell",
   sanitizeResources: false,
   sanitizeOps: false,
@@ -96,7 +97,10 @@ Deno.test({
   },
 });
 
-Deno.test("exec: a server shutting down ends exec at once, saying so", async () => {
+Deno.test({
+  name: "exec: a server shutting down ends exec at once, saying so",
+  timeout: 60_000,
+}, async () => {
   const server = await startServer();
   const cli = startCli(["exec", "--url", server.url, "--", "sh", "-c", "echo started; sleep 30"]);
   await cli.waitStdout(/started/);
@@ -109,7 +113,10 @@ Deno.test("exec: a server shutting down ends exec at once, saying so", async () 
   assert.match(result.stderr, /Start the server again/);
 });
 
-Deno.test("exec: Ctrl-C while resuming gives up at once with 130", async () => {
+Deno.test({
+  name: "exec: Ctrl-C while resuming gives up at once with 130",
+  timeout: 60_000,
+}, async () => {
   const server = await startServer();
   const cli = startCli(["exec", "--url", server.url, "--", "sh", "-c", "echo started; sleep 30"]);
   await cli.waitStdout(/started/);
@@ -122,7 +129,10 @@ Deno.test("exec: Ctrl-C while resuming gives up at once with 130", async () => {
   assert.match(result.stderr, /gave up resuming the session/);
 });
 
-Deno.test("exec finishes when the program exits, whatever a background child holds open", async () => {
+Deno.test({
+  name: "exec finishes when the program exits, whatever a background child holds open",
+  timeout: 60_000,
+}, async () => {
   await using server = await startServer();
   const began = Date.now();
   const result = await startCli([
@@ -140,7 +150,10 @@ Deno.test("exec finishes when the program exits, whatever a background child hol
   assert.ok(Date.now() - began < 8000, `took ${Date.now() - began} ms`);
 });
 
-Deno.test("exec: the first Ctrl-C goes to the program, the second ends the client", async () => {
+Deno.test({
+  name: "exec: the first Ctrl-C goes to the program, the second ends the client",
+  timeout: 60_000,
+}, async () => {
   await using server = await startServer();
   const cli = startCli([
     "exec",
@@ -160,7 +173,10 @@ Deno.test("exec: the first Ctrl-C goes to the program, the second ends the clien
   assert.match(result.stderr, /interrupted twice/);
 });
 
-Deno.test("exec -t with piped stdin warns as ssh does and runs without a PTY", async () => {
+Deno.test({
+  name: "exec -t with piped stdin warns as ssh does and runs without a PTY",
+  timeout: 60_000,
+}, async () => {
   await using server = await startServer();
   const result = await runCli(
     ["exec", "--url", server.url, "-t", "--", "sh", "-c", "test -t 0 || echo no-tty; cat"],

@@ -51,6 +51,7 @@ function mcpServer() {
 }
 
 Deno.test({
+  timeout: 60_000,
   name: "codex e2e: an MCP server in the executor's config reaches the model",
   sanitizeOps: false,
   sanitizeResources: false,

@@ -25,7 +25,10 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-Deno.test("fs/remove of a symlinked directory spelled with / or /. removes the link only", async () => {
+Deno.test({
+  name: "fs/remove of a symlinked directory spelled with / or /. removes the link only",
+  timeout: 30_000,
+}, async () => {
   await using s = await openSession();
   const { client, dir } = s;
   // Upstream 0.169.0 answers {} and unlinks the link for every spelling and option below.
@@ -53,7 +56,10 @@ Deno.test("fs/remove of a symlinked directory spelled with / or /. removes the l
   assert.deepEqual(await names(`${dir}/rm-linksd-true/target`), ["keep.txt", "sub"]);
 });
 
-Deno.test("fs/copy refuses a destination inside the source through a symlink", async () => {
+Deno.test({
+  name: "fs/copy refuses a destination inside the source through a symlink",
+  timeout: 30_000,
+}, async () => {
   await using s = await openSession();
   const { client, dir } = s;
   await Deno.mkdir(`${dir}/src/deep`, { recursive: true });
@@ -85,6 +91,7 @@ Deno.test("fs/copy refuses a destination inside the source through a symlink", a
 });
 
 Deno.test({
+  timeout: 30_000,
   name: "followSymlinks: false lands no write through a parent a racing process swaps for a link",
   async fn() {
     await using s = await openSession();
@@ -134,7 +141,10 @@ Deno.test({
   },
 });
 
-Deno.test("a lone surrogate or a NUL in a path is invalid params in every fs method and cwd", async () => {
+Deno.test({
+  name: "a lone surrogate or a NUL in a path is invalid params in every fs method and cwd",
+  timeout: 30_000,
+}, async () => {
   await using s = await openSession();
   const { client, dir } = s;
   await Deno.mkdir(`${dir}/d`);

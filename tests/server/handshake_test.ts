@@ -105,7 +105,10 @@ Deno.test({
   );
 });
 
-Deno.test("environment info carries a stable providerId and an empty prependPathDirs", async () => {
+Deno.test({
+  name: "environment info carries a stable providerId and an empty prependPathDirs",
+  timeout: 30_000,
+}, async () => {
   const ids: string[] = [];
   for (let run = 0; run < 2; run++) {
     await using server = await startServer({ env: { CODEX_HOME: `/tmp/handshake-home-${run}` } });
