@@ -235,6 +235,15 @@ function realLocation(path: string): string {
   }
 }
 
+function isEmptyDirectory(path: string): boolean {
+  try {
+    for (const _ of Deno.readDirSync(path)) return false;
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function depth(path: string): number {
   return path === "/" ? 0 : path.split("/").length - 1;
 }
@@ -316,6 +325,12 @@ function mountFor(entry: Resolved, outer: FileSystemAccess | "none"): Mount | un
   }
   switch (entry.access) {
     case "read":
+      // An empty directory inside a writable root (often a mountpoint another sandbox made for
+      // a missing name, which may vanish when that sandbox exits) gets the same empty read-only
+      // mount as a missing name: bwrap recreates the mountpoint, a bind would fail without it.
+      if (info?.isDirectory && outer === "write" && isEmptyDirectory(entry.path)) {
+        return { kind: "mask", path: entry.path, mode: 0o555 };
+      }
       if (info) return outer === "read" ? undefined : { kind: "read", path: entry.path };
       // Missing: only a writable surrounding could create it, so keep it uncreatable.
       return outer === "write" ? { kind: "mask", path: entry.path, mode: 0o555 } : undefined;
