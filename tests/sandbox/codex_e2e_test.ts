@@ -23,6 +23,7 @@ const TURN_DEADLINE_MS = 90_000;
 
 Deno.test({
   name: "codex e2e: workspace-write turn through serve denies escapes and applies a patch",
+  timeout: 120_000,
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
