@@ -31,8 +31,9 @@ Commands:
   cat PATH...                write remote files to stdout
   get REMOTE [LOCAL]         download (LOCAL: a file, a directory, or - for stdout; default: the
                              remote name in the current directory), streamed in 1 MiB blocks
-  put LOCAL REMOTE           upload (REMOTE may be a directory). The protocol writes a file in
-                             one message, so uploads are limited to ${MAX_WRITE_FILE_BYTES} bytes
+  put LOCAL REMOTE           upload (REMOTE may be a directory), streamed in 1 MiB blocks when
+                             the server has fileWriteStreaming (any size, constant memory);
+                             otherwise one fs/writeFile message of at most ${MAX_WRITE_FILE_BYTES} bytes
   rm [-r] [-f] PATH...       remove (-r: directories too; -f: a missing path is fine)
   mkdir [-p] PATH...         create a directory (-p: parents too, existing is fine)
   cp [-r] SRC DST            copy on the server (-r for directories)
@@ -261,11 +262,23 @@ const HANDLERS: Record<string, Handler> = {
       await ctx.client.stat(target).then((m) => m.isDirectory, () => false);
     if (remoteIsDir) target = posix.join(target, basename(local));
     ctx.currentPath = target;
+    if (ctx.client.hasCapability("fileWriteStreaming")) {
+      const bar = ctx.progress(`put ${basename(local)}`, info.size);
+      const file = await Deno.open(local);
+      try {
+        await ctx.client.writeFileStream(target, file.readable, {
+          onProgress: (bytes) => bar.advance(bytes),
+        });
+      } finally {
+        bar.finish();
+      }
+      return;
+    }
     if (info.size > MAX_WRITE_FILE_BYTES) {
       throw new FsCommandError(
         `${local} is ${info.size} bytes, over the ${MAX_WRITE_FILE_BYTES}-byte upload limit: ` +
-          `the exec-server protocol writes a file in a single fs/writeFile message (no ` +
-          `streaming write exists). Stream it through a remote program instead:\n  ` +
+          `this server lacks fileWriteStreaming, so a file goes in a single fs/writeFile ` +
+          `message. Stream it through a remote program instead:\n  ` +
           `codex-exec-server exec [server flags] -- sh -c 'cat > "$1"' sh ${target} < ${local}`,
       );
     }

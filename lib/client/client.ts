@@ -3,6 +3,7 @@
  * recovery (reconnect + `resumeSessionId` + replay) for resumable transports (spec §5).
  * @module
  */
+import { writeFileStream, type WriteFileStreamOptions } from "./file_write_stream.ts";
 import { Method, Notification } from "../protocol/methods.ts";
 import type { EnvironmentInfo } from "../protocol/environment.ts";
 import type { DirectoryEntry, FileMetadata } from "../protocol/fs.ts";
@@ -610,6 +611,25 @@ export class ExecServerClient implements ProcessHost, AsyncDisposable {
    */
   readFileStream(path: string, options: ReadFileStreamOptions = {}): ReadableStream<Uint8Array> {
     return readFileStream(this, remoteUri(path), options);
+  }
+
+  /**
+   * Uploads a byte stream in blocks (`fs/open {mode: "replace"}` + `fs/writeBlock`, capability
+   * `fileWriteStreaming`), with constant memory and no size limit. Resolves with the bytes written.
+   *
+   * @example
+   * ```ts
+   * if (client.hasCapability("fileWriteStreaming")) {
+   *   await client.writeFileStream("/srv/big.iso", (await Deno.open("big.iso")).readable);
+   * }
+   * ```
+   */
+  writeFileStream(
+    path: string,
+    source: ReadableStream<Uint8Array>,
+    options: WriteFileStreamOptions = {},
+  ): Promise<number> {
+    return writeFileStream(this, remoteUri(path), source, options);
   }
 
   /** Closes the connection (a stdio server is stopped: SIGTERM, 2 s, SIGKILL). */

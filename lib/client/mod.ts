@@ -73,4 +73,9 @@ export {
   type WriteStatus,
 } from "./process.ts";
 export { MAX_READ_BLOCK, readFileStream, type ReadFileStreamOptions } from "./file_stream.ts";
+export {
+  MAX_WRITE_BLOCK,
+  writeFileStream,
+  type WriteFileStreamOptions,
+} from "./file_write_stream.ts";
 export { type ProcessEvent } from "./_sequencer.ts";

@@ -136,21 +136,98 @@ Deno.test({
   }
 });
 
+/**
+ * A websocket relay in front of a real server that hides `fileWriteStreaming` in the
+ * `initialize` answer: what a client sees from a server without streamed writes.
+ */
+function withoutWriteStreaming(target: string) {
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (request) => {
+    const { socket, response } = Deno.upgradeWebSocket(request);
+    const upstream = new WebSocket(target);
+    const pending: (string | ArrayBuffer)[] = [];
+    upstream.onopen = () => pending.splice(0).forEach((m) => upstream.send(m));
+    socket.onmessage = (e) =>
+      upstream.readyState === WebSocket.OPEN ? upstream.send(e.data) : pending.push(e.data);
+    upstream.onmessage = (e) =>
+      socket.send(
+        String(e.data).replace('"fileWriteStreaming":true', '"fileWriteStreaming":false'),
+      );
+    socket.onclose = () => upstream.close();
+    upstream.onclose = () => socket.close();
+    return response;
+  });
+  return {
+    url: `ws://127.0.0.1:${server.addr.port}`,
+    async [Symbol.asyncDispose]() {
+      await server.shutdown();
+    },
+  };
+}
+
 Deno.test({
-  name: "fs put refuses files over the one-message limit with a way out",
+  name: "fs put streams files of any size in blocks, with memory that does not grow",
+  timeout: 120_000,
+}, async () => {
+  await using server = await startServer();
+  await using dir = await tempDir();
+  const source = `${dir}/big.bin`;
+  {
+    const file = await Deno.open(source, { write: true, create: true });
+    const block = new Uint8Array(MIB);
+    for (let i = 0; i < 100; i++) {
+      crypto.getRandomValues(block.subarray(0, 65536));
+      block.fill(i, 65536);
+      await file.write(block);
+    }
+    // Not a multiple of the block size: the last block is short.
+    await file.write(new Uint8Array(12345).fill(7));
+    file.close();
+  }
+  const huge = `${dir}/huge.bin`;
+  const sparse = await Deno.open(huge, { write: true, create: true });
+  await sparse.truncate(400 * MIB);
+  sparse.close();
+  const baseline = await peakRssKiB(["fs", "--url", server.url, "stat", source]);
+  const put = await peakRssKiB(["fs", "--url", server.url, "put", source, `${dir}/up.bin`]);
+  assert.equal(put.code, 0);
+  assert.equal(await sha256(`${dir}/up.bin`), await sha256(source));
+  const putHuge = await peakRssKiB(["fs", "--url", server.url, "put", huge, `${dir}/up-huge.bin`]);
+  assert.equal(putHuge.code, 0);
+  assert.equal((await Deno.stat(`${dir}/up-huge.bin`)).size, 400 * MIB);
+  const mib = (kib: number) => (kib / 1024).toFixed(0);
+  console.log(
+    `fs put: 100 MiB in ${put.ms.toFixed(0)} ms incl. startup, peak RSS ${mib(put.kib)} MiB; ` +
+      `400 MiB in ${putHuge.ms.toFixed(0)} ms, peak RSS ${mib(putHuge.kib)} MiB; ` +
+      `baseline (stat) ${mib(baseline.kib)} MiB`,
+  );
+  assert.ok(
+    putHuge.kib - put.kib < 100 * 1024,
+    `peak RSS grew from ${mib(put.kib)} to ${mib(putHuge.kib)} MiB with 4x the data`,
+  );
+  assert.ok(put.kib - baseline.kib < 200 * 1024, `put used ${mib(put.kib - baseline.kib)} MiB`);
+});
+
+Deno.test({
+  name: "fs put to a server without fileWriteStreaming: one message, refused over the limit",
   timeout: 30_000,
 }, async () => {
   await using server = await startServer();
+  await using relay = withoutWriteStreaming(server.url);
   await using dir = await tempDir();
   const big = `${dir}/sparse.bin`;
   const file = await Deno.open(big, { write: true, create: true });
   await file.truncate(60 * MIB);
   file.close();
-  const result = await runCli(["fs", "--url", server.url, "put", big, `${dir}/up.bin`]);
+  const result = await runCli(["fs", "--url", relay.url, "put", big, `${dir}/up.bin`]);
   assert.equal(result.code, 1);
   assert.match(result.stderr, /upload limit/);
+  assert.match(result.stderr, /lacks fileWriteStreaming/);
   assert.match(result.stderr, /exec .*cat > /);
   await assert.rejects(Deno.stat(`${dir}/up.bin`));
+  await Deno.writeTextFile(`${dir}/small.txt`, "small\n");
+  const small = await runCli(["fs", "--url", relay.url, "put", `${dir}/small.txt`, `${dir}/s.txt`]);
+  assert.equal(small.code, 0, small.stderr);
+  assert.equal(await Deno.readTextFile(`${dir}/s.txt`), "small\n");
 });
 
 Deno.test({
