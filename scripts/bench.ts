@@ -26,6 +26,7 @@ import { rpcLine } from "./_bench_line_rpc.ts";
 import { floodLine, relayFloodLine } from "./_bench_line_flood.ts";
 import { outputLine, spawnLine } from "./_bench_line_process.ts";
 import { downloadLine } from "./_bench_line_fs.ts";
+import { uploadLine } from "./_bench_line_upload.ts";
 import { memoryLine } from "./_bench_line_memory.ts";
 import { relayLine } from "./_bench_line_relay.ts";
 import { findUpstream, setProfileDir, UPSTREAM_PACKAGE } from "./_bench_servers.ts";
@@ -39,6 +40,7 @@ const LINES: Record<string, (ctx: BenchContext) => Promise<LineResult>> = {
   spawn_pty: (ctx) => spawnLine(ctx, { tty: true }),
   output_throughput: outputLine,
   readblock_download: downloadLine,
+  writeblock_upload: uploadLine,
   relay_throughput: (ctx) => relayLine(ctx, { loss: 0 }),
   relay_throughput_lossy: (ctx) => relayLine(ctx, { loss: 0.05 }),
   quiet_under_flood: floodLine,

@@ -38,6 +38,19 @@ export class Base64Error extends Error {
  * ```
  */
 export function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
+  // Fast path (1 MiB fs/writeBlock blocks): the native strict decoder, ~10x faster than the
+  // checking loop below. It also skips ASCII whitespace, which Rust rejects; any skipped
+  // character shows as a shorter result than the text's length implies. Anything else takes the
+  // loop, which names the first fault the way the Rust engine does.
+  if (text.length % 4 === 0) {
+    try {
+      const bytes = Uint8Array.fromBase64(text, { lastChunkHandling: "strict" });
+      const pad = text.endsWith("==") ? 2 : text.endsWith("=") ? 1 : 0;
+      if (bytes.length === (text.length / 4) * 3 - pad) return bytes;
+    } catch {
+      // fall through for the exact error
+    }
+  }
   const n = text.length;
   for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i);

@@ -58,3 +58,19 @@ Deno.test({
     { numRuns: 2000 },
   );
 });
+
+Deno.test("decodeBase64 fast path still refuses what Rust refuses (whitespace, bad padding)", () => {
+  const cases: [string, string][] = [
+    ["aGk= ", "Invalid symbol 32, offset 4."],
+    ["aG k", "Invalid symbol 32, offset 2."],
+    ["aGk\n", "Invalid symbol 10, offset 3."],
+    ["a\tGk", "Invalid symbol 9, offset 1."],
+    ["aGl=", "Invalid last symbol 108, offset 2."],
+    ["aG==aGk=", "Invalid symbol 61, offset 2."],
+  ];
+  for (const [text, message] of cases) {
+    assert.throws(() => decodeBase64(text), { message }, JSON.stringify(text));
+  }
+  const big = new Uint8Array(1 << 20).map((_, i) => i * 7);
+  assert.deepEqual(decodeBase64(big.toBase64()), big);
+});
