@@ -59,7 +59,10 @@ Deno.test({
   );
 });
 
-Deno.test("decodeBase64 fast path still refuses what Rust refuses (whitespace, bad padding)", () => {
+Deno.test({
+  name: "decodeBase64 fast path still refuses what Rust refuses (whitespace, bad padding)",
+  timeout: 15_000,
+}, () => {
   const cases: [string, string][] = [
     ["aGk= ", "Invalid symbol 32, offset 4."],
     ["aG k", "Invalid symbol 32, offset 2."],
