@@ -51,7 +51,6 @@ function mcpServer() {
 }
 
 Deno.test({
-  timeout: 60_000,
   name: "codex e2e: an MCP server in the executor's config reaches the model",
   timeout: 120_000,
   sanitizeOps: false,
