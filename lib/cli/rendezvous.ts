@@ -90,6 +90,7 @@ export async function runRendezvous(args: string[]): Promise<number> {
     urlTtlSeconds: parseSeconds("--url-ttl", values["url-ttl"]),
     graceMs: parseSeconds("--grace", values.grace) * 1000,
     pingIntervalSeconds: envInteger("CODEX_EXEC_SERVER_PING_INTERVAL_S"),
+    httpDeadlineMs: envInteger("CODEX_EXEC_SERVER_HTTP_DEADLINE_MS"),
   });
   const stop = Promise.withResolvers<void>();
   const onSignal = () => stop.resolve();

@@ -119,6 +119,7 @@ export async function runServe(args: string[]): Promise<number> {
     ...listen,
     auth,
     pingIntervalSeconds: envInteger("CODEX_EXEC_SERVER_PING_INTERVAL_S"),
+    httpDeadlineMs: envInteger("CODEX_EXEC_SERVER_HTTP_DEADLINE_MS"),
   });
   const host = server.addr.hostname.includes(":")
     ? `[${server.addr.hostname}]`

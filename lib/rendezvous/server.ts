@@ -4,6 +4,7 @@
  * @module
  */
 import { checkBearer } from "../util/bearer.ts";
+import { acceptWebSocket, serveHttp } from "../transport/http_listener.ts";
 import { log as processLog } from "../util/log.ts";
 import { ExecutorHub, type HubOptions, type RoutingStats } from "./_hub.ts";
 import { RENDEZVOUS_PATH, type RendezvousRole, UrlSigner } from "./url_signer.ts";
@@ -29,6 +30,8 @@ export interface RendezvousOptions {
   graceMs?: number;
   /** Websocket ping interval (dead peers are closed). Default 30 s. */
   pingIntervalSeconds?: number;
+  /** Deadline for a request head and body (default 10 s; see `HTTP_LIMITS`). */
+  httpDeadlineMs?: number;
   /** Interval of keepalive frames to executors. Default: half the ping interval. */
   keepaliveMs?: number;
   /** Per-connection queue bound. Default 32 MiB. */
@@ -112,8 +115,6 @@ export async function startRendezvous(options: RendezvousOptions): Promise<Rende
   const ttl = options.urlTtlSeconds ?? 600;
   const registrations = new Map<string, RegistrationRecord>();
   const hubs = new Map<string, ExecutorHub>();
-  const sockets = new Set<WebSocket>();
-  const listening = Promise.withResolvers<Deno.NetAddr>();
 
   function hub(executorId: string): ExecutorHub {
     let found = hubs.get(executorId);
@@ -210,34 +211,26 @@ export async function startRendezvous(options: RendezvousOptions): Promise<Rende
     if (claims.role === "harness" && !target.online) {
       return errorResponse(409, "executor_offline", `executor ${claims.executorId} is offline`);
     }
-    const { socket, response } = Deno.upgradeWebSocket(request, {
-      idleTimeout: options.pingIntervalSeconds ?? 30,
-    });
-    socket.binaryType = "arraybuffer";
-    sockets.add(socket);
-    socket.addEventListener("close", () => sockets.delete(socket));
     const label = `${claims.role} ${peer.hostname}:${peer.port}`;
-    socket.addEventListener("open", () => {
+    return acceptWebSocket((socket) => {
+      socket.binaryType = "arraybuffer";
       if (claims.role === "executor") target.attachExecutor(socket, label);
       else if (target.online) target.attachHarness(socket, label);
       else socket.close(1011, "executor offline");
     });
-    return response;
   }
 
-  const server = Deno.serve({
+  const server = await serveHttp({
     hostname: options.hostname,
     port: options.port,
-    onListen: (addr) => listening.resolve(addr as Deno.NetAddr),
-    onError: (error) => {
-      processLog.error(`rendezvous: handler failed: ${String((error as Error).stack)}`);
-      return errorResponse(500, "internal", "internal error");
-    },
+    label: "rendezvous",
+    pingIntervalSeconds: options.pingIntervalSeconds,
+    headDeadlineMs: options.httpDeadlineMs,
   }, (request, info) => {
     const url = new URL(request.url);
     if (url.pathname === "/readyz" && request.method === "GET") return new Response("ok\n");
     if (url.pathname.startsWith(RENDEZVOUS_PATH)) {
-      return upgrade(request, info.remoteAddr as Deno.NetAddr);
+      return upgrade(request, info.remoteAddr);
     }
     const match = API_PATH.exec(url.pathname);
     if (!match) return errorResponse(404, "not_found", `no route for ${url.pathname}`);
@@ -254,7 +247,12 @@ export async function startRendezvous(options: RendezvousOptions): Promise<Rende
         "missing or wrong bearer token (Authorization: Bearer <token>)",
       );
     }
-    const executorId = decodeURIComponent(match[1]);
+    let executorId: string;
+    try {
+      executorId = decodeURIComponent(match[1]);
+    } catch {
+      executorId = ""; // bad percent-encoding: refused below like any other bad id
+    }
     if (!EXECUTOR_ID.test(executorId)) {
       return errorResponse(
         400,
@@ -264,7 +262,7 @@ export async function startRendezvous(options: RendezvousOptions): Promise<Rende
     }
     return match[2] === "register" ? register(request, executorId) : connect(request, executorId);
   });
-  const addr = await listening.promise;
+  const addr = server.addr;
   const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
   return {
     url: `http://${host}:${addr.port}`,
@@ -293,13 +291,6 @@ export async function startRendezvous(options: RendezvousOptions): Promise<Rende
     },
     async shutdown() {
       for (const h of hubs.values()) h.close(1001, "rendezvous shutting down");
-      for (const socket of sockets) {
-        try {
-          socket.close(1001, "rendezvous shutting down");
-        } catch {
-          // already closing
-        }
-      }
       await server.shutdown();
     },
   };

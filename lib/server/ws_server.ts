@@ -3,8 +3,8 @@
  * browser origins and (when a token is configured) unauthenticated peers.
  * @module
  */
+import { acceptWebSocket, type HttpListener, serveHttp } from "../transport/http_listener.ts";
 import { websocketTransport } from "../transport/websocket.ts";
-import { log } from "../util/log.ts";
 import type { ExecServerCore } from "./core.ts";
 import { authenticateUpgrade, type WebSocketAuthConfig } from "./ws_auth.ts";
 
@@ -16,6 +16,8 @@ export interface WebSocketServerOptions {
   auth?: WebSocketAuthConfig;
   /** Seconds between server pings on an idle connection (upstream: 30). */
   pingIntervalSeconds?: number;
+  /** Deadline for a request head and body (default 10 s; see `HTTP_LIMITS`). */
+  httpDeadlineMs?: number;
 }
 
 /** A running listener. */
@@ -41,19 +43,15 @@ export function serveWebSocket(
   core: ExecServerCore,
   options: WebSocketServerOptions,
 ): Promise<WebSocketServer> {
-  const listening = Promise.withResolvers<Deno.NetAddr>();
   const sockets = new Set<WebSocket>();
-  const server = Deno.serve({
+  const listener = serveHttp({
     hostname: options.hostname,
     port: options.port,
-    onListen: (addr) => listening.resolve(addr as Deno.NetAddr),
-    onError: (err) => {
-      log.error(`http handler failed: ${String((err as Error).stack)}`);
-      return new Response("internal error", { status: 500 });
-    },
+    label: "exec-server",
+    pingIntervalSeconds: options.pingIntervalSeconds,
+    headDeadlineMs: options.httpDeadlineMs,
   }, async (request, info) => {
-    // remoteAddr is unreadable once the request has been upgraded.
-    const peer = info.remoteAddr as Deno.NetAddr;
+    const peer = info.remoteAddr;
     const url = new URL(request.url);
     if (url.pathname === "/readyz" && request.method === "GET") return new Response(null);
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
@@ -71,20 +69,16 @@ export function serveWebSocket(
         });
       }
     }
-    const { socket, response } = Deno.upgradeWebSocket(request, {
-      idleTimeout: options.pingIntervalSeconds ?? 30,
-    });
-    sockets.add(socket);
-    socket.addEventListener("open", () => {
+    return acceptWebSocket((socket) => {
+      sockets.add(socket);
+      socket.addEventListener("close", () => sockets.delete(socket));
       core.serve(websocketTransport(socket, {
         label: `exec-server websocket ${peer.hostname}:${peer.port}`,
       })).finally(() => sockets.delete(socket));
     });
-    socket.addEventListener("close", () => sockets.delete(socket));
-    return response;
   });
-  return listening.promise.then((addr) => ({
-    addr,
+  return listener.then((server: HttpListener) => ({
+    addr: server.addr,
     finished: server.finished,
     async shutdown() {
       for (const socket of sockets) {

@@ -4,6 +4,7 @@
  * client, the harness side of the relay and the remote executor all dial this way.
  * @module
  */
+import { dialWebSocket } from "./websocket_dial.ts";
 
 /**
  * Why {@link openWebSocket} failed: `refused` (the server answered the upgrade with HTTP
@@ -55,8 +56,8 @@ export class WebSocketOpenError extends Error {
 }
 
 /**
- * The HTTP status in a runtime's websocket error text (Deno: `Invalid status code: 401`), if
- * there is one.
+ * The HTTP status in a websocket error text (npm `ws`: `Unexpected server response: 401`; Deno:
+ * `Invalid status code: 401`), if there is one.
  *
  * @example
  * ```ts
@@ -65,7 +66,7 @@ export class WebSocketOpenError extends Error {
  * ```
  */
 export function upgradeStatus(message: string): number | undefined {
-  const match = /status code:? (\d{3})\b/i.exec(message);
+  const match = /(?:status code|server response):? (\d{3})\b/i.exec(message);
   return match ? Number(match[1]) : undefined;
 }
 
@@ -107,9 +108,11 @@ export async function openWebSocket(
   url: string,
   options: OpenWebSocketOptions = {},
 ): Promise<WebSocket> {
-  const socket = options.headers
-    ? new WebSocket(url, { headers: options.headers })
-    : new WebSocket(url);
+  const socket = dialWebSocket(url, {
+    headers: options.headers === undefined
+      ? undefined
+      : Object.fromEntries(new Headers(options.headers).entries()),
+  });
   options.onSocket?.(socket);
   const timeoutMs = options.timeoutMs ?? 10_000;
   const { promise, resolve, reject } = Promise.withResolvers<void>();
