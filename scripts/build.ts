@@ -7,8 +7,9 @@
  * (`dist/codex-exec-server.js`, runnable with `deno run`) and a self-extracting executable per
  * fallback target made from the Deno binary npm ships (Linux x86_64 by default).
  *
- * Flags: `--offline` (skip `deno compile`), `--targets a,b` (default: all), `--fallback-targets
- * a,b|all` (default: x86_64-unknown-linux-gnu), `--out DIR` (default: dist).
+ * Flags: `--offline` (skip `deno compile`), `--no-fallback` (fail instead of falling back: the
+ * release workflow publishes only real `deno compile` binaries), `--targets a,b` (default: all),
+ * `--fallback-targets a,b|all` (default: x86_64-unknown-linux-gnu), `--out DIR` (default: dist).
  *
  * @example
  * ```sh
@@ -59,6 +60,7 @@ async function main(): Promise<number> {
     args: Deno.args,
     options: {
       offline: { type: "boolean", default: false },
+      "no-fallback": { type: "boolean", default: false },
       targets: { type: "string" },
       "fallback-targets": { type: "string" },
       out: { type: "string", default: "dist" },
@@ -89,6 +91,9 @@ async function main(): Promise<number> {
   if (!values.offline) {
     for (const target of targets) {
       const outcome = await compileTarget(target, outDir);
+      if (!outcome.ok && values["no-fallback"]) {
+        throw new Error(`deno compile --target ${target} failed: ${outcome.detail}`);
+      }
       if (!outcome.ok) {
         console.error(
           `deno compile: cannot download the Deno runtime (denort) from the Deno release host ` +

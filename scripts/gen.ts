@@ -23,7 +23,7 @@ const root = new URL("..", import.meta.url).pathname;
 const template = {
   version: "v2",
   plugins: [{
-    local: ["deno", "run", "-A", "--quiet", PROTOC_GEN_ES],
+    local: [Deno.execPath(), "run", "-A", "--quiet", PROTOC_GEN_ES],
     out: OUT,
     // Deno resolves relative imports only with their extension.
     opt: ["target=ts", "import_extension=ts"],
@@ -34,7 +34,7 @@ await Deno.remove(`${root}${OUT}`, { recursive: true }).catch((error) => {
   if (!(error instanceof Deno.errors.NotFound)) throw error;
 });
 
-const buf = new Deno.Command("deno", {
+const buf = new Deno.Command(Deno.execPath(), {
   args: ["run", "-A", "--quiet", BUF, "generate", "proto", "--template", JSON.stringify(template)],
   cwd: root,
   stdout: "inherit",
