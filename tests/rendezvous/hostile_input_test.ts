@@ -23,6 +23,7 @@ async function register(base: string, id: string, body: string) {
 }
 
 Deno.test({
+  timeout: 60_000,
   name: "rendezvous: register bodies over 1 MiB are 413; bad percent-encoding in an id is 400",
   ...TEST,
 }, async () => {
@@ -41,6 +42,7 @@ Deno.test({
 });
 
 Deno.test({
+  timeout: 60_000,
   name: "rendezvous: a message over 64 MiB in continuation frames closes that socket with 1009",
   ...TEST,
 }, async () => {

@@ -46,6 +46,7 @@ async function silentConnectionIsDropped(url: string): Promise<void> {
 }
 
 Deno.test({
+  timeout: 60_000,
   name: "serve: silent connections hit the head deadline; descriptor exhaustion is survived",
   ...TEST,
 }, async () => {
@@ -74,6 +75,7 @@ Deno.test({
 });
 
 Deno.test({
+  timeout: 60_000,
   name: "serve: a message over 64 MiB in continuation frames is closed with 1009",
   ...TEST,
 }, async () => {
@@ -92,6 +94,7 @@ Deno.test({
 });
 
 Deno.test({
+  timeout: 60_000,
   name: "dialled websockets: a server's message over the limit closes the socket with 1009",
   ...TEST,
 }, async () => {
