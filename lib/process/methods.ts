@@ -19,6 +19,9 @@ import {
 import { decodeBase64 } from "../util/base64.ts";
 import { buildChildEnv } from "./env_policy.ts";
 import { sandboxCommand } from "./_sandboxed_start.ts";
+import { ShellSnapshots } from "./shell_snapshot.ts";
+
+const SHELL_SNAPSHOTS = "process.shellSnapshots";
 import { ProcessTable, type ProcessTableOptions } from "./process_table.ts";
 
 // Upstream reports an unusable cwd URI as invalid params, naming the field.
@@ -77,8 +80,15 @@ export function processHandlers(options: ProcessHandlersOptions): ProcessHandler
           policy: params.envPolicy,
           serverEnv: Deno.env.toObject(),
         });
+        // A login profile only runs outside a restricted sandbox when nothing confines it.
+        const unconfined = params.sandbox == null ||
+          (params.sandbox as { permissions?: { type?: string } }).permissions?.type === "disabled";
+        const argv = params.shellSnapshot && params.arg0 == null && unconfined
+          ? await session.resource(SHELL_SNAPSHOTS, () => new ShellSnapshots())
+            .rewrite(params.argv, params.shellSnapshot, { env, cwd })
+          : params.argv;
         const { sandboxType, ...command } = await sandboxCommand(
-          { argv: params.argv, arg0: params.arg0, cwd, env, tty: params.tty },
+          { argv, arg0: params.arg0, cwd, env, tty: params.tty },
           params.sandbox,
         );
         await tableOf(session).start({

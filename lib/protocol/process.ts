@@ -50,6 +50,11 @@ export const startParams = z.object({
   }).nullish(),
   metadata: z.object({ threadId: z.string().nullish(), toolCallId: z.string().nullish() })
     .nullish(),
+  /** Capability `shellSnapshotV2`: capture the login shell once per scope, then source it. */
+  shellSnapshot: z.object({
+    scopeId: z.string(),
+    shell: z.object({ name: z.string(), path: z.string() }),
+  }).nullish(),
 });
 
 /** Params of `process/read`. */

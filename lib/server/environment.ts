@@ -16,7 +16,7 @@ export const CAPABILITIES: Record<string, boolean> = {
   environmentConfigRead: true,
   httpHeaderEnvVars: true,
   sandboxedFileStreaming: false,
-  shellSnapshotV2: false,
+  shellSnapshotV2: true,
   fileWriteStreaming: true,
   fsWatchMissing: true,
   capabilityDiscoveryV2: true,
