@@ -134,7 +134,9 @@ export class ShellSnapshots implements Disposable {
     while (this.#scopes.size > MAX_SNAPSHOT_SCOPES) {
       const [oldest, file] = this.#scopes.entries().next().value!;
       this.#scopes.delete(oldest);
-      file.then((path) => path && Deno.remove(path).catch(() => {}));
+      file.then((path) => {
+        if (path) Deno.remove(path).catch(() => {});
+      });
     }
     return entry;
   }
