@@ -21,6 +21,15 @@ import { log } from "../util/log.ts";
  */
 export const MAX_WATCH_PATHS = 1024;
 const POLL_INTERVAL_MS = 1000;
+/**
+ * Test-only: `1` makes every watch poll, as it does when the kernel has no watches left.
+ *
+ * @example
+ * ```ts
+ * Deno.env.set(FORCE_POLL_ENV, "1");
+ * ```
+ */
+export const FORCE_POLL_ENV = "CODEX_EXEC_SERVER_WATCH_POLL";
 
 interface Signature {
   ino: number | null;
@@ -108,11 +117,13 @@ class ActiveWatch {
     const dirs = new Set(this.gaps.map((gap) => gap.dir));
     if (this.present !== null) dirs.add(parentOf(this.present));
     try {
+      if (Deno.env.get(FORCE_POLL_ENV) === "1") throw new Error(`${FORCE_POLL_ENV}=1`);
       this.#watcher = Deno.watchFs([...dirs], { recursive: false });
     } catch (err) {
       // Out of inotify instances or watches: poll instead of failing the request.
       log.debug(`fs/watchMissing: kernel watch unavailable (${String(err)}); polling`);
       this.#timer = setInterval(() => this.#check(), POLL_INTERVAL_MS);
+      this.#check();
       return;
     }
     this.#pump(this.#watcher);

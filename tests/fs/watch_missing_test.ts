@@ -210,3 +210,32 @@ Deno.test({
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 });
+
+Deno.test({
+  name: "fs/watchMissing without kernel watches polls: same one-shot notifications",
+  timeout: 30_000,
+}, async () => {
+  await using s = await openSession({ env: { CODEX_EXEC_SERVER_WATCH_POLL: "1" } });
+  const { client, dir } = s;
+  const pid = s.server.child.pid;
+  await Deno.writeTextFile(`${dir}/present.txt`, "x");
+  assert.deepEqual(
+    await client.call("fs/watchMissing", {
+      watchId: 1,
+      missing: [uri(`${dir}/a/b`)],
+      present: uri(`${dir}/present.txt`),
+    }),
+    { watching: true },
+  );
+  assert.equal(await inotifyCount(pid), 0, "no kernel watch in poll mode");
+  await Deno.mkdir(`${dir}/a`);
+  await changed(client, 1);
+  await client.call("fs/watchMissing", {
+    watchId: 2,
+    missing: [uri(`${dir}/zz`)],
+    present: uri(`${dir}/present.txt`),
+  });
+  await Deno.writeTextFile(`${dir}/present.txt`, "more", { append: true });
+  await changed(client, 2);
+  assert.deepEqual(client.notifications("fs/missingChanged"), [{ watchId: 1 }, { watchId: 2 }]);
+});
