@@ -20,6 +20,7 @@ export type NotificationSink = (method: string, params: unknown) => Promise<void
 export class Session {
   readonly id: string;
   #sink: NotificationSink | null = null;
+  #sinkChanged = Promise.withResolvers<void>();
   #resources = new Map<string, Disposable>();
 
   constructor(id: string) {
@@ -34,6 +35,14 @@ export class Session {
   /** Set by the session registry on attach (the connection's notify) and detach (null). */
   setSink(sink: NotificationSink | null): void {
     this.#sink = sink;
+    const changed = this.#sinkChanged;
+    this.#sinkChanged = Promise.withResolvers<void>();
+    changed.resolve();
+  }
+
+  /** Resolves at the next attach or detach (handlers that pause while detached wait on it). */
+  sinkChanged(): Promise<void> {
+    return this.#sinkChanged.promise;
   }
 
   /** Returns the resource stored under `key`, creating it with `create` on first use. */

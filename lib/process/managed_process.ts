@@ -17,6 +17,8 @@ export type EventSink = (method: string, params: unknown) => Promise<void>;
 
 /** Upstream reads child output in pieces of at most this many bytes; one notification each. */
 export const OUTPUT_CHUNK_BYTES = 8192;
+/** A pipe read returns at most a pipe buffer (64 KiB on Linux): the room kept for the next. */
+const LARGEST_READ_BYTES = 64 * 1024;
 /** How long an exit waits for buffered output to drain so that it tends to follow that output. */
 const EXIT_DRAIN_GRACE_MS = 20;
 /** Longest stretch the output pump runs before letting other work in. */
@@ -29,6 +31,8 @@ export interface ManagedProcessOptions {
   retention: RetentionLimits;
   /** Returns the sink to notify now (changes as connections attach and detach). */
   sink: () => EventSink | null;
+  /** Resolves when the sink next changes (attach or detach). */
+  sinkChanged?: () => Promise<void>;
   /** Called once the process is closed (exit known and all output at EOF). */
   onClosed: () => void;
 }
@@ -57,6 +61,8 @@ export class ManagedProcess {
   #wake = Promise.withResolvers<void>();
   #writeIds = new Set<string>();
   #options: ManagedProcessOptions;
+  #resume = Promise.withResolvers<void>();
+  #neverPause = false;
 
   constructor(id: string, options: ManagedProcessOptions) {
     this.id = id;
@@ -89,7 +95,37 @@ export class ManagedProcess {
 
   /** Retained output after `afterSeq`, within a byte budget (spec §3.1.2). */
   select(afterSeq: number, maxBytes: number | undefined): RetainedChunk[] {
+    this.#wakePumps();
     return this.#retention.select(afterSeq, maxBytes);
+  }
+
+  /** Reads the child to EOF from now on, attached or not (the process is being killed). */
+  stopPausing(): void {
+    this.#neverPause = true;
+    this.#wakePumps();
+  }
+
+  #wakePumps(): void {
+    const resume = this.#resume;
+    this.#resume = Promise.withResolvers<void>();
+    resume.resolve();
+  }
+
+  /**
+   * Waits while nobody is attached and the next read would evict retained output: the pipe
+   * (or terminal) then fills and the child blocks on write, so a detached flood costs no CPU
+   * and a resuming client finds the output since the detach intact. Reading resumes at attach,
+   * at a `process/read`, or when the process is killed.
+   */
+  async #pauseWhileDetachedAndFull(): Promise<void> {
+    while (
+      !this.#neverPause && this.#options.sink() === null &&
+      !this.#retention.hasRoomFor(LARGEST_READ_BYTES)
+    ) {
+      const waits = [this.#resume.promise];
+      if (this.#options.sinkChanged) waits.push(this.#options.sinkChanged());
+      await Promise.race(waits);
+    }
   }
 
   /** Records a writeId; false when it was already seen (the write must not be repeated). */
@@ -150,6 +186,7 @@ export class ManagedProcess {
           }
         }
         await yieldToEventLoop();
+        await this.#pauseWhileDetachedAndFull();
         sliceStart = performance.now();
       }
     } catch {

@@ -41,7 +41,7 @@ function cwdFromUri(uri: string): string {
 const PROCESS_TABLE = "process.table";
 
 /** Options of {@link processHandlers}: the table every session gets on first use. */
-export type ProcessHandlersOptions = Omit<ProcessTableOptions, "sink">;
+export type ProcessHandlersOptions = Omit<ProcessTableOptions, "sink" | "sinkChanged">;
 
 /** The process handlers, by name; `lib/server/routes.ts` gives them their wire names. */
 export interface ProcessHandlers {
@@ -66,7 +66,12 @@ export function processHandlers(options: ProcessHandlersOptions): ProcessHandler
   const tableOf = (session: Session) =>
     session.resource(
       PROCESS_TABLE,
-      () => new ProcessTable({ ...options, sink: () => session.sink }),
+      () =>
+        new ProcessTable({
+          ...options,
+          sink: () => session.sink,
+          sinkChanged: () => session.sinkChanged(),
+        }),
     );
   return {
     start: defineMethod({

@@ -45,6 +45,19 @@ export class OutputRetention {
     return this.#bytes;
   }
 
+  /**
+   * Whether `bytes` more would fit without evicting anything.
+   *
+   * @example
+   * ```ts
+   * if (!retention.hasRoomFor(8192)) console.log("the next read would evict output");
+   * ```
+   */
+  hasRoomFor(bytes: number): boolean {
+    return this.#bytes + bytes <= this.#limits.maxBytes &&
+      this.#chunks.length - this.#head < this.#limits.maxChunks;
+  }
+
   /** Appends a chunk, evicting the oldest ones past the limits. */
   push(chunk: RetainedChunk): void {
     this.#chunks.push(chunk);

@@ -21,6 +21,8 @@ export interface ProcessTableOptions {
   closedRetentionMs?: number;
   /** Where notifications go now; null while no client is attached (events are only retained). */
   sink?: () => EventSink | null;
+  /** Resolves when `sink` next changes; a paused output pump re-checks then. */
+  sinkChanged?: () => Promise<void>;
 }
 
 /** What `process/start` asks for, after path and env resolution. */
@@ -42,7 +44,9 @@ export interface StartRequest extends SpawnRequest {
  */
 export class ProcessTable implements Disposable {
   #processes = new Map<string, ManagedProcess>();
-  #options: Required<Omit<ProcessTableOptions, "spawners" | "sink">> & ProcessTableOptions;
+  #options:
+    & Required<Omit<ProcessTableOptions, "spawners" | "sink" | "sinkChanged">>
+    & ProcessTableOptions;
   #timers = new Set<ReturnType<typeof setTimeout>>();
 
   constructor(options: ProcessTableOptions) {
@@ -69,6 +73,7 @@ export class ProcessTable implements Disposable {
     const proc = new ManagedProcess(processId, {
       retention: this.#options.retention,
       sink: () => this.#options.sink?.() ?? null,
+      sinkChanged: this.#options.sinkChanged,
       onClosed: () => this.#scheduleRemoval(proc),
     });
     proc.tty = request.tty;
@@ -217,6 +222,8 @@ export class ProcessTable implements Disposable {
     for (const proc of this.#processes.values()) {
       if (proc.starting) proc.startCancelled = true;
       else if (!proc.closed) proc.child!.signalGroup("SIGKILL");
+      // Nobody will attach again: drain to EOF so the pipes are closed.
+      proc.stopPausing();
     }
     this.#processes.clear();
     for (const timer of this.#timers) clearTimeout(timer);
