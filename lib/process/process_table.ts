@@ -6,6 +6,7 @@
 import { invalidRequest, RpcError } from "../jsonrpc/errors.ts";
 import { settleWithin } from "../util/async.ts";
 import { encodeBase64 } from "../util/base64.ts";
+import { ensureReaper } from "./_reaper.ts";
 import { DenialScanner } from "../sandbox/denial_scanner.ts";
 import { type EventSink, ManagedProcess } from "./managed_process.ts";
 import { DEFAULT_RETENTION, type RetentionLimits } from "./output_retention.ts";
@@ -69,6 +70,8 @@ export class ProcessTable implements Disposable {
       throw invalidRequest(`process ${processId} already exists`);
     }
     const spawner = request.tty ? this.#options.spawners.pty : this.#options.spawners.pipe;
+    // Before the first child forks: from then on every descendant dies with the server.
+    ensureReaper();
     if (!spawner) throw new RpcError(-32603, "PTY processes are not supported on this platform");
     const proc = new ManagedProcess(processId, {
       retention: this.#options.retention,

@@ -1,0 +1,146 @@
+/**
+ * Every descendant dies with the server, however the server dies (even `kill -9`), and whatever
+ * the descendant does (ignores SIGTERM/SIGHUP, leaves its process group, calls `setsid`).
+ *
+ * Before its first child, the server creates a cgroup of its own (cgroup v2, else the v1
+ * `freezer`, else the v1 `pids` hierarchy), starts a watchdog outside it, and moves itself in.
+ * Every process forked from then on, by the server or any descendant, is born in that cgroup
+ * and cannot leave it without privileges. The watchdog blocks reading a pipe only the server
+ * holds; when the server is gone (EOF), it freezes the cgroup (v1 freezer) or uses `cgroup.kill`
+ * (v2), SIGKILLs every member until none is left, and removes the cgroup. The spawn path itself
+ * is unchanged, so spawning costs nothing extra.
+ *
+ * Without a writable cgroup hierarchy (unprivileged, read-only `/sys/fs/cgroup`) the reaper is
+ * unavailable and children keep only `PR_SET_PDEATHSIG = SIGTERM` (upstream's guarantee).
+ * @module
+ */
+import { log } from "../util/log.ts";
+
+// The watchdog: ignores the signals a terminal or a process-group kill would send it, waits for
+// EOF on stdin, then empties the cgroup. `$1` is the cgroup directory.
+const WATCHDOG = `trap '' INT TERM HUP QUIT PIPE
+cg=$1
+while read -r _; do :; done
+[ -e "$cg/freezer.state" ] && echo FROZEN > "$cg/freezer.state"
+[ -e "$cg/cgroup.kill" ] && echo 1 > "$cg/cgroup.kill"
+i=0
+while [ $i -lt 400 ]; do
+  pids=$(cat "$cg/cgroup.procs" 2>/dev/null)
+  [ -z "$pids" ] && break
+  kill -9 $pids 2>/dev/null
+  [ -e "$cg/freezer.state" ] && echo THAWED > "$cg/freezer.state"
+  sleep 0.025
+  i=$((i+1))
+done
+rmdir "$cg" 2>/dev/null
+exit 0`;
+
+/** What {@linkcode ensureReaper} set up. */
+export interface ReaperStatus {
+  /** Whether descendants are guaranteed to die with the server. */
+  active: boolean;
+  /** The cgroup holding the server and its descendants (when active). */
+  cgroup?: string;
+  /** Why the reaper is not active (when not). */
+  reason?: string;
+}
+
+let status: ReaperStatus | undefined;
+// Held open, never written: the watchdog's EOF is the server's death.
+let watchdogStdin: WritableStreamDefaultWriter<Uint8Array> | undefined;
+
+/**
+ * Sets the reaper up once (later calls return the first answer). Synchronous, so it completes
+ * before the spawn that calls it forks.
+ *
+ * @example
+ * ```ts
+ * const { active, reason } = ensureReaper();
+ * if (!active) console.warn(`descendants may outlive the server: ${reason}`);
+ * ```
+ */
+export function ensureReaper(): ReaperStatus {
+  if (status) return status;
+  try {
+    status = setUp();
+  } catch (err) {
+    status = { active: false, reason: (err as Error).message };
+  }
+  if (status.active) log.debug(`reaper: server and descendants in ${status.cgroup}`);
+  else log.debug(`reaper unavailable: ${status.reason}`);
+  return status;
+}
+
+function setUp(): ReaperStatus {
+  if (Deno.build.os !== "linux") return { active: false, reason: "cgroups are Linux only" };
+  if (Deno.env.get("CODEX_EXEC_SERVER_REAPER") === "off") {
+    return { active: false, reason: "CODEX_EXEC_SERVER_REAPER=off" };
+  }
+  const reasons: string[] = [];
+  for (const candidate of candidateParents()) {
+    const cgroup = `${candidate}/codex-exec-server.${Deno.pid}`;
+    try {
+      Deno.mkdirSync(cgroup);
+    } catch (err) {
+      reasons.push(`${candidate}: ${(err as Error).message}`);
+      continue;
+    }
+    let watchdog: Deno.ChildProcess | undefined;
+    try {
+      watchdog = new Deno.Command("/bin/sh", {
+        args: ["-c", WATCHDOG, "sh", cgroup],
+        stdin: "piped",
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+      watchdog.unref();
+      watchdogStdin = watchdog.stdin.getWriter();
+      watchdogStdin.closed.catch(() => {});
+      Deno.writeTextFileSync(`${cgroup}/cgroup.procs`, `${Deno.pid}\n`);
+      return { active: true, cgroup };
+    } catch (err) {
+      reasons.push(`${cgroup}: ${(err as Error).message}`);
+      try {
+        watchdog?.kill("SIGKILL");
+      } catch {
+        // already gone
+      }
+      watchdogStdin = undefined;
+      try {
+        Deno.removeSync(cgroup);
+      } catch {
+        // the watchdog may have removed it
+      }
+    }
+  }
+  return { active: false, reason: reasons.join("; ") || "no cgroup hierarchy is mounted" };
+}
+
+/** Our current cgroup directory in each usable hierarchy, best first: v2, v1 freezer, v1 pids. */
+function candidateParents(): string[] {
+  const mounts = Deno.readTextFileSync("/proc/self/mountinfo").split("\n");
+  const membership = Deno.readTextFileSync("/proc/self/cgroup").split("\n");
+  const v2: string[] = [], freezer: string[] = [], pids: string[] = [];
+  for (const line of mounts) {
+    const [left, right] = line.split(" - ");
+    if (!right) continue;
+    const mountPoint = left.split(" ")[4];
+    const [fstype, , superOptions = ""] = right.split(" ");
+    const options = superOptions.split(",");
+    if (fstype === "cgroup2") {
+      const path = membership.find((m) => m.startsWith("0::"))?.slice(3);
+      if (path !== undefined) v2.push(join(mountPoint, path));
+    } else if (fstype === "cgroup") {
+      for (const [controller, list] of [["freezer", freezer], ["pids", pids]] as const) {
+        if (!options.includes(controller)) continue;
+        const entry = membership.find((m) => m.split(":")[1]?.split(",").includes(controller));
+        if (entry !== undefined) list.push(join(mountPoint, entry.split(":").slice(2).join(":")));
+      }
+    }
+  }
+  return [...v2, ...freezer, ...pids];
+}
+
+function join(mountPoint: string, path: string): string {
+  return path === "/" ? mountPoint : `${mountPoint}${path}`;
+}

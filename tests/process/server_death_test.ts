@@ -1,0 +1,111 @@
+/**
+ * After `kill -9` of the server every descendant dies (issue 12, "Processes"): background jobs of
+ * pipe children, processes that ignore SIGTERM/SIGHUP, processes that called `setsid`, in pipe
+ * and PTY mode.
+ */
+import assert from "node:assert/strict";
+import { eventually, fileUri, isAlive, readToClose, startServer, TestClient } from "../_harness.ts";
+
+const ENV = { PATH: "/usr/local/bin:/usr/bin:/bin" };
+
+// Each command prints the pids of what it leaves behind, one per line, then "ready", and keeps
+// running. `setsid` execs (a background job is no group leader), so `$!` is the escaped pid.
+const SCRIPT = `
+sleep 300 & echo $!
+sh -c 'trap "" TERM HUP INT; while :; do sleep 1; done' & echo $!
+setsid sh -c 'trap "" TERM HUP; exec sleep 300' & echo $!
+sh -c 'setsid sleep 300 & echo $!; exit 0'
+echo ready
+trap "" TERM HUP
+exec sleep 300
+`;
+
+async function pidsOf(client: TestClient, processId: string): Promise<number[]> {
+  let text = "";
+  let afterSeq = 0;
+  const deadline = Date.now() + 10_000;
+  while (!text.includes("ready")) {
+    assert(Date.now() < deadline, `${processId} never printed ready: ${text}`);
+    const r = await client.call("process/read", { processId, afterSeq, waitMs: 1000 });
+    for (const c of r.chunks as { chunk: string }[]) text += atob(c.chunk);
+    afterSeq = (r.nextSeq as number) - 1;
+  }
+  return text.split(/\r?\n/).filter((l) => /^\d+$/.test(l.trim())).map(Number);
+}
+
+function reaperActive(): boolean {
+  // The reaper needs a writable cgroup hierarchy; probe the way the server will.
+  for (const dir of ["/sys/fs/cgroup/freezer", "/sys/fs/cgroup/pids", "/sys/fs/cgroup"]) {
+    try {
+      Deno.mkdirSync(`${dir}/codex-exec-server-probe.${Deno.pid}`);
+      Deno.removeSync(`${dir}/codex-exec-server-probe.${Deno.pid}`);
+      return true;
+    } catch {
+      // next
+    }
+  }
+  return false;
+}
+
+Deno.test({
+  name: "kill -9 of the server kills every descendant (background, TERM-proof, setsid; pipe + pty)",
+  ignore: Deno.build.os !== "linux" || !reaperActive(),
+  async fn() {
+    const server = await startServer();
+    const client = await TestClient.connect(server.url);
+    await client.initialize();
+    const pids: number[] = [];
+    try {
+      for (const tty of [false, true]) {
+        const processId = `tree-${tty}`;
+        await client.call("process/start", {
+          processId,
+          argv: ["/bin/sh", "-c", SCRIPT],
+          cwd: fileUri("/tmp"),
+          env: ENV,
+          tty,
+        });
+        pids.push(...await pidsOf(client, processId));
+      }
+      assert.equal(pids.length, 8, `expected 4 escaped pids per process, got ${pids}`);
+      for (const pid of pids) assert(isAlive(pid), `${pid} should be running before the kill`);
+      await server.stop("SIGKILL");
+      const killedAt = performance.now();
+      await eventually(() => pids.every((pid) => !isAlive(pid)), 5000, "every descendant dead");
+      console.log(
+        `all ${pids.length} descendants dead ${(performance.now() - killedAt).toFixed(0)} ms ` +
+          "after kill -9 of the server",
+      );
+    } finally {
+      for (const pid of pids) {
+        try {
+          Deno.kill(pid, "SIGKILL");
+        } catch {
+          // dead, as it should be
+        }
+      }
+      await client.close().catch(() => {});
+      await server.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "inside the reaper cgroup a child still runs, prints and exits with its code",
+  ignore: Deno.build.os !== "linux" || !reaperActive(),
+  async fn() {
+    await using server = await startServer();
+    await using client = await TestClient.connect(server.url);
+    await client.initialize();
+    await client.call("process/start", {
+      processId: "quick",
+      argv: ["/bin/sh", "-c", "echo hi; exit 3"],
+      cwd: fileUri("/tmp"),
+      env: ENV,
+      tty: false,
+    });
+    const { output, exitCode } = await readToClose(client, "quick");
+    assert.equal(output, "hi\n");
+    assert.equal(exitCode, 3);
+  },
+});
