@@ -4,7 +4,7 @@
  * so the flood costs no CPU until a client resumes the session.
  */
 import assert from "node:assert/strict";
-import { b64text, eventually, fileUri, startServer, TestClient } from "../_harness.ts";
+import { b64text, fileUri, startServer, TestClient, until } from "../_harness.ts";
 
 const ENV = { PATH: "/usr/local/bin:/usr/bin:/bin" };
 const CLOCK_TICKS_PER_SECOND = 100;
@@ -24,7 +24,10 @@ async function cpuShareOverOneSecond(pid: number): Promise<number> {
   return (cpuTicks(pid) - before) / CLOCK_TICKS_PER_SECOND / seconds;
 }
 
-Deno.test("a detached session flooded by `yes` (pipe and pty) leaves the server idle", async () => {
+Deno.test({
+  name: "a detached session flooded by `yes` (pipe and pty) leaves the server idle",
+  timeout: 30_000,
+}, async () => {
   await using server = await startServer();
   const first = await TestClient.connect(server.url);
   const { sessionId } = await first.initialize();
@@ -55,18 +58,14 @@ Deno.test("a detached session flooded by `yes` (pipe and pty) leaves the server 
     assert.match(b64text(chunks[0].chunk), /flood/);
     for (let i = 1; i < chunks.length; i++) assert.equal(chunks[i].seq, chunks[i - 1].seq + 1);
     const pausedAt = first.nextSeq as number;
-    await eventually(
-      async () => {
-        const later = await second.call("process/read", {
-          processId,
-          afterSeq: pausedAt,
-          waitMs: 500,
-        });
-        return (later.nextSeq as number) > pausedAt + 10;
-      },
-      5000,
-      `${processId} output after the resume`,
-    );
+    await until(5000, `${processId} output after the resume`, async () => {
+      const later = await second.call("process/read", {
+        processId,
+        afterSeq: pausedAt,
+        waitMs: 500,
+      });
+      return (later.nextSeq as number) > pausedAt + 10;
+    });
     await second.call("process/terminate", { processId });
   }
 });

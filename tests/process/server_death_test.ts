@@ -4,7 +4,7 @@
  * and PTY mode.
  */
 import assert from "node:assert/strict";
-import { eventually, fileUri, isAlive, readToClose, startServer, TestClient } from "../_harness.ts";
+import { fileUri, isAlive, readToClose, startServer, TestClient, until } from "../_harness.ts";
 
 const ENV = { PATH: "/usr/local/bin:/usr/bin:/bin" };
 
@@ -50,6 +50,7 @@ function reaperActive(): boolean {
 Deno.test({
   name: "kill -9 of the server kills every descendant (background, TERM-proof, setsid; pipe + pty)",
   ignore: Deno.build.os !== "linux" || !reaperActive(),
+  timeout: 30_000,
   async fn() {
     const server = await startServer();
     const client = await TestClient.connect(server.url);
@@ -71,7 +72,7 @@ Deno.test({
       for (const pid of pids) assert(isAlive(pid), `${pid} should be running before the kill`);
       await server.stop("SIGKILL");
       const killedAt = performance.now();
-      await eventually(() => pids.every((pid) => !isAlive(pid)), 5000, "every descendant dead");
+      await until(5000, "every descendant dead", () => pids.every((pid) => !isAlive(pid)));
       console.log(
         `all ${pids.length} descendants dead ${(performance.now() - killedAt).toFixed(0)} ms ` +
           "after kill -9 of the server",
@@ -93,6 +94,7 @@ Deno.test({
 Deno.test({
   name: "inside the reaper cgroup a child still runs, prints and exits with its code",
   ignore: Deno.build.os !== "linux" || !reaperActive(),
+  timeout: 30_000,
   async fn() {
     await using server = await startServer();
     await using client = await TestClient.connect(server.url);
