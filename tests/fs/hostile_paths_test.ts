@@ -93,7 +93,6 @@ Deno.test({
 Deno.test({
   timeout: 30_000,
   name: "followSymlinks: false lands no write through a parent a racing process swaps for a link",
-  timeout: 30_000,
   async fn() {
     await using s = await openSession();
     const { client, dir } = s;
