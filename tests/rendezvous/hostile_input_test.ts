@@ -26,7 +26,6 @@ Deno.test({
   timeout: 60_000,
   name: "rendezvous: register bodies over 1 MiB are 413; bad percent-encoding in an id is 400",
   ...TEST,
-  timeout: 60_000,
 }, async () => {
   await using rendezvous = await startRendezvousProcess({ token: TOKEN });
   const base = rendezvous.firstLine;
@@ -46,7 +45,6 @@ Deno.test({
   timeout: 60_000,
   name: "rendezvous: a message over 64 MiB in continuation frames closes that socket with 1009",
   ...TEST,
-  timeout: 60_000,
 }, async () => {
   await using rendezvous = await startRendezvousProcess({ token: TOKEN });
   const base = rendezvous.firstLine;

@@ -49,7 +49,6 @@ Deno.test({
   timeout: 60_000,
   name: "serve: silent connections hit the head deadline; descriptor exhaustion is survived",
   ...TEST,
-  timeout: 60_000,
 }, async () => {
   await using server = await startLimited(256, ["serve", "--listen", "ws://127.0.0.1:0"], {
     CODEX_EXEC_SERVER_HTTP_DEADLINE_MS: "1000",
@@ -79,7 +78,6 @@ Deno.test({
   timeout: 60_000,
   name: "serve: a message over 64 MiB in continuation frames is closed with 1009",
   ...TEST,
-  timeout: 60_000,
 }, async () => {
   await using server = await startLimited(1024, ["serve", "--listen", "ws://127.0.0.1:0"]);
   const raw = await RawWebSocket.open(server.firstLine);
@@ -99,7 +97,6 @@ Deno.test({
   timeout: 60_000,
   name: "dialled websockets: a server's message over the limit closes the socket with 1009",
   ...TEST,
-  timeout: 60_000,
 }, async () => {
   // A hostile "server" that answers the upgrade and then streams one endless fragmented message.
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
