@@ -6,6 +6,15 @@
 const encoder = new TextEncoder();
 const MIB = 1024 * 1024;
 
+function terminalColumns(): number {
+  try {
+    const { columns } = Deno.consoleSize();
+    return columns > 0 ? columns : 80;
+  } catch {
+    return 80;
+  }
+}
+
 function formatBytes(n: number): string {
   if (n >= MIB) return `${(n / MIB).toFixed(1)} MiB`;
   if (n >= 1024) return `${(n / 1024).toFixed(1)} KiB`;
@@ -45,6 +54,7 @@ export class ProgressBar {
   #done = 0;
   #started = performance.now();
   #lastDraw = 0;
+  #finished = false;
 
   constructor(label: string, options: ProgressBarOptions = {}) {
     this.label = label;
@@ -70,7 +80,8 @@ export class ProgressBar {
 
   /** Draws the final state and ends the line. */
   finish(): void {
-    if (!this.#enabled) return;
+    if (!this.#enabled || this.#finished) return;
+    this.#finished = true;
     this.#draw(performance.now());
     this.#write("\n");
   }
@@ -79,17 +90,23 @@ export class ProgressBar {
     if (!this.#enabled) return;
     const seconds = Math.max((now - this.#started) / 1000, 0.001);
     const rate = `${formatBytes(this.#done / seconds)}/s`;
+    const columns = terminalColumns();
     let line: string;
     if (this.#total && this.#total > 0) {
       const fraction = Math.min(1, this.#done / this.#total);
-      const width = 24;
-      const filled = Math.round(fraction * width);
-      line = `${this.label} [${"#".repeat(filled)}${"-".repeat(width - filled)}] ` +
-        `${(fraction * 100).toFixed(0).padStart(3)}% ${formatBytes(this.#done)} / ` +
+      const figures = `${(fraction * 100).toFixed(0).padStart(3)}% ${formatBytes(this.#done)} / ` +
         `${formatBytes(this.#total)} ${rate}`;
+      // The bar takes what is left of the line (up to 24 cells): a wrapped line would repeat
+      // on every redraw instead of overwriting itself.
+      const width = Math.min(24, columns - 1 - this.label.length - figures.length - 4);
+      const filled = Math.round(fraction * Math.max(width, 0));
+      line = width >= 4
+        ? `${this.label} [${"#".repeat(filled)}${"-".repeat(width - filled)}] ${figures}`
+        : `${this.label} ${figures}`;
     } else {
       line = `${this.label} ${formatBytes(this.#done)} ${rate}`;
     }
+    if (line.length > columns - 1) line = line.slice(0, Math.max(columns - 1, 1));
     this.#write(`\r\x1b[2K${line}`);
   }
 

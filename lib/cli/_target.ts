@@ -18,6 +18,7 @@ import {
   stdioConnector,
   websocketConnector,
 } from "../client/mod.ts";
+import { validateExecutorId } from "../registry/mod.ts";
 import { envInteger, UsageError } from "./_args.ts";
 import { readTokenFile } from "./_flag_files.ts";
 
@@ -99,6 +100,17 @@ export async function connectorFromFlags(flags: TargetFlags): Promise<Connector>
   if (flags.registry) {
     const executorId = flags["executor-id"];
     if (!executorId) throw new UsageError("--registry needs --executor-id ID");
+    if (!/^https?:\/\/[^/]/.test(flags.registry)) {
+      throw new UsageError(
+        `--registry expects the registry's http:// or https:// base URL (what \`rendezvous\` ` +
+          `prints), got \`${flags.registry}\``,
+      );
+    }
+    try {
+      validateExecutorId(executorId);
+    } catch (err) {
+      throw new UsageError(`--executor-id: ${(err as Error).message}`);
+    }
     const token = await readToken(flags, "CODEX_EXEC_SERVER_REMOTE_BEARER_TOKEN");
     if (!token) {
       throw new UsageError(
@@ -193,7 +205,26 @@ export async function connectWithFlags(
  * console.error(describeClientError(new Error("boom")));
  * ```
  */
-export function describeClientError(err: unknown, context: { path?: string } = {}): string {
+export function describeClientError(
+  err: unknown,
+  context: { path?: string; registry?: boolean } = {},
+): string {
+  if (err instanceof ConnectError && context.registry) {
+    switch (err.code) {
+      case "auth_refused":
+        return `error: ${err.message}\n  The registry refused the token: pass the registry's ` +
+          "token with --token-file PATH or CODEX_EXEC_SERVER_REMOTE_BEARER_TOKEN (the one " +
+          "`rendezvous --token-file` was started with).";
+      case "rejected":
+        return `error: ${err.message}\n  Check --executor-id: it must be the id a running ` +
+          "`codex-exec-server remote --executor-id ID` registered with this registry.";
+      case "unreachable":
+      case "timeout":
+        return `error: ${err.message}\n  Is the registry running and reachable from here? ` +
+          "Check the --registry URL (the one `codex-exec-server rendezvous` prints) and that " +
+          "the executor's `remote` is connected to it.";
+    }
+  }
   if (err instanceof ConnectError) {
     switch (err.code) {
       case "unreachable":

@@ -3,10 +3,11 @@
  * stderr forwarded, stdin streamed, the remote exit code returned; `-t` for an interactive PTY.
  * @module
  */
+import { posix } from "node:path";
 import { Method } from "../protocol/methods.ts";
-import { parseArgs } from "node:util";
+import { pathFromUri } from "../protocol/file_uri.ts";
 import { type ExecServerClient, RemoteCallError } from "../client/mod.ts";
-import { UsageError } from "./_args.ts";
+import { parseFlags, UsageError } from "./_args.ts";
 import { CLIENT_FAILURE_EXIT, ConnectionWatch, runSession } from "./_exec_session.ts";
 import { connectWithFlags, describeClientError, TARGET_OPTIONS, TARGET_USAGE } from "./_target.ts";
 import { enterRawMode, terminalSize } from "./_terminal.ts";
@@ -64,7 +65,7 @@ function parseEnv(pairs: string[]): Record<string, string> {
  * ```
  */
 export async function runExec(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseFlags({
     args,
     options: {
       ...TARGET_OPTIONS,
@@ -75,6 +76,11 @@ export async function runExec(args: string[]): Promise<number> {
     },
     strict: true,
     allowPositionals: true,
+    strayOptionHint: () =>
+      args.includes("--")
+        ? undefined
+        : "options of the program go after `--`: `exec [options] -- PROGRAM ARGS...`, e.g. " +
+          "`exec --url URL -- ls -la`",
   });
   if (values.help) {
     console.log(EXEC_USAGE);
@@ -96,24 +102,46 @@ export async function runExec(args: string[]): Promise<number> {
     client = await connectWithFlags(values, { onStateChange: (state) => watch.update(state) });
   } catch (err) {
     if (err instanceof UsageError) throw err;
-    console.error(describeClientError(err));
+    console.error(describeClientError(err, { registry: Boolean(values.registry) }));
     return CLIENT_FAILURE_EXIT;
   }
   try {
-    const options = { argv: positionals, cwd: values.cwd, env };
+    const options = { argv: positionals, cwd: remoteCwd(client, values.cwd), env };
     return tty ? await runTty(client, options, watch) : await runPiped(client, options, watch);
   } catch (err) {
+    if (err instanceof UsageError) throw err;
     if (err instanceof RemoteCallError && err.method === Method.processStart) {
       const where = values.cwd ? ` in ${values.cwd}` : "";
       console.error(`error: cannot start \`${positionals[0]}\`${where}: ${err.message}`);
+      if (/[\s|&;<>()$`*?]/.test(positionals[0])) {
+        console.error(
+          `  \`${positionals[0]}\` is a shell command line, not a program; run it with a shell: ` +
+            `exec -- sh -c '${positionals[0].replaceAll("'", "'\\''")}'`,
+        );
+      }
       // As shells and env(1) do: 127 when the program (or directory) is missing.
       return /No such file or directory/.test(err.message) ? 127 : 126;
     }
-    console.error(describeClientError(err, { path: values.cwd }));
+    console.error(
+      describeClientError(err, { path: values.cwd, registry: Boolean(values.registry) }),
+    );
     return CLIENT_FAILURE_EXIT;
   } finally {
     await client.close();
   }
+}
+
+/** `--cwd` as an absolute remote path: a relative one is taken from the server's directory. */
+function remoteCwd(client: ExecServerClient, cwd: string | undefined): string | undefined {
+  if (cwd === undefined || cwd.startsWith("/") || /^file:/i.test(cwd)) return cwd;
+  const base = client.environmentInfo?.cwd;
+  if (!base) {
+    throw new UsageError(
+      `--cwd ${cwd} is relative and the server did not say its working directory; pass an ` +
+        "absolute path",
+    );
+  }
+  return posix.join(pathFromUri(base), cwd);
 }
 
 interface RunOptions {

@@ -3,12 +3,14 @@
  * `cp`). Downloads stream in blocks; uploads are bounded by the protocol (one message).
  * @module
  */
-import { parseArgs } from "node:util";
-import { basename, posix } from "node:path";
+import { basename, dirname, posix } from "node:path";
 import { pathFromUri } from "../protocol/file_uri.ts";
+import { Method } from "../protocol/methods.ts";
 import { type ExecServerClient, MAX_WRITE_FILE_BYTES, RemoteCallError } from "../client/mod.ts";
-import { UsageError } from "./_args.ts";
+import { parseFlags, UsageError } from "./_args.ts";
 import { ProgressBar } from "./_progress.ts";
+import { BROKEN_PIPE_EXIT, INTERRUPTED_EXIT } from "./_exec_session.ts";
+import { didYouMean } from "./_suggest.ts";
 import { connectWithFlags, describeClientError, TARGET_OPTIONS, TARGET_USAGE } from "./_target.ts";
 import { writeAll } from "./_terminal.ts";
 
@@ -69,7 +71,7 @@ class FsCommandError extends Error {
  * ```
  */
 export async function runFs(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseFlags({
     args,
     options: {
       ...TARGET_OPTIONS,
@@ -89,14 +91,24 @@ export async function runFs(args: string[]): Promise<number> {
   }
   const [command, ...operands] = positionals;
   const handler = HANDLERS[command];
-  if (!handler) throw new UsageError(`unknown fs command \`${command}\``);
+  if (!handler) {
+    throw new UsageError(
+      `unknown fs command \`${command}\`${didYouMean(command, Object.keys(HANDLERS))}`,
+    );
+  }
+  if (values.recursive && (command === "get" || command === "put")) {
+    throw new UsageError(
+      `fs ${command} copies one file; -r is for rm and cp. For a folder, stream a tar through ` +
+        "exec, e.g. `exec [server flags] -- tar c -C /remote/dir . | tar x`",
+    );
+  }
   checkArity(command, operands.length);
   let client: ExecServerClient;
   try {
     client = await connectWithFlags(values);
   } catch (err) {
     if (err instanceof UsageError) throw err;
-    console.error(describeClientError(err));
+    console.error(describeClientError(err, { registry: Boolean(values.registry) }));
     return 1;
   }
   const ctx = new FsContext(client, values);
@@ -105,15 +117,40 @@ export async function runFs(args: string[]): Promise<number> {
     return 0;
   } catch (err) {
     if (err instanceof UsageError) throw err;
+    // `fs cat ... | head`: the reader is done with us; exit quietly, as for SIGPIPE.
+    if (err instanceof Deno.errors.BrokenPipe) return BROKEN_PIPE_EXIT;
+    const parent = missingParentMessage(command, ctx, err);
+    if (parent) {
+      console.error(`error: ${parent}`);
+      return 1;
+    }
     console.error(
       err instanceof FsCommandError
         ? `error: ${err.message}`
-        : describeClientError(err, { path: ctx.currentPath }),
+        : describeClientError(err, { path: ctx.currentPath, registry: Boolean(values.registry) }),
     );
     return 1;
   } finally {
     await client.close();
   }
+}
+
+/**
+ * For a remote "not found" while creating (`mkdir` without `-p`, `put`): says which parent is
+ * missing and how to create it, since the path itself is the one that is meant to be new.
+ */
+function missingParentMessage(command: string, ctx: FsContext, err: unknown): string | undefined {
+  if (!(err instanceof RemoteCallError) || !err.notFound || !ctx.currentPath) return undefined;
+  const parent = posix.dirname(ctx.currentPath);
+  if (command === "mkdir" && !ctx.flags.parents) {
+    return `cannot create ${ctx.currentPath}: its parent ${parent} does not exist; use ` +
+      "`fs mkdir -p` to create the parents too";
+  }
+  if (command === "put" && err.method === Method.fsWriteFile) {
+    return `cannot write ${ctx.currentPath}: the remote folder ${parent} does not exist; ` +
+      `create it first with \`fs mkdir -p ${parent}\``;
+  }
+  return undefined;
 }
 
 const ARITY: Record<string, [number, number]> = {
@@ -227,8 +264,32 @@ const HANDLERS: Record<string, Handler> = {
     // Download next to the target and rename at the end: a failed transfer leaves no
     // half-written file under the real name.
     const partial = `${local}.codex-part`;
-    const file = await Deno.open(partial, { write: true, create: true, truncate: true });
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(partial, { write: true, create: true, truncate: true });
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) {
+        throw new FsCommandError(
+          `cannot write ${local}: the local folder ${dirname(local)} does not exist; create it ` +
+            "first or pick another LOCAL path",
+        );
+      }
+      throw new FsCommandError(`cannot write ${partial}: ${(err as Error).message}`);
+    }
     const bar = ctx.progress(`get ${basename(source)}`, meta.size);
+    // Ctrl-C mid-download: no half file under either name is left behind.
+    const onInterrupt = () => {
+      bar.finish();
+      try {
+        file.close();
+        Deno.removeSync(partial);
+      } catch {
+        // already gone
+      }
+      console.error(`\nfs get: interrupted; removed the partial download ${partial}`);
+      Deno.exit(INTERRUPTED_EXIT);
+    };
+    Deno.addSignalListener("SIGINT", onInterrupt);
     try {
       for await (const chunk of ctx.client.readFileStream(source)) {
         await writeAll(file, chunk);
@@ -245,6 +306,7 @@ const HANDLERS: Record<string, Handler> = {
       await Deno.remove(partial).catch(() => {});
       throw err;
     } finally {
+      Deno.removeSignalListener("SIGINT", onInterrupt);
       bar.finish();
     }
   },
@@ -328,7 +390,11 @@ const HANDLERS: Record<string, Handler> = {
 
   async cp(ctx, [from, to]) {
     const source = ctx.remote(from);
-    const destination = ctx.remote(to);
+    let destination = ctx.remote(to);
+    // As cp(1): into an existing directory (or one named with a trailing slash).
+    const intoDirectory = to.endsWith("/") ||
+      await ctx.client.stat(destination).then((m) => m.isDirectory, () => false);
+    if (intoDirectory) destination = posix.join(destination, posix.basename(source));
     ctx.currentPath = source;
     await ctx.client.copy(source, destination, { recursive: ctx.flags.recursive ?? false });
   },

@@ -3,13 +3,14 @@
  * @module
  */
 import { VERSION } from "../version.ts";
-import { log } from "../util/log.ts";
-import { UsageError } from "./_args.ts";
+import { log, setDefaultLogLevel } from "../util/log.ts";
+import { CliError, UsageError } from "./_args.ts";
 import { runServe, SERVE_USAGE } from "./serve.ts";
 import { REMOTE_USAGE, runRemote } from "./remote.ts";
 import { RENDEZVOUS_USAGE, runRendezvous } from "./rendezvous.ts";
-import { runExec } from "./exec.ts";
-import { runFs } from "./fs.ts";
+import { EXEC_USAGE, runExec } from "./exec.ts";
+import { FS_USAGE, runFs } from "./fs.ts";
+import { didYouMean } from "./_suggest.ts";
 import { FS_HELPER_SUBCOMMAND } from "../fs/sandboxed.ts";
 
 type Command = (args: string[]) => Promise<number>;
@@ -52,23 +53,24 @@ export async function runCli(args: string[]): Promise<number> {
     return 0;
   }
   if (args[0] === "--help" || args[0] === "-h" || args[0] === "help") {
-    console.log(USAGE);
+    const topic = args[0] === "help" ? args[1] : undefined;
+    if (topic !== undefined && !(topic in HELP)) return unknownCommand(topic);
+    console.log(topic === undefined ? USAGE : HELP[topic]);
     return 0;
   }
-  if (args[0] === FS_HELPER_SUBCOMMAND) {
-    // The sandboxed-fs helper of a compiled or bundled server (see lib/fs/sandboxed.ts).
-    const { serveHelper } = await import("../fs/sandbox_helper.ts");
-    await serveHelper();
-    return 0;
-  }
-  const [name, rest] = args.length > 0 && !args[0].startsWith("-")
+  let [name, rest] = args.length > 0 && !args[0].startsWith("-")
     ? [args[0], args.slice(1)]
     : ["serve", args];
   const command = COMMANDS[name];
-  if (!command) {
-    console.error(`error: unknown command \`${name}\`\n\n${USAGE}`);
-    return 2;
+  if (!command) return unknownCommand(name);
+  const ownArgs = rest.includes("--") ? rest.slice(0, rest.indexOf("--")) : rest;
+  if (ownArgs.includes("--version") || ownArgs.includes("-V")) {
+    console.log(`codex-exec-server ${VERSION}`);
+    return 0;
   }
+  if (name === "exec" || name === "fs") setDefaultLogLevel("off");
+  // `deno task remote -- --remote URL ...` hands us the `--`; these commands take no operands.
+  if (rest[0] === "--" && NO_OPERANDS.has(name)) rest = rest.slice(1);
   try {
     return await command(rest);
   } catch (err) {
@@ -80,7 +82,40 @@ export async function runCli(args: string[]): Promise<number> {
       );
       return 2;
     }
+    if (err instanceof CliError) {
+      console.error(`error: ${err.message}`);
+      return 1;
+    }
+    if (isOsError(err)) {
+      // A user can cause these (a path, a permission, a port): one line, not a stack trace.
+      console.error(`error: ${(err as Error).message}`);
+      return 1;
+    }
     log.error(String((err as Error).stack ?? err));
     return 1;
   }
+}
+
+const NO_OPERANDS = new Set(["serve", "remote", "rendezvous"]);
+
+const HELP: Record<string, string> = {
+  serve: SERVE_USAGE,
+  remote: REMOTE_USAGE,
+  rendezvous: RENDEZVOUS_USAGE,
+  exec: EXEC_USAGE,
+  fs: FS_USAGE,
+};
+
+function unknownCommand(name: string): number {
+  console.error(
+    `error: unknown command \`${name}\`${didYouMean(name, Object.keys(COMMANDS))}\n` +
+      `Commands: ${Object.keys(COMMANDS).join(", ")}. Run \`codex-exec-server --help\` for more.`,
+  );
+  return 2;
+}
+
+function isOsError(err: unknown): boolean {
+  return Object.values(Deno.errors).some((kind) =>
+    kind !== Deno.errors.Interrupted && err instanceof kind
+  );
 }

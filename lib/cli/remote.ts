@@ -2,14 +2,13 @@
  * `remote`: register with a registry and serve harness sessions over its rendezvous.
  * @module
  */
-import { parseArgs } from "node:util";
 import { RegistryError, REMOTE_TOKEN_ENV, tokenFromEnv } from "../registry/mod.ts";
 import { RemoteExecutor } from "../remote/mod.ts";
 import { applySandboxFlag, SANDBOX_FLAG_OPTION, SANDBOX_FLAG_USAGE } from "./_sandbox_flag.ts";
 import { createServerCore } from "../server/mod.ts";
 import { log } from "../util/log.ts";
 import { VERSION } from "../version.ts";
-import { envInteger, UsageError } from "./_args.ts";
+import { envInteger, parseFlags, UsageError } from "./_args.ts";
 
 /**
  * Help text of `remote`.
@@ -54,7 +53,7 @@ function parseLabels(values: string[]): Record<string, string> {
  * ```
  */
 export async function runRemote(args: string[]): Promise<number> {
-  const { values } = parseArgs({
+  const { values } = parseFlags({
     args,
     options: {
       remote: { type: "string" },

@@ -2,10 +2,9 @@
  * `rendezvous`: our self-hostable registry + rendezvous.
  * @module
  */
-import { parseArgs } from "node:util";
 import { startRendezvous } from "../rendezvous/mod.ts";
 import { log } from "../util/log.ts";
-import { envInteger, UsageError } from "./_args.ts";
+import { envInteger, listenOrExplain, parseFlags, UsageError } from "./_args.ts";
 import { isLoopbackHost } from "../util/loopback.ts";
 import { parseListenUrl, readTokenFile } from "./_flag_files.ts";
 
@@ -50,7 +49,7 @@ function parseSeconds(name: string, value: string): number {
  * ```
  */
 export async function runRendezvous(args: string[]): Promise<number> {
-  const { values } = parseArgs({
+  const { values } = parseFlags({
     args,
     options: {
       listen: { type: "string", default: "http://127.0.0.1:0" },
@@ -83,15 +82,16 @@ export async function runRendezvous(args: string[]): Promise<number> {
       `--public-url expects ws://HOST[:PORT] or wss://..., got \`${publicUrl}\``,
     );
   }
-  const server = await startRendezvous({
-    ...listen,
-    token,
-    publicUrl,
-    urlTtlSeconds: parseSeconds("--url-ttl", values["url-ttl"]),
-    graceMs: parseSeconds("--grace", values.grace) * 1000,
-    pingIntervalSeconds: envInteger("CODEX_EXEC_SERVER_PING_INTERVAL_S"),
-    httpDeadlineMs: envInteger("CODEX_EXEC_SERVER_HTTP_DEADLINE_MS"),
-  });
+  const server = await listenOrExplain(`${listen.hostname}:${listen.port}`, () =>
+    startRendezvous({
+      ...listen,
+      token,
+      publicUrl,
+      urlTtlSeconds: parseSeconds("--url-ttl", values["url-ttl"]),
+      graceMs: parseSeconds("--grace", values.grace) * 1000,
+      pingIntervalSeconds: envInteger("CODEX_EXEC_SERVER_PING_INTERVAL_S"),
+      httpDeadlineMs: envInteger("CODEX_EXEC_SERVER_HTTP_DEADLINE_MS"),
+    }));
   const stop = Promise.withResolvers<void>();
   const onSignal = () => stop.resolve();
   Deno.addSignalListener("SIGINT", onSignal);

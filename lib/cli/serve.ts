@@ -2,13 +2,12 @@
  * `serve`: the local exec-server on a websocket or on stdio.
  * @module
  */
-import { parseArgs } from "node:util";
 import { applySandboxFlag, SANDBOX_FLAG_OPTION, SANDBOX_FLAG_USAGE } from "./_sandbox_flag.ts";
 import { createServerCore } from "../server/mod.ts";
 import { serveWebSocket } from "../server/ws_server.ts";
 import { jsonLinesTransport } from "../transport/json_lines.ts";
 import { log } from "../util/log.ts";
-import { envInteger, parseIntegerFlag, UsageError } from "./_args.ts";
+import { envInteger, listenOrExplain, parseFlags, parseIntegerFlag, UsageError } from "./_args.ts";
 import { isLoopbackHost } from "../util/loopback.ts";
 import { wsAuthFromFlags } from "./_ws_auth_flags.ts";
 import { parseListenUrl } from "./_flag_files.ts";
@@ -55,7 +54,7 @@ function parseListen(value: string): { hostname: string; port: number } | "stdio
  * ```
  */
 export async function runServe(args: string[]): Promise<number> {
-  const { values } = parseArgs({
+  const { values } = parseFlags({
     args,
     options: {
       listen: { type: "string", default: "ws://127.0.0.1:0" },
@@ -115,12 +114,16 @@ export async function runServe(args: string[]): Promise<number> {
         `"Authorization: Bearer <token>"), or listen on 127.0.0.1`,
     );
   }
-  const server = await serveWebSocket(core, {
-    ...listen,
-    auth,
-    pingIntervalSeconds: envInteger("CODEX_EXEC_SERVER_PING_INTERVAL_S"),
-    httpDeadlineMs: envInteger("CODEX_EXEC_SERVER_HTTP_DEADLINE_MS"),
-  });
+  const server = await listenOrExplain(
+    `${listen.hostname}:${listen.port}`,
+    () =>
+      serveWebSocket(core, {
+        ...listen,
+        auth,
+        pingIntervalSeconds: envInteger("CODEX_EXEC_SERVER_PING_INTERVAL_S"),
+        httpDeadlineMs: envInteger("CODEX_EXEC_SERVER_HTTP_DEADLINE_MS"),
+      }),
+  );
   const host = server.addr.hostname.includes(":")
     ? `[${server.addr.hostname}]`
     : server.addr.hostname;

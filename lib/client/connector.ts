@@ -328,7 +328,12 @@ export function registryConnector(options: RegistryConnectorOptions): Connector 
       } catch (err) {
         const detail = (err as Error).message;
         const status = (err as { status?: number }).status;
-        const code = status === 401 || status === 403 ? "auth_refused" : "unreachable";
+        // 404: no such executor (or no registry at that path): retrying cannot help.
+        const code = status === 401 || status === 403
+          ? "auth_refused"
+          : status === 404
+          ? "rejected"
+          : "unreachable";
         throw new ConnectError(code, target, `registry ${options.registry}: ${detail}`, {
           cause: err,
         });

@@ -63,6 +63,8 @@ export function serveWebSocket(
     if (options.auth !== undefined) {
       const refused = await authenticateUpgrade(options.auth, request.headers.get("authorization"));
       if (refused !== null) {
+        // Tells whoever runs the server why a client cannot get in (the token is not logged).
+        log.warn(`refused a websocket upgrade from ${peer.hostname}:${peer.port}: ${refused}`);
         return new Response(refused, {
           status: 401,
           headers: { "content-type": "text/plain; charset=utf-8" },

@@ -7,17 +7,28 @@
 const LEVELS = { debug: 10, info: 20, warn: 30, error: 40, off: 100 } as const;
 type Level = keyof typeof LEVELS;
 
-function threshold(): number {
-  let name: string | undefined;
+function configured(): string | undefined {
   try {
-    name = Deno.env.get("CODEX_EXEC_SERVER_LOG");
+    return Deno.env.get("CODEX_EXEC_SERVER_LOG");
   } catch {
-    // no env permission: default level
+    return undefined; // no env permission: default level
   }
-  return LEVELS[(name ?? "info") as Level] ?? LEVELS.info;
 }
 
-const minimum = threshold();
+let minimum: number = LEVELS[(configured() ?? "info") as Level] ?? LEVELS.info;
+
+/**
+ * Changes the level used when `CODEX_EXEC_SERVER_LOG` is not set: the client commands (`exec`,
+ * `fs`) own the user's terminal and show no internal log lines unless asked.
+ *
+ * @example
+ * ```ts
+ * setDefaultLogLevel("off");
+ * ```
+ */
+export function setDefaultLogLevel(level: Level): void {
+  if (configured() === undefined) minimum = LEVELS[level];
+}
 const encoder = new TextEncoder();
 
 function write(level: Level, message: string): void {
