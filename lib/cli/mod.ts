@@ -58,6 +58,12 @@ export async function runCli(args: string[]): Promise<number> {
     console.log(topic === undefined ? USAGE : HELP[topic]);
     return 0;
   }
+  if (args[0] === FS_HELPER_SUBCOMMAND) {
+    // The sandboxed-fs helper of a compiled or bundled server (see lib/fs/sandboxed.ts).
+    const { serveHelper } = await import("../fs/sandbox_helper.ts");
+    await serveHelper();
+    return 0;
+  }
   let [name, rest] = args.length > 0 && !args[0].startsWith("-")
     ? [args[0], args.slice(1)]
     : ["serve", args];
