@@ -146,7 +146,7 @@ function missingParentMessage(command: string, ctx: FsContext, err: unknown): st
     return `cannot create ${ctx.currentPath}: its parent ${parent} does not exist; use ` +
       "`fs mkdir -p` to create the parents too";
   }
-  if (command === "put" && err.method === Method.fsWriteFile) {
+  if (command === "put" && (err.method === Method.fsWriteFile || err.method === Method.fsOpen)) {
     return `cannot write ${ctx.currentPath}: the remote folder ${parent} does not exist; ` +
       `create it first with \`fs mkdir -p ${parent}\``;
   }
@@ -264,10 +264,30 @@ const HANDLERS: Record<string, Handler> = {
     // Download next to the target and rename at the end: a failed transfer leaves no
     // half-written file under the real name.
     const partial = `${local}.codex-part`;
-    let file: Deno.FsFile;
+    const bar = ctx.progress(`get ${basename(source)}`, meta.size);
+    // Ctrl-C mid-download: no half file under either name is left behind. Listening before the
+    // file exists, so that no moment has a partial file and no listener.
+    let file: Deno.FsFile | undefined;
+    const onInterrupt = () => {
+      bar.finish();
+      try {
+        file?.close();
+      } catch {
+        // already closed
+      }
+      try {
+        Deno.removeSync(partial);
+      } catch {
+        // never created, or already gone
+      }
+      console.error(`\nfs get: interrupted; removed the partial download ${partial}`);
+      Deno.exit(INTERRUPTED_EXIT);
+    };
+    Deno.addSignalListener("SIGINT", onInterrupt);
     try {
       file = await Deno.open(partial, { write: true, create: true, truncate: true });
     } catch (err) {
+      Deno.removeSignalListener("SIGINT", onInterrupt);
       if (err instanceof Deno.errors.NotFound) {
         throw new FsCommandError(
           `cannot write ${local}: the local folder ${dirname(local)} does not exist; create it ` +
@@ -276,20 +296,6 @@ const HANDLERS: Record<string, Handler> = {
       }
       throw new FsCommandError(`cannot write ${partial}: ${(err as Error).message}`);
     }
-    const bar = ctx.progress(`get ${basename(source)}`, meta.size);
-    // Ctrl-C mid-download: no half file under either name is left behind.
-    const onInterrupt = () => {
-      bar.finish();
-      try {
-        file.close();
-        Deno.removeSync(partial);
-      } catch {
-        // already gone
-      }
-      console.error(`\nfs get: interrupted; removed the partial download ${partial}`);
-      Deno.exit(INTERRUPTED_EXIT);
-    };
-    Deno.addSignalListener("SIGINT", onInterrupt);
     try {
       for await (const chunk of ctx.client.readFileStream(source)) {
         await writeAll(file, chunk);

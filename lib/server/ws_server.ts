@@ -5,6 +5,7 @@
  */
 import { acceptWebSocket, type HttpListener, serveHttp } from "../transport/http_listener.ts";
 import { websocketTransport } from "../transport/websocket.ts";
+import { log } from "../util/log.ts";
 import type { ExecServerCore } from "./core.ts";
 import { authenticateUpgrade, type WebSocketAuthConfig } from "./ws_auth.ts";
 
