@@ -190,6 +190,17 @@ export class RelayEndpoint implements StreamHost {
       return;
     }
     if (kind === "heartbeat" || kind === "resume") return;
+    if (
+      kind === "data" && frame.ack === undefined &&
+      (frame.body.value.segmentCount !== 1 || frame.body.value.segmentIndex !== 0)
+    ) {
+      // A first frame without acks comes from a legacy peer, which never segments: malformed.
+      // Dropped without a stream or a reset ("the executor never sends reset in legacy mode").
+      this.#options.log(
+        `relay: ${this.linkLabel}: dropped a malformed first data frame for stream ${frame.streamId} (segment ${frame.body.value.segmentIndex}/${frame.body.value.segmentCount} from a peer that never negotiated segmentation)`,
+      );
+      return;
+    }
     // Only a fresh start creates a stream: a legacy harness's data seq 0, or our harness's
     // hello (`ack_frame` acknowledging nothing). Anything else comes from a stream this
     // executor does not know (e.g. it restarted): tell the peer instead of hanging it.

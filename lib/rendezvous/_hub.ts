@@ -194,7 +194,7 @@ export class ExecutorHub {
   #peekRoutable(peer: Peer, bytes: Uint8Array): ReturnType<typeof peekFrame> | undefined {
     const frame = peekFrame(bytes);
     if (frame && frame.version === 1 && frame.streamId !== "") return frame;
-    this.#drop(peer, "not a version-1 relay frame with a stream_id");
+    this.#drop(peer, "not a canonical version-1 relay frame with a stream_id");
     return undefined;
   }
 

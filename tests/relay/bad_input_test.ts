@@ -66,9 +66,9 @@ Deno.test({
     peer.send(rawResume(""));
     peer.send(rawResume("   "));
     peer.send(rawResume("x".repeat(200)));
-    // Invalid segment fields on a new stream -> that stream is reset.
+    // A first data frame with segment fields a legacy (never acking) peer cannot send:
+    // malformed, dropped without a stream or a reset (legacy executors never send reset).
     peer.send(rawData("bad-seg", 0, "{}", { count: 0 }));
-    // Segmentation from a peer that never negotiated it.
     peer.send(rawData("legacy-seg", 0, "{}", { index: 0, count: 2 }));
     // A reliable peer acking a seq we never sent.
     peer.send(rawAck("bad-ack"));
@@ -96,7 +96,7 @@ Deno.test({
       5000,
       "resets",
       () =>
-        ["bad-seg", "legacy-seg", "bad-ack", "count", "noise", "ghost"].every((id) =>
+        ["bad-ack", "count", "noise", "ghost"].every((id) =>
           framesFor(id).some((f) => f.body.case === "reset")
         ),
     );
@@ -113,8 +113,6 @@ Deno.test({
     ]);
     for (
       const [id, reason] of [
-        ["bad-seg", "relay_protocol_error"],
-        ["legacy-seg", "relay_protocol_error"],
         ["bad-ack", "relay_protocol_error"],
         ["count", "relay_protocol_error"],
         ["noise", "noise_not_supported"],
@@ -124,12 +122,17 @@ Deno.test({
       assert.ok(reset?.body.case === "reset");
       assert.equal(reset.body.value.reason, reason, id);
     }
+    // Sent before the streams whose resets arrived, on the same ordered link: nothing came back.
+    assert.deepEqual(framesFor("bad-seg"), []);
+    assert.deepEqual(framesFor("legacy-seg"), []);
+    assert.ok(!inbound.has("bad-seg") && !inbound.has("legacy-seg"), "no stream was created");
+    assert.ok(logged(/malformed first data frame for stream legacy-seg/), "malformed logged");
     assert.ok(logged(/undecodable relay frame/), "garbage logged");
     assert.ok(logged(/text message/), "text logged");
     assert.ok(logged(/version 2/), "version logged");
     assert.ok(logged(/empty stream_id/), "empty id logged");
     assert.ok(logged(/200 bytes, over the 128-byte limit/), "long id logged");
-    assert.ok(logged(/bad-seg.*segment_count 0/), "bad segment logged");
+    assert.ok(logged(/stream bad-seg \(segment 0\/0/), "bad segment logged");
     assert.ok(logged(/legacy-seg.*never negotiated/), "legacy segmentation logged");
     assert.ok(logged(/bad-ack.*ack 5 for an unsent seq/), "bad ack logged");
     assert.ok(logged(/count.*segment_count 1000000 exceeds 102400/), "count logged");

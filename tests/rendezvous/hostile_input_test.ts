@@ -4,7 +4,13 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { startRendezvousProcess } from "../remote/_chain.ts";
+import { decodeFrame } from "../../lib/relay/mod.ts";
+import { connectHarnessStream } from "../../lib/relay/mod.ts";
+import { resolveHarnessUrl } from "../../lib/registry/mod.ts";
+import { peekFrame } from "../../lib/rendezvous/_frame_peek.ts";
+import { openWebSocket } from "../../lib/transport/open_websocket.ts";
+import { TestClient } from "../_harness.ts";
+import { startRemoteProcess, startRendezvousProcess } from "../remote/_chain.ts";
 import { within } from "../relay/_helpers.ts";
 import { RawWebSocket, rssMiB } from "../transport/_raw_ws.ts";
 
@@ -62,4 +68,83 @@ Deno.test({
   assert.equal(ready.status, 200);
   await ready.body?.cancel();
   assert.equal((await register(base, "exec-after", "{}")).status, 200);
+});
+
+/**
+ * A frame the old peek routed by its first `stream_id` ("attacker") while protobuf-es reads the
+ * second one, hidden behind a wire type the peek skipped (field 2 as fixed64: 8 bytes that are
+ * also a length-prefixed string).
+ */
+function hijackFrame(ownStream: string, victimStream: string, reason: string): Uint8Array {
+  const enc = new TextEncoder();
+  const own = enc.encode(ownStream);
+  const victim = enc.encode(victimStream);
+  assert.equal(victim.length, 7, "the fixed64 trick needs a 7-byte victim id");
+  const why = enc.encode(reason);
+  return new Uint8Array([
+    0x08,
+    0x01,
+    0x12,
+    own.length,
+    ...own,
+    0x11,
+    victim.length,
+    ...victim,
+    0x42,
+    why.length + 2,
+    0x0a,
+    why.length,
+    ...why,
+  ]);
+}
+
+Deno.test({
+  name: "rendezvous: a non-canonical frame naming another harness's stream is dropped, not routed",
+  ...TEST,
+}, async () => {
+  const frame = hijackFrame("attacker", "victim7", "pwned");
+  // The disagreement being closed: the endpoint decoder reads the victim's stream.
+  assert.equal(decodeFrame(frame).streamId, "victim7");
+  assert.equal(peekFrame(frame), undefined);
+
+  await using rendezvous = await startRendezvousProcess({ token: TOKEN });
+  const base = rendezvous.firstLine;
+  await using remote = await startRemoteProcess(base, "exec-hijack", { token: TOKEN });
+  const victimUrl = await resolveHarnessUrl({
+    registry: base,
+    executorId: "exec-hijack",
+    token: TOKEN,
+  });
+  const victim = new TestClient(await connectHarnessStream(victimUrl, { streamId: "victim7" }));
+  try {
+    await victim.initialize();
+    const attackerUrl = await resolveHarnessUrl({
+      registry: base,
+      executorId: "exec-hijack",
+      token: TOKEN,
+    });
+    const attacker = await openWebSocket(attackerUrl);
+    try {
+      attacker.send(frame);
+      await rendezvous.waitForStderr("not a canonical version-1 relay frame");
+    } finally {
+      attacker.close();
+    }
+    // The victim's stream was neither reset nor fed: its session still answers.
+    const started = await within(
+      10_000,
+      "victim call",
+      victim.call("process/start", {
+        processId: "p1",
+        argv: ["true"],
+        cwd: "/",
+        env: {},
+        tty: false,
+      }),
+    );
+    assert.ok(started);
+    assert.doesNotMatch(remote.stderr(), /pwned/);
+  } finally {
+    await victim.close();
+  }
 });
