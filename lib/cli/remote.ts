@@ -2,7 +2,9 @@
  * `remote`: register with a registry and serve harness sessions over its rendezvous.
  * @module
  */
-import { RegistryError, REMOTE_TOKEN_ENV, tokenFromEnv } from "../registry/mod.ts";
+import { BearerToken, RegistryError, REMOTE_TOKEN_ENV, tokenFromEnv } from "../registry/mod.ts";
+import { scrubEnvironmentVariable } from "../util/scrub_env.ts";
+import { readTokenFile } from "./_flag_files.ts";
 import { RemoteExecutor } from "../remote/mod.ts";
 import { applySandboxFlag, SANDBOX_FLAG_OPTION, SANDBOX_FLAG_USAGE } from "./_sandbox_flag.ts";
 import { createServerCore } from "../server/mod.ts";
@@ -27,11 +29,15 @@ Options:
   --executor-id ID      executor id: ASCII letters, digits, '-' or '_'
   --name NAME           display name (default codex-exec-server)
   --label KEY=VALUE     a label sent with the registration (repeatable)
+  --token-file PATH     the registry's bearer token (the file's trimmed contents, re-read
+                        when the registry refuses it); instead of the environment variable
 ${SANDBOX_FLAG_USAGE}
   -h, --help            show this help
 
 Environment:
-  ${REMOTE_TOKEN_ENV}   bearer token for the registry (required)
+  ${REMOTE_TOKEN_ENV}   bearer token for the registry (required
+      without --token-file). Read once at start, then removed from the environment and blanked
+      in /proc/<pid>/environ, so the commands this executor runs cannot read it.
 `;
 
 function parseLabels(values: string[]): Record<string, string> {
@@ -60,6 +66,7 @@ export async function runRemote(args: string[]): Promise<number> {
       "executor-id": { type: "string" },
       name: { type: "string" },
       label: { type: "string", multiple: true, default: [] },
+      "token-file": { type: "string" },
       ...SANDBOX_FLAG_OPTION,
       help: { type: "boolean", short: "h" },
     },
@@ -80,14 +87,30 @@ export async function runRemote(args: string[]): Promise<number> {
   });
   let executor: RemoteExecutor;
   try {
-    tokenFromEnv(); // fail before anything starts when the token is missing
+    const tokenFile = values["token-file"];
+    let token = tokenFile === undefined
+      ? tokenFromEnv() // fails before anything starts when the token is missing
+      : new BearerToken(await readTokenFile("--token-file", tokenFile));
+    // Commands we run are the same user: they could read the variable from our children's
+    // environment or from /proc/<our pid>/environ. Keep the token in memory only.
+    scrubEnvironmentVariable(REMOTE_TOKEN_ENV);
+    const readToken = () => {
+      if (tokenFile === undefined) return token;
+      try {
+        const text = Deno.readTextFileSync(tokenFile).trim();
+        if (text !== "") token = new BearerToken(text);
+      } catch (error) {
+        log.warn(`remote: cannot re-read --token-file ${tokenFile}: ${(error as Error).message}`);
+      }
+      return token;
+    };
     executor = new RemoteExecutor({
       registry: values.remote,
       executorId: values["executor-id"],
       name: values.name,
       labels,
       metadata: { version: VERSION, os: Deno.build.os, arch: Deno.build.arch },
-      readToken: () => tokenFromEnv(),
+      readToken,
       serve: (transport) => core.serve(transport),
       initialBackoffMs: envInteger("CODEX_EXEC_SERVER_REMOTE_INITIAL_BACKOFF_MS"),
       maxBackoffMs: envInteger("CODEX_EXEC_SERVER_REMOTE_MAX_BACKOFF_MS"),
@@ -111,7 +134,9 @@ export async function runRemote(args: string[]): Promise<number> {
     if (!(error instanceof RegistryError)) throw error;
     if (error.code === "auth") {
       console.error(
-        `error: authentication failed: ${error.message}; check ${REMOTE_TOKEN_ENV}`,
+        `error: authentication failed: ${error.message}; check ${
+          values["token-file"] === undefined ? REMOTE_TOKEN_ENV : "--token-file"
+        }`,
       );
     } else {
       console.error(`error: registration failed: ${error.message}`);

@@ -550,7 +550,7 @@ export class ExecServerClient implements ProcessHost, AsyncDisposable {
       .path;
   }
 
-  /** `fs/readFile`: the whole file in one message (server limit 512 MiB); see {@link readFileStream}. */
+  /** `fs/readFile`: the whole file in one message (server limit 47.9 MiB); see {@link readFileStream}. */
   async readFile(path: string): Promise<Uint8Array> {
     const result = await this.call(Method.fsReadFile, { path: remoteUri(path) }) as {
       dataBase64: string;

@@ -3,6 +3,7 @@
  * `fs/open` shares.
  * @module
  */
+import { MAX_MESSAGE_BYTES } from "../transport/types.ts";
 import { constants } from "node:fs";
 import fsp from "node:fs/promises";
 import { invalidRequest } from "../jsonrpc/errors.ts";
@@ -11,14 +12,17 @@ import { ioError } from "./io_error.ts";
 import { heldIoError, holdParentNoFollow } from "./_held_directory.ts";
 
 /**
- * Files above this size (512 MiB) are refused by `fs/readFile`.
+ * Files above this size (47.9 MiB) are refused by `fs/readFile` with upstream's error text: the
+ * file's base64 in one JSON-RPC result must fit the 64 MiB transport limit (upstream's limit,
+ * 512 MiB, answers messages up to 683 MiB that no 64 MiB client can receive, and building such a
+ * string aborted V8). Read bigger files with `fs/open` + `fs/readBlock`.
  *
  * @example
  * ```ts
  * if ((await Deno.stat(path)).size > READ_FILE_LIMIT) console.log("use fs/open instead");
  * ```
  */
-export const READ_FILE_LIMIT = 512 * 1024 * 1024;
+export const READ_FILE_LIMIT = Math.floor((MAX_MESSAGE_BYTES - 64 * 1024) / 4) * 3;
 
 /** Options shared by the path-based file operations. */
 export interface FollowOptions {

@@ -3,7 +3,8 @@
  * notifications.
  * @module
  */
-import { internalError } from "../jsonrpc/errors.ts";
+import { internalError, RpcError } from "../jsonrpc/errors.ts";
+import { MAX_MESSAGE_BYTES } from "../transport/types.ts";
 import { encodeBase64 } from "../util/base64.ts";
 import { defineMethod, type MethodContext } from "../method/method.ts";
 import { ActiveStreams } from "./active_streams.ts";
@@ -108,6 +109,17 @@ function head(response: PerformedResponse): Omit<HttpRequestResult, "bodyBase64"
   };
 }
 
+/**
+ * Largest body `http/request` answers in one (non-streamed) result: its base64 in a JSON-RPC
+ * message must fit the 64 MiB transport limit. Bigger bodies need `streamResponse: true`.
+ *
+ * @example
+ * ```ts
+ * console.log(`bodies up to ${HTTP_BODY_LIMIT} bytes fit one result`);
+ * ```
+ */
+export const HTTP_BODY_LIMIT = Math.floor((MAX_MESSAGE_BYTES - 1024 * 1024) / 4) * 3;
+
 async function readBody(response: PerformedResponse): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   let total = 0;
@@ -115,8 +127,17 @@ async function readBody(response: PerformedResponse): Promise<Uint8Array> {
     for await (const chunk of response.body) {
       chunks.push(chunk);
       total += chunk.length;
+      // Stop reading at once (leaving the loop cancels the body): holding the rest, or a
+      // 270 MiB string of base64, is what would take the server down.
+      if (total > HTTP_BODY_LIMIT) {
+        throw internalError(
+          `http/request response body is larger than ${HTTP_BODY_LIMIT} bytes, the most one ` +
+            `result can carry; send the request with streamResponse: true`,
+        );
+      }
     }
   } catch (err) {
+    if (err instanceof RpcError) throw err;
     throw internalError(
       `failed to read http/request response body: ${describeHttpError(abortReason(response, err))}`,
     );

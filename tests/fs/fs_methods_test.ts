@@ -128,17 +128,31 @@ Deno.test({
     assert((result.path as string).includes("real%20dir"));
   });
 
-  await t.step("scenario 44: readFile refuses a file over 512 MiB", async () => {
-    const big = `${dir}/big.bin`;
-    // Sparse: takes no disk space and is refused before any byte is read.
-    await Deno.writeFile(big, new Uint8Array(0));
-    await Deno.truncate(big, 512 * 1024 * 1024 + 1);
-    await assertRpcError(
-      client.call("fs/readFile", { path: uri(big) }),
-      INVALID_REQUEST,
-      "file is too large to read: limit is 536870912 bytes",
-    );
-  });
+  await t.step(
+    "scenario 44: readFile refuses a 200 MiB file (its result could not fit 64 MiB)",
+    async () => {
+      const big = `${dir}/big.bin`;
+      // Sparse: takes no disk space and is refused before any byte is read.
+      await Deno.writeFile(big, new Uint8Array(0));
+      await Deno.truncate(big, 200 * 1024 * 1024);
+      await assertRpcError(
+        client.call("fs/readFile", { path: uri(big) }),
+        INVALID_REQUEST,
+        "file is too large to read: limit is 50282496 bytes",
+      );
+      // One byte over the limit is refused too; the server keeps answering.
+      await Deno.truncate(big, 50282496 + 1);
+      await assertRpcError(
+        client.call("fs/readFile", { path: uri(big) }),
+        INVALID_REQUEST,
+        "file is too large to read: limit is 50282496 bytes",
+      );
+      await Deno.writeTextFile(big, "small");
+      assert.deepEqual(await client.call("fs/readFile", { path: uri(big) }), {
+        dataBase64: btoa("small"),
+      });
+    },
+  );
 
   await t.step("readFile: not-a-file, FIFO without blocking, NotFound, loops", async () => {
     await Deno.mkdir(`${dir}/rf`);

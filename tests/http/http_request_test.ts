@@ -47,6 +47,33 @@ Deno.test({
   await using s = await openSession();
   const { client } = s;
 
+  await t.step(
+    "a non-streamed 200 MiB body is refused once it passes the one-result limit",
+    async () => {
+      let written = 0;
+      await using peer = rawPeer(async (_request, conn) => {
+        await writeAll(conn, `HTTP/1.1 200 OK\r\ncontent-length: ${200 * MiB}\r\n\r\n`);
+        const chunk = new Uint8Array(MiB).fill(0x61);
+        try {
+          for (let i = 0; i < 200; i++) {
+            await writeAll(conn, chunk);
+            written += MiB;
+          }
+        } catch {
+          // the server stopped reading: what we want
+        }
+      });
+      await assertRpcError(
+        client.call("http/request", { method: "GET", url: `${peer.url}/big`, requestId: "big-1" }),
+        INTERNAL,
+        "http/request response body is larger than 49545216 bytes, the most one result can carry; " +
+          "send the request with streamResponse: true",
+      );
+      assert.ok(written < 200 * MiB, `the server read all ${written / MiB} MiB`);
+      assert.deepEqual(await client.call("fs/getMetadata", { path: "file:///" }) !== null, true);
+    },
+  );
+
   await t.step("scenario 45: buffered POST with headers and body", async () => {
     await using peer = rawPeer(reply(
       "HTTP/1.1 201 Created\r\nx-mcp-test: buffered\r\ncontent-length: 13\r\n\r\nresponse-body",
