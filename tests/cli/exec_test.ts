@@ -163,7 +163,8 @@ Deno.test({
     child.resize!(40, 120);
     await waitFor(/size:40 120/);
     await child.write(new Uint8Array([0x03]));
-    await waitFor(/rc=\d+[\s\S]*speed/);
+    // Wait for the local-mode line of `stty -a` (it comes after "speed ..."), not just its start.
+    await waitFor(/rc=\d+[\s\S]*speed[\s\S]*echoke/);
     assert.match(text, /rc=130/);
     const modes = text.slice(text.indexOf("rc=130"));
     assert.match(modes, /(^|\s)icanon(\s|$)/m, "canonical mode restored");

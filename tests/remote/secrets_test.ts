@@ -15,6 +15,7 @@ function environOf(pid: number): string {
 
 Deno.test({
   name: "remote: the bearer token from the environment is gone from /proc/<pid>/environ",
+  timeout: 60_000,
   ...TEST,
 }, async () => {
   await using rendezvous = await startRendezvousProcess({ token: TOKEN });
@@ -29,6 +30,7 @@ Deno.test({
 
 Deno.test({
   name: "remote: --token-file registers without the token in any environment",
+  timeout: 60_000,
   ...TEST,
 }, async () => {
   await using rendezvous = await startRendezvousProcess({ token: TOKEN });

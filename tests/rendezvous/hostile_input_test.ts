@@ -100,6 +100,7 @@ function hijackFrame(ownStream: string, victimStream: string, reason: string): U
 
 Deno.test({
   name: "rendezvous: a non-canonical frame naming another harness's stream is dropped, not routed",
+  timeout: 60_000,
   ...TEST,
 }, async () => {
   const frame = hijackFrame("attacker", "victim7", "pwned");
