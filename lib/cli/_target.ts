@@ -27,7 +27,8 @@ import { readTokenFile } from "./_flag_files.ts";
  *
  * @example
  * ```ts
- * parseArgs({ args, options: { ...TARGET_OPTIONS, help: { type: "boolean" } } });
+ * import { parseArgs } from "node:util";
+ * parseArgs({ args: Deno.args, options: { ...TARGET_OPTIONS, help: { type: "boolean" } } });
  * ```
  */
 export const TARGET_OPTIONS = {

@@ -9,6 +9,7 @@
  *
  * @example
  * ```ts
+ * declare function session(): Promise<void>;
  * const restore = enterRawMode();
  * try { await session(); } finally { restore(); }
  * ```

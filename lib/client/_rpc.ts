@@ -55,6 +55,8 @@ const decoder = new TextDecoder();
 /**
  * @example
  * ```ts
+ * import type { MessageTransport } from "../transport/types.ts";
+ * declare const transport: MessageTransport;
  * const rpc = new RpcConnection(transport, { onNotification() {}, onClose() {} });
  * await rpc.request("environment/status", undefined);
  * ```

@@ -14,6 +14,7 @@ import { ConnectError } from "./errors.ts";
  *
  * @example
  * ```ts
+ * declare const pgid: number;
  * setTimeout(() => Deno.kill(-pgid, "SIGKILL"), STDIO_KILL_GRACE_MS);
  * ```
  */

@@ -32,6 +32,7 @@ import { readFileStream, type ReadFileStreamOptions } from "./file_stream.ts";
  *
  * @example
  * ```ts
+ * declare const url: string;
  * await ExecServerClient.connect(url, { initializeTimeoutMs: 2 * DEFAULT_INITIALIZE_TIMEOUT_MS });
  * ```
  */
@@ -41,6 +42,7 @@ export const DEFAULT_INITIALIZE_TIMEOUT_MS = 10_000;
  *
  * @example
  * ```ts
+ * declare const url: string;
  * await ExecServerClient.connect(url, { recoveryTimeoutMs: DEFAULT_RECOVERY_TIMEOUT_MS / 5 });
  * ```
  */
@@ -50,6 +52,7 @@ export const DEFAULT_RECOVERY_TIMEOUT_MS = 25_000;
  *
  * @example
  * ```ts
+ * declare const url: string;
  * await ExecServerClient.connect(url, { recoveryRetryMs: DEFAULT_RECOVERY_RETRY_MS * 5 });
  * ```
  */
@@ -61,6 +64,9 @@ export const DEFAULT_RECOVERY_RETRY_MS = 100;
  *
  * @example
  * ```ts
+ * import type { ExecServerClient } from "./client.ts";
+ * declare const client: ExecServerClient;
+ * declare const data: Uint8Array;
  * if (data.length <= MAX_WRITE_FILE_BYTES) await client.writeFile("/tmp/f", data);
  * ```
  */
@@ -138,6 +144,8 @@ export interface StartOptions {
  *
  * @example
  * ```ts
+ * import type { ExecServerClient } from "./client.ts";
+ * declare const client: ExecServerClient;
  * const stats: RecoveryStats = client.recoveryStats;
  * console.log(stats.count, stats.lastMs);
  * ```
@@ -471,6 +479,8 @@ export class ExecServerClient implements ProcessHost, AsyncDisposable {
    *
    * @example
    * ```ts
+   * import type { ExecServerClient } from "./client.ts";
+   * declare const client: ExecServerClient;
    * const proc = await client.start(["sh", "-c", "read x; echo got $x"], { pipeStdin: true });
    * await proc.write("hello\n");
    * await proc.closeStdin();
@@ -605,6 +615,8 @@ export class ExecServerClient implements ProcessHost, AsyncDisposable {
    *
    * @example
    * ```ts
+   * import type { ExecServerClient } from "./client.ts";
+   * declare const client: ExecServerClient;
    * const file = await Deno.open("copy.bin", { write: true, create: true });
    * await client.readFileStream("/var/log/big.log").pipeTo(file.writable);
    * ```
@@ -619,6 +631,8 @@ export class ExecServerClient implements ProcessHost, AsyncDisposable {
    *
    * @example
    * ```ts
+   * import type { ExecServerClient } from "./client.ts";
+   * declare const client: ExecServerClient;
    * if (client.hasCapability("fileWriteStreaming")) {
    *   await client.writeFileStream("/srv/big.iso", (await Deno.open("big.iso")).readable);
    * }

@@ -72,6 +72,7 @@ export interface WebSocketConnectorOptions {
  *
  * @example
  * ```ts
+ * declare const url: string;
  * websocketConnector(url, { connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS / 2 });
  * ```
  */

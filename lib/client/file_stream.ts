@@ -12,6 +12,8 @@ import { RemoteCallError } from "./errors.ts";
  *
  * @example
  * ```ts
+ * import type { ExecServerClient } from "./client.ts";
+ * declare const client: ExecServerClient;
  * client.readFileStream("/var/log/big.log", { blockSize: MAX_READ_BLOCK / 4 });
  * ```
  */
@@ -51,6 +53,8 @@ function newHandleId(): string {
 /**
  * @example
  * ```ts
+ * import type { ExecServerClient } from "./client.ts";
+ * declare const client: ExecServerClient;
  * const stream = readFileStream(client, "file:///etc/hosts", { readAhead: 2 });
  * for await (const chunk of stream) await Deno.stdout.write(chunk);
  * ```

@@ -12,6 +12,10 @@ import { encodeBase64 } from "../util/base64.ts";
  *
  * @example
  * ```ts
+ * import type { ExecServerClient } from "./client.ts";
+ * declare const client: ExecServerClient;
+ * declare const source: ReadableStream<Uint8Array>;
+ * declare const uri: string;
  * await writeFileStream(client, uri, source, { blockSize: MAX_WRITE_BLOCK });
  * ```
  */
@@ -22,7 +26,8 @@ export const MAX_WRITE_BLOCK = 1024 * 1024;
  *
  * @example
  * ```ts
- * const options: WriteFileStreamOptions = { writeAhead: 4, onProgress: (n) => bar.advance(n) };
+ * let written = 0;
+ * const options: WriteFileStreamOptions = { writeAhead: 4, onProgress: (n) => written += n };
  * ```
  */
 export interface WriteFileStreamOptions {
@@ -66,6 +71,8 @@ async function* blocks(source: ReadableStream<Uint8Array>, size: number) {
  *
  * @example
  * ```ts
+ * import type { ExecServerClient } from "./client.ts";
+ * declare const client: ExecServerClient;
  * const file = await Deno.open("big.iso");
  * await writeFileStream(client, "file:///srv/big.iso", file.readable);
  * ```

@@ -8,7 +8,7 @@
  *
  * @example
  * ```ts
- * import { ExecServerClient, stdioConnector } from "./lib/client/mod.ts";
+ * import { ExecServerClient, stdioConnector } from "./mod.ts";
  *
  * await using client = await ExecServerClient.connect("ws://127.0.0.1:4000", {
  *   token: Deno.env.get("CODEX_EXEC_SERVER_TOKEN"),

@@ -17,6 +17,7 @@ import type { ProcessFailedError } from "./errors.ts";
  *
  * @example
  * ```ts
+ * declare const proc: ExecProcess;
  * for await (const chunk of proc) console.log(chunk.seq, chunk.stream, chunk.data.length);
  * ```
  */
@@ -31,6 +32,8 @@ export interface OutputChunk {
  *
  * @example
  * ```ts
+ * import type { ExecServerClient } from "./client.ts";
+ * declare const client: ExecServerClient;
  * const host: ProcessHost = { call: (method, params) => client.call(method, params) };
  * ```
  */

@@ -127,8 +127,9 @@ export function holdParentNoFollow(path: string, options: HoldOptions = {}): Hel
  *
  * @example
  * ```ts
+ * declare const path: string;
  * try {
- *   await Deno.lstat(entry.path);
+ *   await Deno.lstat(path);
  * } catch (err) {
  *   throw heldIoError(err, { operation: "lstat", path });
  * }

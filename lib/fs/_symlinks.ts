@@ -9,6 +9,8 @@
  *
  * @example
  * ```ts
+ * declare const err: Error;
+ * declare function retryWithFollow(): void;
  * if (err.message.startsWith(PATH_CONTAINS_SYMLINK)) retryWithFollow();
  * ```
  */

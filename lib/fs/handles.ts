@@ -15,6 +15,8 @@ import { type FollowOptions, type OpenMode, openRegularFile } from "./read_write
  *
  * @example
  * ```ts
+ * import type { FileHandleTable } from "./handles.ts";
+ * declare const table: FileHandleTable;
  * if (table.size >= MAX_OPEN_HANDLES) console.log("close a handle first");
  * ```
  */
@@ -24,6 +26,8 @@ export const MAX_OPEN_HANDLES = 128;
  *
  * @example
  * ```ts
+ * import type { FileHandleTable } from "./handles.ts";
+ * declare const table: FileHandleTable;
  * await table.readBlock("h1", { offset: 0, len: MAX_BLOCK_LENGTH });
  * ```
  */

@@ -74,6 +74,7 @@ function contextOf(err: Error & { syscall?: unknown; path?: unknown; dest?: unkn
  *
  * @example
  * ```ts
+ * declare const path: string;
  * try {
  *   await Deno.stat(path);
  * } catch (err) {
@@ -105,6 +106,7 @@ export function ioError(err: unknown, context: IoErrorContext = {}): RpcError {
  *
  * @example
  * ```ts
+ * declare const path: string;
  * const info = await mapIoErrors(() => Deno.stat(path), { operation: "stat", path });
  * ```
  */
@@ -124,7 +126,8 @@ export async function mapIoErrors<T>(
  *
  * @example
  * ```ts
- * if (isNotFound(err)) return; // already gone
+ * declare const err: unknown;
+ * if (!isNotFound(err)) throw err; // gone already is fine
  * ```
  */
 export function isNotFound(err: unknown): boolean {

@@ -26,6 +26,9 @@ import { invalidParams } from "../jsonrpc/errors.ts";
  *
  * @example
  * ```ts
+ * import type { MethodContext } from "../method/method.ts";
+ * import { FileHandleTable } from "./handles.ts";
+ * declare const ctx: MethodContext;
  * const table = ctx.connection.resource(FILE_HANDLES_RESOURCE, () => new FileHandleTable());
  * ```
  */
@@ -36,6 +39,8 @@ export const FILE_HANDLES_RESOURCE = "fs.handles";
  *
  * @example
  * ```ts
+ * import type { MethodContext } from "../method/method.ts";
+ * declare const ctx: MethodContext;
  * await fileHandles(ctx).close("h1");
  * ```
  */

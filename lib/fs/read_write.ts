@@ -19,6 +19,7 @@ import { heldIoError, holdParentNoFollow } from "./_held_directory.ts";
  *
  * @example
  * ```ts
+ * declare const path: string;
  * if ((await Deno.stat(path)).size > READ_FILE_LIMIT) console.log("use fs/open instead");
  * ```
  */

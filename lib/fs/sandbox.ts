@@ -13,6 +13,7 @@ import type { SandboxContext } from "../protocol/sandbox.ts";
  *
  * @example
  * ```ts
+ * declare const err: Error;
  * if (err.message === SANDBOXED_STREAMING_UNSUPPORTED) console.log("use fs/readFile");
  * ```
  */
@@ -25,7 +26,7 @@ export const SANDBOXED_STREAMING_UNSUPPORTED =
  *
  * @example
  * ```ts
- * rejectSandboxedStreaming(params.sandbox); // no-op for null, `disabled`, `external`
+ * rejectSandboxedStreaming(null); // no-op for null, `disabled`, `external`
  * ```
  */
 export function rejectSandboxedStreaming(sandbox: SandboxContext | null | undefined): void {

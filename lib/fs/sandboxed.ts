@@ -72,6 +72,10 @@ function planCwd(sandbox: SandboxContext): string {
  *
  * @example
  * ```ts
+ * import { pathFromUri } from "../protocol/file_uri.ts";
+ * import { writeFileBase64 } from "./read_write.ts";
+ * import { writeFileParams } from "../protocol/fs.ts";
+ * const params = writeFileParams.parse({ path: "file:///tmp/a.txt", dataBase64: "aGk=" });
  * const result = await runSandboxed("fs/writeFile", params, () =>
  *   writeFileBase64(pathFromUri(params.path), params.dataBase64, params)
  * );

@@ -16,6 +16,7 @@ import { log } from "../util/log.ts";
  *
  * @example
  * ```ts
+ * declare const missing: string[];
  * if (missing.length > MAX_WATCH_PATHS) console.log("split the watch");
  * ```
  */
@@ -184,6 +185,7 @@ class ActiveWatch {
  *
  * @example
  * ```ts
+ * declare function notify(method: string, params: unknown): void;
  * using watches = new MissingWatches((watchId) => notify("fs/missingChanged", { watchId }));
  * await watches.watch({ watchId: 1, missing: ["/repo/.git"], present: null }); // true
  * ```

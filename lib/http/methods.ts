@@ -27,6 +27,7 @@ import {
  *
  * @example
  * ```ts
+ * const body = new Uint8Array(1 << 20);
  * const pieces = Math.ceil(body.length / MAX_BODY_DELTA_BYTES); // deltas needed
  * ```
  */
@@ -36,6 +37,9 @@ export const MAX_BODY_DELTA_BYTES = 1024 * 1024;
  *
  * @example
  * ```ts
+ * import type { MethodContext } from "../method/method.ts";
+ * import { ActiveStreams } from "./active_streams.ts";
+ * declare const ctx: MethodContext;
  * const streams = ctx.connection.resource(ACTIVE_STREAMS_RESOURCE, () => new ActiveStreams());
  * ```
  */

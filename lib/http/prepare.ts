@@ -27,6 +27,7 @@ const HEADER_VALUE = /^[\t\x20-\x7e]*$/;
  *
  * @example
  * ```ts
+ * import { httpRequestParams } from "../protocol/http.ts";
  * const request = prepareRequest(httpRequestParams.parse({
  *   method: "GET",
  *   url: "http://127.0.0.1:8080/",

@@ -50,6 +50,9 @@ export interface PerformedResponse extends WireResponse {
  *
  * @example
  * ```ts
+ * import type { PreparedRequest } from "./prepare.ts";
+ * declare const connectionSignal: AbortSignal;
+ * declare const prepared: PreparedRequest;
  * const response = await performRequest(prepared, { signal: connectionSignal });
  * try {
  *   console.log(response.status);

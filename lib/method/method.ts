@@ -59,6 +59,7 @@ export type MethodTable = Record<string, MethodSpec<any>>;
  *
  * @example
  * ```ts
+ * import { z } from "zod";
  * const status = defineMethod({
  *   family: "environment status",
  *   params: z.unknown(),

@@ -41,6 +41,10 @@ function fieldName(path: PropertyKey[]): string {
  *
  * @example
  * ```ts
+ * import { invalidParams } from "../jsonrpc/errors.ts";
+ * import { z } from "zod";
+ * const schema = z.object({ processId: z.string() });
+ * const params: unknown = { processId: 7 };
  * const r = schema.safeParse(params, { reportInput: true });
  * if (!r.success) throw invalidParams(formatParamsError(r.error));
  * ```

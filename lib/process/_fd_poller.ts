@@ -29,6 +29,8 @@ interface Waiter {
  *
  * @example
  * ```ts
+ * import { POLLIN } from "./_libc.ts";
+ * declare const master: number;
  * const revents = await sharedPoller().wait(master, POLLIN);
  * ```
  */
@@ -110,6 +112,8 @@ let shared: FdPoller | undefined;
  *
  * @example
  * ```ts
+ * import { POLLOUT } from "./_libc.ts";
+ * declare const master: number;
  * await sharedPoller().wait(master, POLLOUT);
  * ```
  */

@@ -143,6 +143,7 @@ function setNonblocking(fd: number): void {
  *
  * @example
  * ```ts
+ * declare const master: number;
  * setWindowSize(master, 40, 120);
  * ```
  */
@@ -157,6 +158,7 @@ export function setWindowSize(fd: number, rows: number, cols: number): boolean {
  *
  * @example
  * ```ts
+ * declare const master: number;
  * const pgrp = foregroundGroup(master);
  * ```
  */
@@ -171,6 +173,7 @@ export function foregroundGroup(master: number): number {
  *
  * @example
  * ```ts
+ * declare const master: number;
  * const eof = eofChar(master); // 0x04 unless the child changed it
  * ```
  */
@@ -186,6 +189,8 @@ export function eofChar(master: number): number {
  *
  * @example
  * ```ts
+ * declare const master: number;
+ * declare const scratch: Uint8Array;
  * const n = readNow(master, scratch);
  * ```
  */
@@ -198,6 +203,8 @@ export function readNow(fd: number, buffer: Uint8Array): number {
  *
  * @example
  * ```ts
+ * declare const bytes: Uint8Array;
+ * declare const master: number;
  * const n = writeNow(master, bytes);
  * ```
  */
@@ -211,6 +218,7 @@ export function writeNow(fd: number, bytes: Uint8Array): number {
  *
  * @example
  * ```ts
+ * declare const master: number;
  * if (pollNow(master, POLLIN) & POLLHUP) console.log("no slave left");
  * ```
  */
@@ -227,6 +235,8 @@ export function pollNow(fd: number, events: number): number {
  *
  * @example
  * ```ts
+ * declare const master: number;
+ * declare const wakeRead: number;
  * const [masterEvents] = await pollWait([[master, POLLIN], [wakeRead, POLLIN]]);
  * ```
  */
@@ -267,6 +277,7 @@ export function openPipe(): [number, number] {
  *
  * @example
  * ```ts
+ * declare const pgid: number;
  * if (pgid !== ownProcessGroup()) Deno.kill(-pgid, "SIGKILL");
  * ```
  */
@@ -279,6 +290,7 @@ export function ownProcessGroup(): number {
  *
  * @example
  * ```ts
+ * declare const master: number;
  * closeFd(master);
  * ```
  */

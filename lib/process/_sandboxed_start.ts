@@ -34,7 +34,8 @@ export interface SandboxedCommand extends CommandRequest {
  *
  * @example
  * ```ts
- * const started = await sandboxCommand(request, params.sandbox);
+ * declare const request: CommandRequest;
+ * const started = await sandboxCommand(request, null);
  * started.sandboxType; // "linuxSeccomp" when confined
  * ```
  */

@@ -40,6 +40,7 @@ export interface ManagedProcessOptions {
 /**
  * @example
  * ```ts
+ * import { DEFAULT_RETENTION } from "./output_retention.ts";
  * const p = new ManagedProcess("proc-1", { retention: DEFAULT_RETENTION, sink: () => null, onClosed() {} });
  * ```
  */

@@ -59,6 +59,7 @@ export interface ProcessHandlers {
  *
  * @example
  * ```ts
+ * import { PipeSpawner } from "./pipe_spawner.ts";
  * const process = processHandlers({ spawners: { pipe: new PipeSpawner() } });
  * ```
  */

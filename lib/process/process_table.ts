@@ -40,6 +40,7 @@ export interface StartRequest extends SpawnRequest {
 /**
  * @example
  * ```ts
+ * import { PipeSpawner } from "./pipe_spawner.ts";
  * const table = new ProcessTable({ spawners: { pipe: new PipeSpawner() } });
  * ```
  */

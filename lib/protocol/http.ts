@@ -47,6 +47,7 @@ export type HttpRequestParams = z.output<typeof httpRequestParams>;
  *
  * @example
  * ```ts
+ * declare const received: { method?: string }[];
  * const deltas = received.filter((m) => m.method === BODY_DELTA_METHOD);
  * ```
  */

@@ -9,7 +9,9 @@
  *
  * @example
  * ```ts
- * await client.call(Method.processStart, params);
+ * import type { ExecServerClient } from "../client/client.ts";
+ * declare const client: ExecServerClient;
+ * await client.call(Method.environmentStatus, undefined);
  * ```
  */
 export const Method = {
@@ -51,7 +53,8 @@ export type MethodName = typeof Method[keyof typeof Method];
  *
  * @example
  * ```ts
- * if (message.method === Notification.processOutput) handleOutput(message.params);
+ * declare const message: { method: string; params: unknown };
+ * if (message.method === Notification.processOutput) console.log(message.params);
  * ```
  */
 export const Notification = {

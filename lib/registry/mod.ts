@@ -5,7 +5,11 @@
  * @example
  * ```ts
  * import { resolveHarnessUrl } from "./mod.ts";
- * const url = await resolveHarnessUrl({ registry: "http://127.0.0.1:8080", executorId: "laptop" });
+ * const url = await resolveHarnessUrl({
+ *   registry: "http://127.0.0.1:8080",
+ *   executorId: "laptop",
+ *   token: Deno.env.get("CODEX_EXEC_SERVER_REMOTE_BEARER_TOKEN") ?? "",
+ * });
  * ```
  * @module
  */

@@ -8,6 +8,7 @@
  * Websocket close reason (code 1000) of an executor socket replaced by a newer one.
  * @example
  * ```ts
+ * declare const socket: WebSocket;
  * import { EXECUTOR_REPLACED_REASON } from "./executor_replaced.ts";
  * socket.close(1000, EXECUTOR_REPLACED_REASON);
  * ```

@@ -20,6 +20,7 @@ export const KEEPALIVE_STREAM_ID = "rendezvous-keepalive";
  * The encoded keepalive frame (always the same bytes).
  * @example
  * ```ts
+ * declare const socket: WebSocket;
  * import { KEEPALIVE_FRAME } from "./keepalive.ts";
  * socket.send(KEEPALIVE_FRAME);
  * ```

@@ -6,7 +6,8 @@
  *
  * @example
  * ```ts
- * import { resolveHarnessUrl, startRendezvous } from "./mod.ts";
+ * import { startRendezvous } from "./mod.ts";
+ * import { resolveHarnessUrl } from "../registry/mod.ts";
  * const server = await startRendezvous({ hostname: "127.0.0.1", port: 0, token: "t" });
  * // ... once an executor "e1" is connected:
  * const url = await resolveHarnessUrl({ registry: server.url, executorId: "e1", token: "t" });

@@ -34,6 +34,9 @@ export interface ConfinedArgv {
  *
  * @example
  * ```ts
+ * import { sandboxRuntime } from "./runtime.ts";
+ * import type { ConfinementPlan } from "./plan.ts";
+ * declare const plan: ConfinementPlan;
  * const runtime = await sandboxRuntime();
  * if (!("reason" in runtime)) {
  *   const confined = confineArgv(plan, ["/bin/true"], { runtime, cwd: "/work", tty: false });

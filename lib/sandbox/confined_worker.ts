@@ -32,6 +32,10 @@ const STDERR_KEEP = 4096;
  *
  * @example
  * ```ts
+ * import type { SandboxRuntime } from "./runtime.ts";
+ * import type { ConfinementPlan } from "./plan.ts";
+ * declare const plan: ConfinementPlan;
+ * declare const runtime: SandboxRuntime;
  * const worker = ConfinedWorker.start(plan, ["/usr/bin/deno", "run", "helper.ts"], { runtime, env: {} });
  * const answer = await worker.call({ method: "fs/readFile", params: { path: "file:///etc/hostname" } });
  * await worker.close();

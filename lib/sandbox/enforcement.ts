@@ -42,6 +42,8 @@ export type Enforcement =
  *
  * @example
  * ```ts
+ * import type { ConfinementPlan } from "./plan.ts";
+ * declare const plan: ConfinementPlan;
  * const how = await enforcement(plan);
  * if (how.confined) console.log("bwrap at", how.runtime.bwrap);
  * ```

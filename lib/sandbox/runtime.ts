@@ -149,6 +149,8 @@ async function probe(runtime: SandboxRuntime): Promise<string | undefined> {
  *
  * @example
  * ```ts
+ * import type { SandboxRuntime } from "./runtime.ts";
+ * declare const runtime: SandboxRuntime;
  * if (!filterIntact(runtime)) throw new Error("seccomp filter file was modified");
  * ```
  */

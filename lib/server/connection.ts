@@ -47,6 +47,10 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
  *
  * @example
  * ```ts
+ * import type { MessageTransport } from "../transport/types.ts";
+ * import type { ConnectionDeps } from "./connection.ts";
+ * declare const deps: ConnectionDeps;
+ * declare const transport: MessageTransport;
  * await new ServerConnection(transport, deps).run();
  * ```
  */

@@ -21,6 +21,9 @@ export interface ExecServerCoreOptions {
 /**
  * @example
  * ```ts
+ * import type { MessageTransport } from "../transport/types.ts";
+ * import { routeTable } from "./routes.ts";
+ * declare const transport: MessageTransport;
  * const core = new ExecServerCore({ methods: routeTable() });
  * await core.serve(transport);
  * ```

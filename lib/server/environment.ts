@@ -69,7 +69,7 @@ function platformOs(): string {
  *
  * @example
  * ```ts
- * environmentInfo().shell.name; // "bash"
+ * environmentInfo().shell?.name; // "bash"
  * ```
  */
 export function environmentInfo(): EnvironmentInfo {

@@ -28,6 +28,7 @@ export interface RouteOptions {
  *
  * @example
  * ```ts
+ * import { ExecServerCore } from "./core.ts";
  * const core = new ExecServerCore({ methods: routeTable() });
  * ```
  */

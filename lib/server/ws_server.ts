@@ -36,6 +36,8 @@ export interface WebSocketServer {
  *
  * @example
  * ```ts
+ * import type { ExecServerCore } from "./core.ts";
+ * declare const core: ExecServerCore;
  * const server = await serveWebSocket(core, { hostname: "127.0.0.1", port: 0 });
  * console.log(`ws://${server.addr.hostname}:${server.addr.port}`);
  * ```

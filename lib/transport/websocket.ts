@@ -31,6 +31,7 @@ export interface WebSocketTransportOptions {
  *
  * @example
  * ```ts
+ * declare const socket: WebSocket;
  * const transport = websocketTransport(socket, { label: "exec-server websocket 127.0.0.1:1" });
  * ```
  */

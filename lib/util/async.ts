@@ -33,7 +33,7 @@ export function delay(ms: number, signal?: AbortSignal): Promise<void> {
  * @example
  * ```ts
  * const lane = new Semaphore(4);
- * await lane.run(() => work());
+ * await lane.run(() => fetch("http://127.0.0.1:8080/"));
  * ```
  */
 export class Semaphore {
@@ -80,6 +80,8 @@ export interface BackoffOptions {
  *
  * @example
  * ```ts
+ * declare const connectionSignal: AbortSignal;
+ * declare const somethingChanged: Promise<void>;
  * await settleWithin(somethingChanged, 5000, connectionSignal);
  * ```
  */
@@ -111,8 +113,10 @@ export function settleWithin(
  *
  * @example
  * ```ts
+ * declare const readable: ReadableStream<Uint8Array>;
+ * let bytes = 0;
  * for await (const chunk of readable) {
- *   handle(chunk);
+ *   bytes += chunk.length;
  *   await yieldToEventLoop();
  * }
  * ```
