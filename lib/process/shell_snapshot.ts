@@ -79,8 +79,10 @@ function restoreScript(command: string): string {
  *
  * @example
  * ```ts
+ * declare const request: ShellSnapshotRequest;
+ * declare const context: SnapshotContext;
  * using snapshots = new ShellSnapshots();
- * const argv = await snapshots.rewrite(["/bin/bash", "-lc", "ls"], request, { env, cwd });
+ * const argv = await snapshots.rewrite(["/bin/bash", "-lc", "ls"], request, context);
  * ```
  */
 export class ShellSnapshots implements Disposable {
