@@ -50,6 +50,7 @@ export class OutputRetention {
    *
    * @example
    * ```ts
+   * declare const retention: OutputRetention;
    * if (!retention.hasRoomFor(8192)) console.log("the next read would evict output");
    * ```
    */
