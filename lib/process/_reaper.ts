@@ -17,7 +17,9 @@
 import { log } from "../util/log.ts";
 
 // The watchdog: ignores the signals a terminal or a process-group kill would send it, waits for
-// EOF on stdin, then empties the cgroup. `$1` is the cgroup directory.
+// EOF on stdin, then empties the cgroup and every cgroup below it (a server started by one of
+// our commands nests its own cgroup in ours, and must not survive us either). `$1` is the
+// cgroup directory.
 const WATCHDOG = `trap '' INT TERM HUP QUIT PIPE
 cg=$1
 while read -r _; do :; done
@@ -25,14 +27,14 @@ while read -r _; do :; done
 [ -e "$cg/cgroup.kill" ] && echo 1 > "$cg/cgroup.kill"
 i=0
 while [ $i -lt 400 ]; do
-  pids=$(cat "$cg/cgroup.procs" 2>/dev/null)
+  pids=$(find "$cg" -name cgroup.procs -exec cat {} + 2>/dev/null)
   [ -z "$pids" ] && break
   kill -9 $pids 2>/dev/null
   [ -e "$cg/freezer.state" ] && echo THAWED > "$cg/freezer.state"
   sleep 0.025
   i=$((i+1))
 done
-rmdir "$cg" 2>/dev/null
+find "$cg" -depth -type d -exec rmdir {} + 2>/dev/null
 exit 0`;
 
 /** What {@linkcode ensureReaper} set up. */

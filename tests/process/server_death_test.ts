@@ -91,6 +91,56 @@ Deno.test({
   },
 });
 
+// A server started by one of our commands nests its own cgroup inside ours: moving into a child
+// cgroup must not be a way out.
+const NESTED = `
+line=$(grep codex-exec-server /proc/self/cgroup | head -n 1)
+controller=$(echo "$line" | cut -d: -f2)
+path=$(echo "$line" | cut -d: -f3-)
+root=/sys/fs/cgroup/$controller
+[ -z "$controller" ] && root=/sys/fs/cgroup/unified && [ ! -d $root ] && root=/sys/fs/cgroup
+mkdir "$root$path/nested.$$" && echo $$ > "$root$path/nested.$$/cgroup.procs" || exit 9
+setsid sleep 300 & echo $!
+echo ready
+exec sleep 300
+`;
+
+Deno.test({
+  name: "kill -9 of the server also kills what moved into a cgroup nested in its own",
+  ignore: Deno.build.os !== "linux" || !reaperActive(),
+  timeout: 30_000,
+  async fn() {
+    const server = await startServer();
+    const client = await TestClient.connect(server.url);
+    await client.initialize();
+    const pids: number[] = [];
+    try {
+      await client.call("process/start", {
+        processId: "nested",
+        argv: ["/bin/sh", "-c", NESTED],
+        cwd: fileUri("/tmp"),
+        env: ENV,
+        tty: false,
+      });
+      pids.push(...await pidsOf(client, "nested"));
+      assert.equal(pids.length, 1);
+      assert(isAlive(pids[0]));
+      await server.stop("SIGKILL");
+      await until(5000, "the nested cgroup's process dead", () => !isAlive(pids[0]));
+    } finally {
+      for (const pid of pids) {
+        try {
+          Deno.kill(pid, "SIGKILL");
+        } catch {
+          // dead, as it should be
+        }
+      }
+      await client.close().catch(() => {});
+      await server.stop();
+    }
+  },
+});
+
 Deno.test({
   name: "inside the reaper cgroup a child still runs, prints and exits with its code",
   ignore: Deno.build.os !== "linux" || !reaperActive(),
