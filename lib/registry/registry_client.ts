@@ -123,6 +123,8 @@ export interface RegistryPostOptions {
   signal?: AbortSignal;
   /** Whole request including the body read. Default 10 s. */
   timeoutMs?: number;
+  /** Extra request headers (e.g. `x-codex-noise-stream-id`). */
+  headers?: Record<string, string>;
 }
 
 /**
@@ -160,6 +162,7 @@ export async function registryPost(
         authorization: options.token.authorization(),
         "content-type": "application/json",
         accept: "application/json",
+        ...options.headers,
       },
       body: JSON.stringify(options.body),
       signal,

@@ -24,3 +24,8 @@ export {
   type RemoteExecutorOptions,
   type RemoteExecutorStats,
 } from "./remote_executor.ts";
+export {
+  EnvironmentExecutor,
+  type EnvironmentExecutorOptions,
+  type EnvironmentExecutorStats,
+} from "./environment_executor.ts";

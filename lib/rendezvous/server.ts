@@ -8,6 +8,7 @@ import { acceptWebSocket, serveHttp } from "../transport/http_listener.ts";
 import { log as processLog } from "../util/log.ts";
 import { ExecutorHub, type HubOptions, type RoutingStats } from "./_hub.ts";
 import { RENDEZVOUS_PATH, type RendezvousRole, UrlSigner } from "./url_signer.ts";
+import { EnvironmentRegistry } from "./environment_registry.ts";
 
 /**
  * Options of {@linkcode startRendezvous}.
@@ -115,6 +116,19 @@ export async function startRendezvous(options: RendezvousOptions): Promise<Rende
   const ttl = options.urlTtlSeconds ?? 600;
   const registrations = new Map<string, RegistrationRecord>();
   const hubs = new Map<string, ExecutorHub>();
+<<<<<<< HEAD
+=======
+  const sockets = new Set<WebSocket>();
+  const listening = Promise.withResolvers<Deno.NetAddr>();
+  const environments = await EnvironmentRegistry.create({
+    hub: hubOptions,
+    urlTtlSeconds: ttl,
+    authorize: (request) =>
+      options.token === undefined ||
+      checkBearer(options.token, request.headers.get("authorization")) === "ok",
+    wsBase: (request) => wsBase(request),
+  });
+>>>>>>> aff708b (E5 wip: Noise relay executor mux + harness stream, pinging ws link (npm ws), environment registry client, rendezvous environment registry, remote --environment-id)
 
   function hub(executorId: string): ExecutorHub {
     let found = hubs.get(executorId);
@@ -232,6 +246,9 @@ export async function startRendezvous(options: RendezvousOptions): Promise<Rende
     if (url.pathname.startsWith(RENDEZVOUS_PATH)) {
       return upgrade(request, info.remoteAddr);
     }
+    if (environments.handles(url.pathname)) {
+      return environments.handle(request, info.remoteAddr as Deno.NetAddr);
+    }
     const match = API_PATH.exec(url.pathname);
     if (!match) return errorResponse(404, "not_found", `no route for ${url.pathname}`);
     if (request.method !== "POST") {
@@ -279,7 +296,7 @@ export async function startRendezvous(options: RendezvousOptions): Promise<Rende
         harnessSockets: 0,
         streams: 0,
       };
-      for (const h of hubs.values()) {
+      for (const h of [...hubs.values(), ...environments.hubs()]) {
         for (const key of Object.keys(h.stats) as (keyof RoutingStats)[]) {
           total[key] += h.stats[key];
         }
@@ -291,6 +308,17 @@ export async function startRendezvous(options: RendezvousOptions): Promise<Rende
     },
     async shutdown() {
       for (const h of hubs.values()) h.close(1001, "rendezvous shutting down");
+<<<<<<< HEAD
+=======
+      environments.close(1001, "rendezvous shutting down");
+      for (const socket of sockets) {
+        try {
+          socket.close(1001, "rendezvous shutting down");
+        } catch {
+          // already closing
+        }
+      }
+>>>>>>> aff708b (E5 wip: Noise relay executor mux + harness stream, pinging ws link (npm ws), environment registry client, rendezvous environment registry, remote --environment-id)
       await server.shutdown();
     },
   };
