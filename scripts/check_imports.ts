@@ -12,8 +12,9 @@ export const LAYERS: Record<string, number> = {
   "version.ts": 0,
   "jsonrpc": 1,
   "transport": 1,
-  "registry": 1,
   "noise": 1,
+  // The registry contract carries Noise public keys (E5 register/connect/validate).
+  "registry": 2,
   "protocol": 2,
   "relay": 2,
   "method": 3,

@@ -9,6 +9,7 @@ import {
   type Connector,
   DEFAULT_RECOVERY_TIMEOUT_MS,
   DisconnectedError,
+  environmentConnector,
   ExecServerClient,
   FileTooLargeError,
   harnessConnector,
@@ -36,6 +37,7 @@ export const TARGET_OPTIONS = {
   "stdio-command": { type: "string" },
   registry: { type: "string" },
   "executor-id": { type: "string" },
+  "environment-id": { type: "string" },
   "token-file": { type: "string" },
 } as const;
 
@@ -53,10 +55,15 @@ export const TARGET_USAGE = `Server (one of):
   --stdio-command CMD       spawn CMD (via sh -c) and speak JSON lines on its stdio, e.g.
                             "codex-exec-server serve --listen stdio" or "ssh host codex-exec-server
                             serve --listen stdio"
+  --registry URL --environment-id ID
+                            reach a Noise environment (\`remote --environment-id\`, or upstream
+                            \`codex exec-server --remote\`) through an E5 registry: end-to-end
+                            encrypted, resumes after a drop
   --registry URL --executor-id ID
-                            reach an executor registered with \`remote\` through the registry
-  --token-file PATH         bearer token file (default: $CODEX_EXEC_SERVER_TOKEN; for --registry:
-                            $CODEX_EXEC_SERVER_REMOTE_BEARER_TOKEN)
+                            reach a seed-era executor (\`remote --executor-id\`) through the registry
+  --token-file PATH         bearer token file (default: $CODEX_EXEC_SERVER_TOKEN; for
+                            --environment-id: $CODEX_EXEC_SERVER_NOISE_AUTH_TOKEN; for
+                            --executor-id: $CODEX_EXEC_SERVER_REMOTE_BEARER_TOKEN)
 `;
 
 /**
@@ -72,6 +79,7 @@ export interface TargetFlags {
   "stdio-command"?: string;
   registry?: string;
   "executor-id"?: string;
+  "environment-id"?: string;
   "token-file"?: string;
 }
 
@@ -97,6 +105,27 @@ export async function connectorFromFlags(flags: TargetFlags): Promise<Connector>
   }
   if (flags["stdio-command"]) {
     return stdioConnector(["sh", "-c", flags["stdio-command"]]);
+  }
+  if (flags["environment-id"] !== undefined && flags["executor-id"] !== undefined) {
+    throw new UsageError("pass either --environment-id or --executor-id, not both");
+  }
+  if ((flags["environment-id"] ?? flags["executor-id"]) !== undefined && !flags.registry) {
+    throw new UsageError("--environment-id and --executor-id need --registry URL");
+  }
+  if (flags.registry && flags["environment-id"] !== undefined) {
+    const token = await readToken(flags, "CODEX_EXEC_SERVER_NOISE_AUTH_TOKEN");
+    if (!token) {
+      throw new UsageError(
+        "--environment-id needs a token: set CODEX_EXEC_SERVER_NOISE_AUTH_TOKEN or pass " +
+          "--token-file PATH",
+      );
+    }
+    return environmentConnector({
+      registry: flags.registry,
+      environmentId: flags["environment-id"],
+      token,
+      accountId: Deno.env.get("CODEX_EXEC_SERVER_NOISE_CHATGPT_ACCOUNT_ID") || undefined,
+    });
   }
   if (flags.registry) {
     const executorId = flags["executor-id"];

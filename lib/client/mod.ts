@@ -56,6 +56,11 @@ export {
   type WebSocketConnectorOptions,
 } from "./connector.ts";
 export {
+  environmentConnector,
+  type EnvironmentConnectorOptions,
+  NOISE_AUTH_TOKEN_ENV,
+} from "./environment_connector.ts";
+export {
   ConnectError,
   type ConnectErrorCode,
   DisconnectedError,

@@ -29,3 +29,16 @@ export {
   resolveHarnessUrl,
   validateExecutorId,
 } from "./registry_client.ts";
+export {
+  connectEnvironment,
+  type ConnectEnvironmentOptions,
+  type ConnectionBundle,
+  connectRetryable,
+  type EnvironmentRegistration,
+  registerEnvironment,
+  type RegisterEnvironmentOptions,
+  registrationRetryable,
+  validateEnvironmentId,
+  validateHarness,
+  type ValidateHarnessOptions,
+} from "./environment_client.ts";
