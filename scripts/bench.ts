@@ -29,6 +29,7 @@ import { downloadLine } from "./_bench_line_fs.ts";
 import { uploadLine } from "./_bench_line_upload.ts";
 import { memoryLine } from "./_bench_line_memory.ts";
 import { relayLine } from "./_bench_line_relay.ts";
+import { e5HandshakeLine, e5ThroughputLine } from "./_bench_line_e5.ts";
 import { findUpstream, setProfileDir, UPSTREAM_PACKAGE } from "./_bench_servers.ts";
 import { type LineResult, renderMarkdown, renderTable } from "./_bench_stats.ts";
 import { VERSION } from "./_build_config.ts";
@@ -43,6 +44,8 @@ const LINES: Record<string, (ctx: BenchContext) => Promise<LineResult>> = {
   writeblock_upload: uploadLine,
   relay_throughput: (ctx) => relayLine(ctx, { loss: 0 }),
   relay_throughput_lossy: (ctx) => relayLine(ctx, { loss: 0.05 }),
+  e5_handshake: e5HandshakeLine,
+  e5_throughput: e5ThroughputLine,
   quiet_under_flood: floodLine,
   relay_quiet_under_flood: relayFloodLine,
   rss_per_idle_session: memoryLine,
