@@ -39,53 +39,60 @@ function secret(hex: { x25519: string; mlkemSeed: string }) {
   });
 }
 
-Deno.test("golden transcript with upstream's executor replays byte for byte", async () => {
-  const frames = golden.frames.map((f) => ({
-    direction: f.direction,
-    frame: decodeFrame(Uint8Array.fromHex(f.hex)),
-  }));
-  assert.ok(frames.every((f) => f.frame.streamId === golden.streamId));
-  assert.equal(frames[0].frame.body.case, "resume");
-  const [message1, message2] = frames.filter((f) => f.frame.body.case === "handshake").map((f) =>
-    f.frame.body.value as { payload: Uint8Array }
-  );
-  const ephemeral = await secret(golden.ephemerals[0]);
-  const encapsulations: Encapsulation[] = golden.encapsulations.map((e) => ({
-    ciphertext: Uint8Array.fromHex(e.ciphertext),
-    sharedSecret: Uint8Array.fromHex(e.sharedSecret),
-  }));
-  const initiator = new HybridIkInitiator({
-    prologue: noisePrologue(golden),
-    localStatic: await secret(golden.harnessStatic),
-    remoteStatic: publicKeyFromJson(golden.executorPublicKey),
-    entropy: {
-      ephemeral: () => Promise.resolve(ephemeral),
-      encapsulate: () => Promise.resolve(encapsulations.shift()!),
-    },
-  });
-  const written = await initiator.writeMessage1(new TextEncoder().encode(golden.authorization));
-  assert.equal(written.length, 3568 + golden.authorization.length);
-  assert.equal(written.toHex(), message1.payload.toHex(), "message 1 differs from the recording");
-  const channel = new NoiseChannel(await initiator.readMessage2(message2.payload));
+Deno.test(
+  "golden transcript with upstream's executor replays byte for byte",
+  { timeout: 10_000 },
+  async () => {
+    const frames = golden.frames.map((f) => ({
+      direction: f.direction,
+      frame: decodeFrame(Uint8Array.fromHex(f.hex)),
+    }));
+    assert.ok(frames.every((f) => f.frame.streamId === golden.streamId));
+    assert.equal(frames[0].frame.body.case, "resume");
+    const [message1, message2] = frames.filter((f) => f.frame.body.case === "handshake").map((f) =>
+      f.frame.body.value as { payload: Uint8Array }
+    );
+    const ephemeral = await secret(golden.ephemerals[0]);
+    const encapsulations: Encapsulation[] = golden.encapsulations.map((e) => ({
+      ciphertext: Uint8Array.fromHex(e.ciphertext),
+      sharedSecret: Uint8Array.fromHex(e.sharedSecret),
+    }));
+    const initiator = new HybridIkInitiator({
+      prologue: noisePrologue(golden),
+      localStatic: await secret(golden.harnessStatic),
+      remoteStatic: publicKeyFromJson(golden.executorPublicKey),
+      entropy: {
+        ephemeral: () => Promise.resolve(ephemeral),
+        encapsulate: () => Promise.resolve(encapsulations.shift()!),
+      },
+    });
+    const written = await initiator.writeMessage1(new TextEncoder().encode(golden.authorization));
+    assert.equal(written.length, 3568 + golden.authorization.length);
+    assert.equal(written.toHex(), message1.payload.toHex(), "message 1 differs from the recording");
+    const channel = new NoiseChannel(await initiator.readMessage2(message2.payload));
 
-  const outRecords = frames.filter((f) => f.direction === "out" && f.frame.body.case === "data")
-    .map((f) => f.frame.body.value as { seq: number; payload: Uint8Array });
-  const inRecords = frames.filter((f) => f.direction === "in" && f.frame.body.case === "data")
-    .map((f) => f.frame.body.value as { seq: number; payload: Uint8Array });
-  const sealed = [];
-  for (const message of golden.messages.filter((m) => m.direction === "out")) {
-    sealed.push(...await channel.seal(new TextEncoder().encode(message.json)));
-  }
-  assert.deepEqual(sealed.map((r) => r.seq), outRecords.map((r) => r.seq));
-  assert.deepEqual(sealed.map((r) => r.record.toHex()), outRecords.map((r) => r.payload.toHex()));
-  assert.ok(outRecords.some((r) => r.payload.length === 61456), "a full 61 440-byte record");
-
-  const opened: string[] = [];
-  for (const record of inRecords) {
-    for (const message of await channel.open(record.seq, record.payload)) {
-      opened.push(new TextDecoder().decode(message));
+    const outRecords = frames.filter((f) => f.direction === "out" && f.frame.body.case === "data")
+      .map((f) => f.frame.body.value as { seq: number; payload: Uint8Array });
+    const inRecords = frames.filter((f) => f.direction === "in" && f.frame.body.case === "data")
+      .map((f) => f.frame.body.value as { seq: number; payload: Uint8Array });
+    const sealed = [];
+    for (const message of golden.messages.filter((m) => m.direction === "out")) {
+      sealed.push(...await channel.seal(new TextEncoder().encode(message.json)));
     }
-  }
-  assert.deepEqual(opened, golden.messages.filter((m) => m.direction === "in").map((m) => m.json));
-  assert.match(opened[0], /"executorVersion":"0\.169\.0"/);
-});
+    assert.deepEqual(sealed.map((r) => r.seq), outRecords.map((r) => r.seq));
+    assert.deepEqual(sealed.map((r) => r.record.toHex()), outRecords.map((r) => r.payload.toHex()));
+    assert.ok(outRecords.some((r) => r.payload.length === 61456), "a full 61 440-byte record");
+
+    const opened: string[] = [];
+    for (const record of inRecords) {
+      for (const message of await channel.open(record.seq, record.payload)) {
+        opened.push(new TextDecoder().decode(message));
+      }
+    }
+    assert.deepEqual(
+      opened,
+      golden.messages.filter((m) => m.direction === "in").map((m) => m.json),
+    );
+    assert.match(opened[0], /"executorVersion":"0\.169\.0"/);
+  },
+);

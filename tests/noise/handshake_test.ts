@@ -17,7 +17,9 @@ import {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-Deno.test("prologue matches the upstream golden vector (env-1, registration-1, stream-1)", () => {
+Deno.test("prologue matches the upstream golden vector (env-1, registration-1, stream-1)", {
+  timeout: 10_000,
+}, () => {
   const zeros = (n: number) => "00".repeat(n);
   const hex = (s: string) => encoder.encode(s).toHex();
   const expected = `${zeros(7)}20${hex("codex-exec-server-relay-noise/v1")}` +
@@ -44,7 +46,9 @@ async function handshake(payload = "authz-1") {
   return { harness, executor, prologue, initiator, message1 };
 }
 
-Deno.test("handshake: sizes are 3568 + payload and 3424, and both sides agree on keys", async () => {
+Deno.test("handshake: sizes are 3568 + payload and 3424, and both sides agree on keys", {
+  timeout: 10_000,
+}, async () => {
   const { harness, executor, prologue, initiator, message1 } = await handshake("authz-1-xyz");
   assert.equal(message1.length, MESSAGE1_OVERHEAD + 11);
   assert.equal(MESSAGE1_OVERHEAD, 3568);
@@ -84,7 +88,7 @@ Deno.test("handshake: sizes are 3568 + payload and 3424, and both sides agree on
   assert.equal(decoder.decode(back), '{"id":1,"result":{}}');
 });
 
-Deno.test("handshake: a tampered message 1 fails authentication", async () => {
+Deno.test("handshake: a tampered message 1 fails authentication", { timeout: 10_000 }, async () => {
   const { executor, prologue, message1 } = await handshake();
   for (const offset of [0, 1100, 2400, 3000, message1.length - 1]) {
     const tampered = new Uint8Array(message1);
@@ -97,48 +101,65 @@ Deno.test("handshake: a tampered message 1 fails authentication", async () => {
   }
 });
 
-Deno.test("handshake: another stream id in the prologue rejects message 1", async () => {
-  const { executor, message1 } = await handshake();
-  const other = noisePrologue({ environmentId: "e", registrationId: "r", streamId: "s2" });
-  await assert.rejects(
-    HybridIkResponder.readMessage1(message1, { prologue: other, localStatic: executor }),
-    (error) => error instanceof NoiseError && error.code === "decrypt_failed",
-  );
-});
+Deno.test(
+  "handshake: another stream id in the prologue rejects message 1",
+  { timeout: 10_000 },
+  async () => {
+    const { executor, message1 } = await handshake();
+    const other = noisePrologue({ environmentId: "e", registrationId: "r", streamId: "s2" });
+    await assert.rejects(
+      HybridIkResponder.readMessage1(message1, { prologue: other, localStatic: executor }),
+      (error) => error instanceof NoiseError && error.code === "decrypt_failed",
+    );
+  },
+);
 
-Deno.test("handshake: a message 1 for another executor key is rejected", async () => {
-  const { prologue, message1 } = await handshake();
-  const stranger = await generateHybridKeyPair();
-  await assert.rejects(
-    HybridIkResponder.readMessage1(message1, { prologue, localStatic: stranger }),
-    (error) => error instanceof NoiseError && error.code === "decrypt_failed",
-  );
-});
+Deno.test(
+  "handshake: a message 1 for another executor key is rejected",
+  { timeout: 10_000 },
+  async () => {
+    const { prologue, message1 } = await handshake();
+    const stranger = await generateHybridKeyPair();
+    await assert.rejects(
+      HybridIkResponder.readMessage1(message1, { prologue, localStatic: stranger }),
+      (error) => error instanceof NoiseError && error.code === "decrypt_failed",
+    );
+  },
+);
 
-Deno.test("handshake: truncated messages and tampered message 2 are rejected", async () => {
-  const { executor, prologue, initiator, message1 } = await handshake();
-  await assert.rejects(
-    HybridIkResponder.readMessage1(message1.subarray(0, 3567), { prologue, localStatic: executor }),
-    (error) => error instanceof NoiseError && error.code === "invalid_handshake",
-  );
-  const pending = await HybridIkResponder.readMessage1(message1, {
-    prologue,
-    localStatic: executor,
-  });
-  const { message: message2 } = await pending.writeMessage2();
-  await assert.rejects(
-    initiator.readMessage2(message2.subarray(1)),
-    (error) => error instanceof NoiseError && error.code === "invalid_handshake",
-  );
-  const tampered = new Uint8Array(message2);
-  tampered[1500] ^= 0x80;
-  await assert.rejects(
-    initiator.readMessage2(tampered),
-    (error) => error instanceof NoiseError && error.code === "decrypt_failed",
-  );
-});
+Deno.test(
+  "handshake: truncated messages and tampered message 2 are rejected",
+  { timeout: 10_000 },
+  async () => {
+    const { executor, prologue, initiator, message1 } = await handshake();
+    await assert.rejects(
+      HybridIkResponder.readMessage1(message1.subarray(0, 3567), {
+        prologue,
+        localStatic: executor,
+      }),
+      (error) => error instanceof NoiseError && error.code === "invalid_handshake",
+    );
+    const pending = await HybridIkResponder.readMessage1(message1, {
+      prologue,
+      localStatic: executor,
+    });
+    const { message: message2 } = await pending.writeMessage2();
+    await assert.rejects(
+      initiator.readMessage2(message2.subarray(1)),
+      (error) => error instanceof NoiseError && error.code === "invalid_handshake",
+    );
+    const tampered = new Uint8Array(message2);
+    tampered[1500] ^= 0x80;
+    await assert.rejects(
+      initiator.readMessage2(tampered),
+      (error) => error instanceof NoiseError && error.code === "decrypt_failed",
+    );
+  },
+);
 
-Deno.test("transport: a replayed or modified record fails and reorder overflow is an error", async () => {
+Deno.test("transport: a replayed or modified record fails and reorder overflow is an error", {
+  timeout: 10_000,
+}, async () => {
   const { executor, prologue, initiator, message1 } = await handshake();
   const pending = await HybridIkResponder.readMessage1(message1, {
     prologue,
@@ -163,24 +184,31 @@ Deno.test("transport: a replayed or modified record fails and reorder overflow i
   );
 });
 
-Deno.test("keys: JSON round trip, strict parsing, secret export/import", async () => {
-  const pair = await generateHybridKeyPair({ extractable: true });
-  const json = publicKeyToJson(pair.public);
-  assert.deepEqual(Object.keys(json), ["suite", "x25519_public_key", "mlkem768_public_key"]);
-  assert.equal(json.x25519_public_key.length, 44);
-  assert.equal(json.mlkem768_public_key.length, 1580);
-  assert.deepEqual(publicKeyFromJson(json), pair.public);
-  const bad = (value: unknown, pattern: RegExp) =>
-    assert.throws(
-      () => publicKeyFromJson(value),
-      (e) => e instanceof NoiseError && e.code === "invalid_key" && pattern.test(e.message),
+Deno.test(
+  "keys: JSON round trip, strict parsing, secret export/import",
+  { timeout: 10_000 },
+  async () => {
+    const pair = await generateHybridKeyPair({ extractable: true });
+    const json = publicKeyToJson(pair.public);
+    assert.deepEqual(Object.keys(json), ["suite", "x25519_public_key", "mlkem768_public_key"]);
+    assert.equal(json.x25519_public_key.length, 44);
+    assert.equal(json.mlkem768_public_key.length, 1580);
+    assert.deepEqual(publicKeyFromJson(json), pair.public);
+    const bad = (value: unknown, pattern: RegExp) =>
+      assert.throws(
+        () => publicKeyFromJson(value),
+        (e) => e instanceof NoiseError && e.code === "invalid_key" && pattern.test(e.message),
+      );
+    bad({ ...json, extra: 1 }, /unknown public key member `extra`/);
+    bad({ ...json, suite: "Noise_IK" }, /suite/);
+    bad(
+      { ...json, x25519_public_key: json.x25519_public_key.slice(4) },
+      /is 29 bytes; expected 32/,
     );
-  bad({ ...json, extra: 1 }, /unknown public key member `extra`/);
-  bad({ ...json, suite: "Noise_IK" }, /suite/);
-  bad({ ...json, x25519_public_key: json.x25519_public_key.slice(4) }, /is 29 bytes; expected 32/);
-  bad({ ...json, mlkem768_public_key: "!!!!" }, /Invalid symbol/);
-  bad([], /JSON object/);
-  const secret = await exportHybridSecret(pair);
-  const again = await importHybridKeyPair(secret);
-  assert.deepEqual(again.public, pair.public);
-});
+    bad({ ...json, mlkem768_public_key: "!!!!" }, /Invalid symbol/);
+    bad([], /JSON object/);
+    const secret = await exportHybridSecret(pair);
+    const again = await importHybridKeyPair(secret);
+    assert.deepEqual(again.public, pair.public);
+  },
+);

@@ -80,6 +80,7 @@ const MARKED = "echo MARK=$E5_MARK; tty >/dev/null && echo TTY-YES || echo TTY-N
 for (const kind of ["ours", "upstream"] as const) {
   for (const tty of [false, true]) {
     Deno.test({
+      timeout: 120_000,
       name:
         `e5: real Codex CLI -> our rendezvous -> ${kind} executor: a turn's command runs there (${
           tty ? "PTY" : "pipes"
@@ -108,6 +109,7 @@ for (const kind of ["ours", "upstream"] as const) {
 }
 
 Deno.test({
+  timeout: 120_000,
   name:
     "e5: the harness socket is cut mid-command; Codex resumes and the turn gets the whole output",
   ignore: !haveUpstream,

@@ -41,6 +41,7 @@ const SCRIPT = "printf 'a\\0b\\377\\n'; head -c 300000 /dev/zero | tr '\\0' 'q';
 
 for (const kind of KINDS) {
   Deno.test({
+    timeout: 60_000,
     name: `e5: ${kind} executor <- our rendezvous <- our exec client: output byte-exact, exit code`,
     ignore: kind === "upstream" && !haveUpstream,
     async fn() {
@@ -68,6 +69,7 @@ for (const kind of KINDS) {
   });
 
   Deno.test({
+    timeout: 60_000,
     name:
       `e5: ${kind} executor resets bad handshakes and bad records with noise_relay_protocol_error`,
     ignore: kind === "upstream" && !haveUpstream,
@@ -137,7 +139,9 @@ for (const kind of KINDS) {
   });
 }
 
-Deno.test("e5: our executor resets a handshake whose /validate never answers, after the timeout", async () => {
+Deno.test("e5: our executor resets a handshake whose /validate never answers, after the timeout", {
+  timeout: 60_000,
+}, async () => {
   await using rendezvous = await startRendezvousProcess({ token: TOKEN });
   // A registry front that forwards everything except /validate, which it leaves hanging.
   const hanging: Request[] = [];

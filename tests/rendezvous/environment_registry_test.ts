@@ -36,7 +36,9 @@ function closeSocket(socket: WebSocket): Promise<void> {
   return closed;
 }
 
-Deno.test("environment registry: register, connect, validate, single use, stale URLs", async () => {
+Deno.test("environment registry: register, connect, validate, single use, stale URLs", {
+  timeout: 20_000,
+}, async () => {
   const server = await startRendezvous({
     hostname: "127.0.0.1",
     port: 0,
@@ -164,23 +166,27 @@ Deno.test("environment registry: register, connect, validate, single use, stale 
   }
 });
 
-Deno.test("environment registry: an expired URL is refused with 401", async () => {
-  const server = await startRendezvous({
-    hostname: "127.0.0.1",
-    port: 0,
-    token: TOKEN,
-    urlTtlSeconds: 0.001,
-    log: () => {},
-  });
-  try {
-    const executorKey = publicKeyToJson((await generateHybridKeyPair()).public);
-    const registered = await post(server.url, "/cloud/environment/env-x/register", {
-      security_profile: "noise_hybrid_ik_v1",
-      executor_public_key: executorKey,
+Deno.test(
+  "environment registry: an expired URL is refused with 401",
+  { timeout: 20_000 },
+  async () => {
+    const server = await startRendezvous({
+      hostname: "127.0.0.1",
+      port: 0,
+      token: TOKEN,
+      urlTtlSeconds: 0.001,
+      log: () => {},
     });
-    await new Promise((resolve) => setTimeout(resolve, 1100));
-    assert.equal(await upgrade(registered.body.url), 401);
-  } finally {
-    await server.shutdown();
-  }
-});
+    try {
+      const executorKey = publicKeyToJson((await generateHybridKeyPair()).public);
+      const registered = await post(server.url, "/cloud/environment/env-x/register", {
+        security_profile: "noise_hybrid_ik_v1",
+        executor_public_key: executorKey,
+      });
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      assert.equal(await upgrade(registered.body.url), 401);
+    } finally {
+      await server.shutdown();
+    }
+  },
+);
