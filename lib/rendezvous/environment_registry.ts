@@ -17,6 +17,7 @@ import {
   sameHybridKey,
   SECURITY_PROFILE,
 } from "../noise/mod.ts";
+import { acceptWebSocket } from "../transport/http_listener.ts";
 import { ExecutorHub, type HubOptions } from "./_hub.ts";
 
 /**
@@ -402,12 +403,9 @@ export class EnvironmentRegistry {
         `environment ${claims.environmentId} is offline`,
       );
     }
-    const { socket, response } = Deno.upgradeWebSocket(request, {
-      idleTimeout: this.#options.hub.keepaliveMs * 2 / 1000,
-    });
-    socket.binaryType = "arraybuffer";
     const label = `${claims.role} ${peer.hostname}:${peer.port}`;
-    socket.addEventListener("open", () => {
+    return acceptWebSocket((socket) => {
+      socket.binaryType = "arraybuffer";
       if (claims.role === "environment") {
         // A socket of a replaced registration must not take over from the current one.
         if (
@@ -424,6 +422,5 @@ export class EnvironmentRegistry {
         socket.close(1011, "environment offline");
       }
     });
-    return response;
   }
 }

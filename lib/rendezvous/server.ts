@@ -116,10 +116,6 @@ export async function startRendezvous(options: RendezvousOptions): Promise<Rende
   const ttl = options.urlTtlSeconds ?? 600;
   const registrations = new Map<string, RegistrationRecord>();
   const hubs = new Map<string, ExecutorHub>();
-<<<<<<< HEAD
-=======
-  const sockets = new Set<WebSocket>();
-  const listening = Promise.withResolvers<Deno.NetAddr>();
   const environments = await EnvironmentRegistry.create({
     hub: hubOptions,
     urlTtlSeconds: ttl,
@@ -128,7 +124,6 @@ export async function startRendezvous(options: RendezvousOptions): Promise<Rende
       checkBearer(options.token, request.headers.get("authorization")) === "ok",
     wsBase: (request) => wsBase(request),
   });
->>>>>>> aff708b (E5 wip: Noise relay executor mux + harness stream, pinging ws link (npm ws), environment registry client, rendezvous environment registry, remote --environment-id)
 
   function hub(executorId: string): ExecutorHub {
     let found = hubs.get(executorId);
@@ -308,17 +303,7 @@ export async function startRendezvous(options: RendezvousOptions): Promise<Rende
     },
     async shutdown() {
       for (const h of hubs.values()) h.close(1001, "rendezvous shutting down");
-<<<<<<< HEAD
-=======
       environments.close(1001, "rendezvous shutting down");
-      for (const socket of sockets) {
-        try {
-          socket.close(1001, "rendezvous shutting down");
-        } catch {
-          // already closing
-        }
-      }
->>>>>>> aff708b (E5 wip: Noise relay executor mux + harness stream, pinging ws link (npm ws), environment registry client, rendezvous environment registry, remote --environment-id)
       await server.shutdown();
     },
   };
