@@ -7,6 +7,7 @@
  */
 import type { Inbound, MessageTransport } from "../transport/types.ts";
 import { RelayError } from "./errors.ts";
+import { EXECUTOR_SHUTDOWN_REASON, SHUTDOWN_CLOSE_INFO } from "./executor_shutdown.ts";
 import {
   checkDataSegment,
   encodeFrame,
@@ -135,6 +136,13 @@ export class RelayStream implements MessageTransport {
   /** Why the stream ended, once it has. */
   get endReason(): string | undefined {
     return this.#endReason;
+  }
+
+  /** Set when the executor reset the stream because it is shutting down (websocket-style 1001). */
+  get closeInfo(): { code: number; reason: string } | undefined {
+    return this.#endReason === `reset by peer (${EXECUTOR_SHUTDOWN_REASON})`
+      ? { ...SHUTDOWN_CLOSE_INFO }
+      : undefined;
   }
 
   // ---- MessageTransport -------------------------------------------------------------------

@@ -119,8 +119,8 @@ export class ExecutorMux {
     return this.#endpoint.streams;
   }
 
-  /** Resets every stream and closes the link. */
-  close(): void {
-    this.#endpoint.close();
+  /** Resets every stream (with `reason`, default `endpoint_closed`) and closes the link. */
+  close(reason?: string): void {
+    this.#endpoint.close(reason);
   }
 }

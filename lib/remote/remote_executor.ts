@@ -15,6 +15,7 @@ import type { MessageTransport } from "../transport/types.ts";
 import { backoffDelay, delay } from "../util/async.ts";
 import type { BearerToken } from "../registry/bearer_token.ts";
 import { EXECUTOR_REPLACED_REASON } from "../relay/executor_replaced.ts";
+import { EXECUTOR_SHUTDOWN_REASON } from "../relay/executor_shutdown.ts";
 import { watchKeepalives } from "./_keepalive_watch.ts";
 import { RegistryError } from "../registry/errors.ts";
 import {
@@ -143,7 +144,8 @@ export class RemoteExecutor {
   stop(): void {
     if (this.#stop.signal.aborted) return;
     this.#stop.abort(new DOMException("remote executor stopped", "AbortError"));
-    this.#mux?.close();
+    // Tells every harness client the executor is going away, so it does not try to resume.
+    this.#mux?.close(EXECUTOR_SHUTDOWN_REASON);
     this.#lost?.resolve("stopped");
   }
 
