@@ -10,7 +10,7 @@
  * @example
  * ```ts
  * import { EXECUTOR_SHUTDOWN_REASON } from "./executor_shutdown.ts";
- * mux.close(EXECUTOR_SHUTDOWN_REASON);
+ * const reset = { reason: EXECUTOR_SHUTDOWN_REASON };
  * ```
  */
 export const EXECUTOR_SHUTDOWN_REASON = "executor shutting down";
