@@ -63,9 +63,13 @@ export class RegistryError extends Error {
     this.registryCode = details.registryCode;
   }
 
-  /** Whether trying again later may succeed: network errors, 5xx, 408 and 429. */
+  /**
+   * Whether trying again later may succeed: network errors, 5xx, 408, 429, and 409
+   * `executor_id_in_use` (the id's current holder may go away).
+   */
   get retryable(): boolean {
     if (this.code === "network") return true;
+    if (this.registryCode === "executor_id_in_use") return true;
     if (this.code !== "http" || this.status === undefined) return false;
     return this.status >= 500 || this.status === 408 || this.status === 429;
   }

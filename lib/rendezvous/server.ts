@@ -171,9 +171,19 @@ export async function startRendezvous(options: RendezvousOptions): Promise<Rende
     const idempotencyId = typeof body.idempotency_id === "string" ? body.idempotency_id : undefined;
     const previous = registrations.get(executorId);
     // The same process registering again (same idempotency id) keeps its registration.
-    const registrationId = previous && idempotencyId && previous.idempotencyId === idempotencyId
-      ? previous.registrationId
-      : `reg_${crypto.randomUUID()}`;
+    const same = previous !== undefined && idempotencyId !== undefined &&
+      previous.idempotencyId === idempotencyId;
+    // An id is bound to the registration of the executor that holds it: while that executor is
+    // connected, anyone else (any token holder) is refused instead of taking over its traffic.
+    if (previous && !same && hubs.get(executorId)?.online) {
+      return errorResponse(
+        409,
+        "executor_id_in_use",
+        `executor ${executorId} is registered and connected by another process (a different ` +
+          `idempotency_id); retry once it is gone`,
+      );
+    }
+    const registrationId = same ? previous.registrationId : `reg_${crypto.randomUUID()}`;
     registrations.set(executorId, {
       registrationId,
       idempotencyId,
@@ -216,6 +226,14 @@ export async function startRendezvous(options: RendezvousOptions): Promise<Rende
     }
     const claims = await signer.verify(new URL(request.url));
     if (typeof claims === "string") return errorResponse(401, "invalid_url", claims);
+    // URLs of a replaced registration are revoked at once, not when they expire.
+    if (registrations.get(claims.executorId)?.registrationId !== claims.registrationId) {
+      return errorResponse(
+        401,
+        "invalid_url",
+        "this URL belongs to a registration that was replaced; register (or connect) again",
+      );
+    }
     const target = hub(claims.executorId);
     if (claims.role === "harness" && !target.online) {
       return errorResponse(409, "executor_offline", `executor ${claims.executorId} is offline`);

@@ -248,19 +248,34 @@ Deno.test({
 });
 
 Deno.test({
-  name: "remote: a second executor with the same id replaces the first, which backs off",
-  timeout: 15_000,
+  name: "remote: a second executor with the same id waits until the first is gone, then takes over",
+  timeout: 30_000,
 }, async () => {
   await using rendezvous = await startRendezvousProcess({ token: TOKEN });
   await using first = await startRemoteProcess(rendezvous.firstLine, "e2e-twin", { token: TOKEN });
+  // Another process (another idempotency id) may not take a connected executor's id: it is
+  // refused with 409 executor_id_in_use and keeps retrying.
   await using second = await startRemoteProcess(rendezvous.firstLine, "e2e-twin", {
     token: TOKEN,
+    wait: false,
+    env: {
+      CODEX_EXEC_SERVER_REMOTE_INITIAL_BACKOFF_MS: "100",
+      CODEX_EXEC_SERVER_REMOTE_MAX_BACKOFF_MS: "200",
+    },
   });
-  await first.waitForStderr("replaced this one", 5000);
+  await second.waitForStderr("executor_id_in_use", 10_000);
+  {
+    await using client = await harnessClient(rendezvous.firstLine, "e2e-twin", TOKEN);
+    await start(client, "p", "echo first");
+    assert.equal((await readToClose(client, "p")).stdout, "first\n");
+    await client.close();
+  }
+  assert.doesNotMatch(first.stderr(), /replaced this one/);
+  assert.equal((await first.stop()).code, 0);
+  await second.waitForStderr("connected to the rendezvous", 10_000);
   await using client = await harnessClient(rendezvous.firstLine, "e2e-twin", TOKEN);
   await start(client, "p", "echo twin");
   assert.equal((await readToClose(client, "p")).stdout, "twin\n");
   await client.close();
-  assert.equal((await first.stop()).code, 0);
   assert.equal((await second.stop()).code, 0);
 });

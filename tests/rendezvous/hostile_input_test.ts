@@ -149,3 +149,48 @@ Deno.test({
     await victim.close();
   }
 });
+
+Deno.test({
+  name: "rendezvous: a live executor's id cannot be taken over; a replaced registration's URLs die",
+  timeout: 60_000,
+  ...TEST,
+}, async () => {
+  await using rendezvous = await startRendezvousProcess({ token: TOKEN });
+  const base = rendezvous.firstLine;
+  const body = (idempotency?: string) =>
+    JSON.stringify({ name: "x", ...(idempotency ? { idempotency_id: idempotency } : {}) });
+  const first = await register(base, "exec-owned", body("process-one"));
+  assert.equal(first.status, 200);
+  const executor = await openWebSocket(first.json.url);
+  try {
+    // (The rendezvous attaches the socket before it answers the upgrade: it is online now.)
+    // Another registrant (another idempotency id, or none) is refused while it is connected.
+    for (const other of [body("process-two"), body()]) {
+      const refused = await register(base, "exec-owned", other);
+      assert.equal(refused.status, 409);
+      assert.equal(refused.json?.error?.code, "executor_id_in_use");
+    }
+    // The same executor registering again keeps its registration.
+    const again = await register(base, "exec-owned", body("process-one"));
+    assert.equal(again.status, 200);
+    assert.equal(again.json.registration_id, first.json.registration_id);
+  } finally {
+    executor.close();
+  }
+  // Once it is gone, a new registrant gets the id, and the old URLs are refused at once.
+  let replaced: Awaited<ReturnType<typeof register>> | undefined;
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    replaced = await register(base, "exec-owned", body("process-two"));
+    if (replaced.status === 200) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.equal(replaced?.status, 200);
+  assert.notEqual(replaced!.json.registration_id, first.json.registration_id);
+  await assert.rejects(openWebSocket(first.json.url), (error: Error) => {
+    assert.match(error.message, /401/);
+    return true;
+  });
+  const fresh = await openWebSocket(replaced!.json.url);
+  fresh.close();
+});
