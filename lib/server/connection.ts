@@ -30,6 +30,17 @@ import { environmentInfo } from "./environment.ts";
 import { initializeParams } from "../protocol/environment.ts";
 import { log } from "../util/log.ts";
 
+/**
+ * With `--concurrent-requests N`, the most requests of one connection held at once (running or
+ * waiting for a lane); past it the connection is not read until one finishes.
+ *
+ * @example
+ * ```ts
+ * console.log(`at most ${MAX_PIPELINED_REQUESTS} requests in flight per connection`);
+ * ```
+ */
+export const MAX_PIPELINED_REQUESTS = 256;
+
 /** Shared by all connections of one server. */
 export interface ConnectionDeps {
   registry: SessionRegistry;
@@ -65,6 +76,9 @@ export class ServerConnection implements ConnectionContext, SessionOwner {
   #abort = new AbortController();
   #resources = new Map<string, Disposable | AsyncDisposable>();
   #lanes: Record<Lane, Semaphore> | null;
+  /** Requests on the lanes, running or waiting for a permit. */
+  #pipelined = 0;
+  #pipelineFreed: PromiseWithResolvers<void> | null = null;
 
   constructor(transport: MessageTransport, deps: ConnectionDeps) {
     this.#transport = transport;
@@ -170,7 +184,17 @@ export class ServerConnection implements ConnectionContext, SessionOwner {
         if (this.#lanes && this.#state === "ready" && message.method !== Method.initialize) {
           const spec = this.#deps.methods[message.method];
           const lane = this.#lanes[spec?.lane ?? "ordinary"];
-          lane.run(() => this.#answer(message)).catch(() => {});
+          this.#pipelined++;
+          lane.run(() => this.#answer(message)).catch(() => {}).finally(() => {
+            this.#pipelined--;
+            this.#pipelineFreed?.resolve();
+          });
+          // Stop reading (the transport then stops reading the socket) instead of keeping every
+          // pipelined request of a peer that sends faster than the lanes answer.
+          while (this.#pipelined >= MAX_PIPELINED_REQUESTS && !this.#closing) {
+            this.#pipelineFreed = Promise.withResolvers<void>();
+            await Promise.race([this.#pipelineFreed.promise, this.#transport.closed]);
+          }
         } else {
           await this.#answer(message);
         }

@@ -8,6 +8,19 @@ import { delay } from "../util/async.ts";
 import { log } from "../util/log.ts";
 import type { Inbound, MessageTransport } from "./types.ts";
 
+/**
+ * Received-but-unprocessed plus waiting-to-be-sent bytes of every websocket transport of this
+ * process together; a connection whose traffic would push the total past it is closed (1008),
+ * so many stalled connections cannot add up to an out-of-memory exit.
+ *
+ * @example
+ * ```ts
+ * console.log(`all websockets together hold at most ${MEMORY_BUDGET_BYTES} bytes`);
+ * ```
+ */
+export const MEMORY_BUDGET_BYTES = 1024 * 1024 * 1024;
+let budgetUsed = 0;
+
 // Strings count at 1 byte per UTF-16 unit: an estimate, enough for a memory bound.
 function sizeOf(item: string | Uint8Array): number {
   return typeof item === "string" ? item.length : item.byteLength;
@@ -20,8 +33,9 @@ export interface WebSocketTransportOptions {
   /** Pause sending while more than this many bytes wait in the socket (default 4 MiB). */
   highWaterMark?: number;
   /**
-   * A WebSocket cannot pause its reader, so a peer that sends far faster than we consume is
-   * disconnected once this many received bytes wait unprocessed (default 256 MiB).
+   * A peer is disconnected once this many received bytes wait unprocessed (sockets that cannot
+   * pause their reader; npm `ws` sockets stop reading at 16 MiB instead), or once this many
+   * bytes wait to be sent to it (default 256 MiB).
    */
   maxQueuedBytes?: number;
 }
@@ -42,13 +56,39 @@ export function websocketTransport(
   const highWaterMark = options.highWaterMark ?? 4 * 1024 * 1024;
   const inbound = new AsyncQueue<string | Uint8Array>();
   const maxQueuedBytes = options.maxQueuedBytes ?? 256 * 1024 * 1024;
+  // npm `ws` sockets (all of ours) can pause reading: past 16 MiB unprocessed the socket stops
+  // reading and TCP pushes back on the peer, instead of buffering or disconnecting.
+  const pausable = socket as unknown as { pause?: () => void; resume?: () => void };
+  const canPause = typeof pausable.pause === "function";
+  const pauseAtBytes = 16 * 1024 * 1024;
+  let paused = false;
   let queuedBytes = 0;
+  let pendingSendBytes = 0;
+  const overBudget = (reason: string) => {
+    log.warn(`${options.label}: ${reason}; disconnecting`);
+    inbound.close();
+    try {
+      socket.close(1008, reason.slice(0, 120));
+    } catch {
+      // already closing
+    }
+  };
   const closed = Promise.withResolvers<void>();
+  let closedOnce = false;
   socket.binaryType = "arraybuffer";
   socket.addEventListener("message", (event) => {
     const data = event.data;
     const item = typeof data === "string" ? data : new Uint8Array(data as ArrayBuffer);
     queuedBytes += sizeOf(item);
+    budgetUsed += sizeOf(item);
+    if (budgetUsed > MEMORY_BUDGET_BYTES) {
+      overBudget("the server's memory budget for queued messages is used up");
+      return;
+    }
+    if (canPause && !paused && queuedBytes > pauseAtBytes) {
+      paused = true;
+      pausable.pause!();
+    }
     if (queuedBytes > maxQueuedBytes) {
       log.warn(`${options.label}: peer sent ${queuedBytes} unprocessed bytes; disconnecting`);
       inbound.close();
@@ -59,6 +99,13 @@ export function websocketTransport(
   });
   let closeInfo: { code: number; reason: string } | undefined;
   const onClose = () => {
+    if (!closedOnce) {
+      closedOnce = true;
+      // What is still queued is dropped with the connection: give its budget back.
+      budgetUsed -= queuedBytes + pendingSendBytes;
+      queuedBytes = 0;
+      pendingSendBytes = 0;
+    }
     inbound.close();
     closed.resolve();
   };
@@ -73,13 +120,37 @@ export function websocketTransport(
     label: options.label,
     async *receive(): AsyncGenerator<Inbound> {
       for await (const item of inbound) {
-        queuedBytes -= sizeOf(item);
+        if (!closedOnce) {
+          queuedBytes -= sizeOf(item);
+          budgetUsed -= sizeOf(item);
+        }
+        if (paused && queuedBytes < pauseAtBytes / 4) {
+          paused = false;
+          pausable.resume!();
+        }
         yield item;
       }
     },
     async send(text: string) {
-      while (socket.readyState === WebSocket.OPEN && socket.bufferedAmount > highWaterMark) {
-        await delay(1);
+      if (socket.readyState === WebSocket.OPEN && socket.bufferedAmount > highWaterMark) {
+        // Waiting messages count against the budget: a peer that never reads while the server
+        // produces (process output to many stalled clients) is disconnected, not buffered.
+        const size = text.length;
+        pendingSendBytes += size;
+        budgetUsed += size;
+        if (pendingSendBytes > maxQueuedBytes || budgetUsed > MEMORY_BUDGET_BYTES) {
+          overBudget("peer is not reading its messages (send queue over its budget)");
+        }
+        try {
+          while (socket.readyState === WebSocket.OPEN && socket.bufferedAmount > highWaterMark) {
+            await delay(1);
+          }
+        } finally {
+          if (!closedOnce) {
+            pendingSendBytes -= size;
+            budgetUsed -= size;
+          }
+        }
       }
       if (socket.readyState !== WebSocket.OPEN) throw new Error("websocket is closed");
       socket.send(text);

@@ -194,3 +194,43 @@ Deno.test({
   const fresh = await openWebSocket(replaced!.json.url);
   fresh.close();
 });
+
+Deno.test({
+  name:
+    "rendezvous: one harness's message over 64 MiB closes that harness only; the executor link stays",
+  timeout: 60_000,
+  ...TEST,
+}, async () => {
+  await using rendezvous = await startRendezvousProcess({ token: TOKEN });
+  const base = rendezvous.firstLine;
+  await using remote = await startRemoteProcess(base, "exec-big-frame", { token: TOKEN });
+  const resolve = () =>
+    resolveHarnessUrl({ registry: base, executorId: "exec-big-frame", token: TOKEN });
+  const victim = new TestClient(await connectHarnessStream(await resolve()));
+  try {
+    await victim.initialize();
+    const raw = await RawWebSocket.open(await resolve());
+    try {
+      await raw.sendFragmented(2, 80 * MiB, MiB);
+      assert.equal(await within(10_000, "close frame", raw.closeCode()), 1009);
+    } finally {
+      raw.close();
+    }
+    const started = await within(
+      10_000,
+      "victim call",
+      victim.call("process/start", {
+        processId: "p1",
+        argv: ["true"],
+        cwd: "/",
+        env: {},
+        tty: false,
+      }),
+    );
+    assert.ok(started);
+    // Still the first and only connection of the executor.
+    assert.equal(remote.stderr().split("connected to the rendezvous").length - 1, 1);
+  } finally {
+    await victim.close();
+  }
+});
