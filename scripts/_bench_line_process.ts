@@ -30,7 +30,7 @@ const ENV = { PATH: "/usr/local/bin:/usr/bin:/bin", TERM: "dumb" };
  */
 export async function startToClosed(
   connect: string | (() => Promise<RpcClient>),
-  options: { argv: string[]; tty: boolean; n: number; cwd: string },
+  options: { argv: string[]; tty: boolean; n: number; cwd: string; sandbox?: unknown },
   onOutput?: (chunkBase64: string) => void,
 ): Promise<number[]> {
   const client = typeof connect === "string" ? await RpcClient.connect(connect) : await connect();
@@ -55,6 +55,7 @@ export async function startToClosed(
         cwd: new URL(`file://${options.cwd}`).href,
         env: ENV,
         tty: options.tty,
+        ...(options.sandbox ? { sandbox: options.sandbox } : {}),
       });
       await promise;
       samples.push(since(t0));

@@ -30,6 +30,7 @@ import { uploadLine } from "./_bench_line_upload.ts";
 import { memoryLine } from "./_bench_line_memory.ts";
 import { relayLine } from "./_bench_line_relay.ts";
 import { e5HandshakeLine, e5ThroughputLine } from "./_bench_line_e5.ts";
+import { sandboxedSpawnLine } from "./_bench_line_sandbox.ts";
 import { findUpstream, setProfileDir, UPSTREAM_PACKAGE } from "./_bench_servers.ts";
 import { type LineResult, renderMarkdown, renderTable } from "./_bench_stats.ts";
 import { VERSION } from "./_build_config.ts";
@@ -39,6 +40,7 @@ const LINES: Record<string, (ctx: BenchContext) => Promise<LineResult>> = {
   rpc_round_trip: rpcLine,
   spawn_pipe: (ctx) => spawnLine(ctx, { tty: false }),
   spawn_pty: (ctx) => spawnLine(ctx, { tty: true }),
+  spawn_sandboxed: sandboxedSpawnLine,
   output_throughput: outputLine,
   readblock_download: downloadLine,
   writeblock_upload: uploadLine,
