@@ -83,7 +83,11 @@ export class FileHandleTable implements AsyncDisposable {
   async open(
     handleId: string,
     path: string,
-    options: FollowOptions & { mode?: OpenMode } = {},
+    options: FollowOptions & {
+      mode?: OpenMode;
+      /** Opens the file some other way (a sandboxed open); default `openRegularFile`. */
+      opener?: () => Promise<fsp.FileHandle>;
+    } = {},
   ): Promise<void> {
     if (handleId === "") throw invalidRequest("file handle id cannot be empty");
     if (new TextEncoder().encode(handleId).length > MAX_HANDLE_ID_BYTES) {
@@ -100,7 +104,7 @@ export class FileHandleTable implements AsyncDisposable {
     const slot: OpenHandle = { tail: Promise.resolve(), mode: options.mode ?? "read" };
     this.#handles.set(handleId, slot);
     try {
-      slot.file = await openRegularFile(path, options);
+      slot.file = await (options.opener ?? (() => openRegularFile(path, options)))();
     } catch (err) {
       this.#handles.delete(handleId);
       throw err;

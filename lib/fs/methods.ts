@@ -9,8 +9,7 @@ import { FileHandleTable } from "./handles.ts";
 import { canonicalize, getMetadata } from "./metadata.ts";
 import { pathFromUri } from "../protocol/file_uri.ts";
 import { readFileBase64, writeFileBase64 } from "./read_write.ts";
-import { rejectSandboxedStreaming } from "./sandbox.ts";
-import { runSandboxed } from "./sandboxed.ts";
+import { runSandboxed, sandboxedOpener } from "./sandboxed.ts";
 import * as schema from "../protocol/fs.ts";
 import { walk } from "./walk.ts";
 import { MissingWatches } from "./watch_missing.ts";
@@ -148,9 +147,9 @@ export const fsHandlers = {
     family: "filesystem",
     params: schema.openParams,
     async handle(params, context) {
-      rejectSandboxedStreaming(params.sandbox);
       const path = pathFromUri(params.path);
-      await fileHandles(context).open(params.handleId, path, params);
+      const opener = sandboxedOpener(params);
+      await fileHandles(context).open(params.handleId, path, { ...params, opener });
       return { handleId: params.handleId };
     },
   }),

@@ -1,6 +1,6 @@
 /**
  * Filesystem handlers (`fs/*`, spec §3.3) and the helpers they share: the
- * I/O error mapping, the sandbox refusal and per-connection block-read handles.
+ * I/O error mapping, sandboxed execution and per-connection block-read handles.
  *
  * @example
  * ```ts
@@ -18,7 +18,6 @@ export {
   osError,
   osErrorText,
 } from "./io_error.ts";
-export { rejectSandboxedStreaming, SANDBOXED_STREAMING_UNSUPPORTED } from "./sandbox.ts";
 export {
   type Block,
   FileHandleTable,

@@ -11,11 +11,13 @@ import { copyPath } from "./copy.ts";
 import { createDirectory, readDirectory, removePath } from "./directory.ts";
 import { canonicalize, getMetadata } from "./metadata.ts";
 import { pathFromUri } from "../protocol/file_uri.ts";
-import { readFileBase64, writeFileBase64 } from "./read_write.ts";
+import { openRegularFile, readFileBase64, writeFileBase64 } from "./read_write.ts";
 import { walk } from "./walk.ts";
 
 // deno-lint-ignore no-explicit-any
 type Params = any;
+
+const held: unknown[] = [];
 
 /** The operations the helper performs, by wire method name. */
 export const HELPER_OPERATIONS: Record<string, (params: Params) => Promise<unknown>> = {
@@ -28,6 +30,13 @@ export const HELPER_OPERATIONS: Record<string, (params: Params) => Promise<unkno
   "fs/walk": (p) => walk(pathFromUri(p.path), p.options),
   "fs/remove": (p) => removePath(pathFromUri(p.path), p),
   "fs/copy": (p) => copyPath(pathFromUri(p.sourcePath), pathFromUri(p.destinationPath), p),
+  // The descriptor stays open until the helper exits; the server reopens it through
+  // /proc/<helper>/fd/<fd> (same open file, checked here by the kernel) before closing us.
+  "fs/open": async (p) => {
+    const file = await openRegularFile(pathFromUri(p.path), p);
+    held.push(file); // a collected FileHandle would close the descriptor under the server
+    return { fd: file.fd };
+  },
 };
 
 /**

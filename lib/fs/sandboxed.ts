@@ -5,12 +5,15 @@
  * `process/start`. Profiles that restrict nothing on the filesystem run in this process.
  * @module
  */
-import { invalidParams, RpcError } from "../jsonrpc/errors.ts";
+import { constants } from "node:fs";
+import fsp from "node:fs/promises";
+import { internalError, invalidParams, RpcError } from "../jsonrpc/errors.ts";
 import type { SandboxContext } from "../protocol/sandbox.ts";
 import { ConfinedWorker } from "../sandbox/confined_worker.ts";
 import { enforcement } from "../sandbox/enforcement.ts";
 import { planConfinement } from "../sandbox/plan.ts";
 import { pathFromUri } from "../protocol/file_uri.ts";
+import { openRegularFile } from "./read_write.ts";
 
 /** The hidden subcommand compiled and bundled servers answer with the helper loop. */
 export const FS_HELPER_SUBCOMMAND = "__fs-helper";
@@ -66,6 +69,28 @@ function planCwd(sandbox: SandboxContext): string {
   return Deno.cwd();
 }
 
+type SandboxedPlan = Extract<ReturnType<typeof planConfinement>, { kind: "bwrap" }>;
+
+/** The bwrap plan of `sandbox` when file calls must run confined, else undefined. */
+function fileSystemPlan(sandbox: SandboxContext | null | undefined): SandboxedPlan | undefined {
+  if (!sandbox) return undefined;
+  const plan = planConfinement(sandbox, {
+    cwd: planCwd(sandbox),
+    tmpdir: Deno.env.get("TMPDIR"),
+  });
+  // Network rules do not apply to file operations: only a bwrap view changes what they see.
+  if (plan.kind !== "bwrap") return undefined;
+  if (plan.filesystem.root === "none") {
+    // The helper is a program too: with nothing readable it could not even start, and widening
+    // the view for it would let the call read what the profile hides.
+    throw invalidParams(
+      "sandboxed filesystem calls need read access to `/` (`{kind: root}`) in " +
+        "`sandbox.permissions.file_system.entries`",
+    );
+  }
+  return plan;
+}
+
 /**
  * Runs `direct` unless `params.sandbox` restricts the filesystem; then the call runs in a
  * confined helper and its answer (or error, with the same code and text) is returned.
@@ -86,22 +111,8 @@ export async function runSandboxed<T>(
   params: { sandbox?: SandboxContext | null },
   direct: () => Promise<T>,
 ): Promise<T> {
-  const sandbox = params.sandbox;
-  if (!sandbox) return direct();
-  const plan = planConfinement(sandbox, {
-    cwd: planCwd(sandbox),
-    tmpdir: Deno.env.get("TMPDIR"),
-  });
-  // Network rules do not apply to file operations: only a bwrap view changes what they see.
-  if (plan.kind !== "bwrap") return direct();
-  if (plan.filesystem.root === "none") {
-    // The helper is a program too: with nothing readable it could not even start, and widening
-    // the view for it would let the call read what the profile hides.
-    throw invalidParams(
-      "sandboxed filesystem calls need read access to `/` (`{kind: root}`) in " +
-        "`sandbox.permissions.file_system.entries`",
-    );
-  }
+  const plan = fileSystemPlan(params.sandbox);
+  if (!plan) return direct();
   const how = await enforcement(plan);
   if (!how.confined) return direct();
   const worker = ConfinedWorker.start(plan, helperCommand(), {
@@ -115,4 +126,73 @@ export async function runSandboxed<T>(
   } finally {
     await worker.close();
   }
+}
+
+/**
+ * For a sandboxed `fs/open`: a function that opens the file inside the sandbox (the helper
+ * opens it, so the kernel decides, with upstream's errors) and hands back our own descriptor of
+ * that same open file, reopened through `/proc/<helper>/fd/<fd>`; the helper then exits.
+ * Undefined when the profile does not restrict the filesystem (open directly).
+ *
+ * @example
+ * ```ts
+ * const opener = sandboxedOpener(params);
+ * await handles.open(params.handleId, path, { ...params, opener });
+ * ```
+ */
+export function sandboxedOpener(
+  params: {
+    path: string;
+    sandbox?: SandboxContext | null;
+    mode?: "read" | "replace";
+    followSymlinks?: boolean | null;
+  },
+): (() => Promise<fsp.FileHandle>) | undefined {
+  const plan = fileSystemPlan(params.sandbox);
+  if (!plan) return undefined;
+  return async () => {
+    const how = await enforcement(plan);
+    if (!how.confined) return openRegularFile(pathFromUri(params.path), params);
+    const command = helperCommand();
+    const worker = ConfinedWorker.start(plan, command, { runtime: how.runtime, env: helperEnv() });
+    try {
+      const answer = await worker.call({ method: "fs/open", params: { ...params, sandbox: null } });
+      if ("error" in answer) throw new RpcError(answer.error.code, answer.error.message);
+      const { fd } = answer.result as { fd: number };
+      const helper = findHelper(worker.pid, command[0]);
+      if (helper === undefined) throw internalError("sandboxed fs/open: the helper vanished");
+      const flags = params.mode === "replace" ? constants.O_WRONLY : constants.O_RDONLY;
+      return await fsp.open(`/proc/${helper}/fd/${fd}`, flags);
+    } finally {
+      await worker.close();
+    }
+  };
+}
+
+/** The descendant of `root` running `executable` (the helper inside bwrap's pid namespace). */
+function findHelper(root: number, executable: string): number | undefined {
+  let wanted: string;
+  try {
+    wanted = Deno.realPathSync(executable);
+  } catch {
+    wanted = executable;
+  }
+  const queue = [root];
+  for (let guard = 0; queue.length > 0 && guard < 64; guard++) {
+    const pid = queue.shift()!;
+    try {
+      if (pid !== root && Deno.readLinkSync(`/proc/${pid}/exe`) === wanted) return pid;
+    } catch {
+      // gone, or not ours to read
+    }
+    try {
+      for (const task of Deno.readDirSync(`/proc/${pid}/task`)) {
+        const children = Deno.readTextFileSync(`/proc/${pid}/task/${task.name}/children`);
+        for (const child of children.trim().split(/\s+/)) if (child) queue.push(Number(child));
+      }
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return undefined;
 }

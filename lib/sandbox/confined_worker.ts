@@ -92,6 +92,11 @@ export class ConfinedWorker {
     return new ConfinedWorker(child, confined, options.maxLineBytes ?? DEFAULT_MAX_LINE);
   }
 
+  /** Host pid of the outermost process (bwrap); the helper runs below it. */
+  get pid(): number {
+    return this.#child.pid;
+  }
+
   /** Sends one request and waits for its answer; calls are answered in order. */
   call(request: unknown): Promise<WorkerAnswer> {
     const next = this.#queue.then(() => this.#exchange(request));

@@ -15,7 +15,7 @@ export const CAPABILITIES: Record<string, boolean> = {
   capabilityDiscoverySandbox: false,
   environmentConfigRead: true,
   httpHeaderEnvVars: true,
-  sandboxedFileStreaming: false,
+  sandboxedFileStreaming: true,
   shellSnapshotV2: true,
   fileWriteStreaming: true,
   fsWatchMissing: true,

@@ -487,6 +487,7 @@ Deno.test({
         ["fs/readDirectory", { path: uri(dir) }],
         ["fs/remove", { path }],
         ["fs/copy", { sourcePath: path, destinationPath: path, recursive: false }],
+        ["fs/open", { handleId: "sandboxed", path }],
       ] as const
     ) {
       await assertRpcError(
@@ -495,11 +496,6 @@ Deno.test({
         /^sandboxed filesystem calls need read access to `\/`/,
       );
     }
-    await assertRpcError(
-      client.call("fs/open", { handleId: "sandboxed", path, sandbox: restricted }),
-      INVALID_REQUEST,
-      /^sandboxed fs\/open is not supported/,
-    );
     assert.deepEqual(await Deno.readTextFile(`${dir}/note.txt`), "hello");
     for (
       const permissions of [

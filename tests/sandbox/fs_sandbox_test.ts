@@ -72,6 +72,22 @@ Deno.test({
     assert.equal(await Deno.readTextFile(`${ws}/.git/HEAD`), "ref: refs/heads/main\n");
     await assert.rejects(Deno.lstat(`${ws}/.codex`), Deno.errors.NotFound);
     await assert.rejects(Deno.stat(`${ws}/.git/stolen`), Deno.errors.NotFound);
+    // Streaming writes: allowed in the workspace, EROFS outside (open fails, nothing created).
+    await client.call("fs/open", {
+      handleId: "w",
+      path: fileUri(`${ws}/streamed.txt`),
+      mode: "replace",
+      sandbox,
+    });
+    await client.call("fs/writeBlock", { handleId: "w", offset: 0, chunk: b64("streamed") });
+    await client.call("fs/close", { handleId: "w" });
+    assert.equal(await Deno.readTextFile(`${ws}/streamed.txt`), "streamed");
+    await assertRpcError(
+      client.call("fs/open", { handleId: "o", path: fileUri(outside), mode: "replace", sandbox }),
+      INTERNAL,
+      EROFS,
+    );
+    await assert.rejects(Deno.stat(outside), Deno.errors.NotFound);
     // Not-found keeps its own code through the helper.
     await assertRpcError(
       client.call("fs/readFile", { path: fileUri(`${ws}/missing.txt`), sandbox }),
@@ -116,6 +132,28 @@ Deno.test({
   assert.deepEqual(names, [".git", "keep.txt"]);
   const read = await client.call("fs/readFile", { path: fileUri(`${ws}/keep.txt`), sandbox });
   assert.equal(unb64(read.dataBase64 as string), "kept");
+  // Block reads work under a sandbox (the helper opened the file; we read our reopened copy).
+  await client.call("fs/open", { handleId: "ro", path: fileUri(`${ws}/keep.txt`), sandbox });
+  const block = await client.call("fs/readBlock", { handleId: "ro", offset: 0, len: 1024 });
+  assert.equal(unb64(block.chunk as string), "kept");
+  assert.equal(block.eof, true);
+  await client.call("fs/close", { handleId: "ro" });
+  await assertRpcError(
+    client.call("fs/open", {
+      handleId: "rw",
+      path: fileUri(`${ws}/keep.txt`),
+      mode: "replace",
+      sandbox,
+    }),
+    INTERNAL,
+    EROFS,
+  );
+  assert.equal(await Deno.readTextFile(`${ws}/keep.txt`), "kept");
+  await assertRpcError(
+    client.call("fs/open", { handleId: "nf", path: fileUri(`${ws}/none.txt`), sandbox }),
+    -32004,
+    /^No such file or directory \(os error 2\)/,
+  );
   const info = await client.call("environment/info");
-  assert.equal((info.capabilities as Record<string, boolean>).sandboxedFileStreaming, false);
+  assert.equal((info.capabilities as Record<string, boolean>).sandboxedFileStreaming, true);
 });
