@@ -136,8 +136,11 @@ export async function runSandboxed<T>(
  *
  * @example
  * ```ts
- * const opener = sandboxedOpener(params);
- * await handles.open(params.handleId, path, { ...params, opener });
+ * import { FileHandleTable } from "./handles.ts";
+ * const params = { path: "file:///etc/hostname", sandbox: null };
+ * const opener = sandboxedOpener(params); // undefined: no sandbox, open directly
+ * await using handles = new FileHandleTable();
+ * await handles.open("h1", "/etc/hostname", { ...params, opener });
  * ```
  */
 export function sandboxedOpener(
