@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { PtySpawner } from "../../lib/process/pty_spawner.ts";
 import { ROOT, startServer } from "../_harness.ts";
-import { startTcpProxy } from "../client/_tcp_proxy.ts";
+import { startTcpProxy } from "../_tcp_proxy.ts";
 import { runCli } from "./_cli.ts";
 
 Deno.test({

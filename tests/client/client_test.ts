@@ -11,7 +11,7 @@ import {
 } from "../../lib/client/mod.ts";
 import type { MessageTransport } from "../../lib/transport/types.ts";
 import { liveGroupMembers, ROOT, startServer, until } from "../_harness.ts";
-import { startTcpProxy } from "./_tcp_proxy.ts";
+import { startTcpProxy } from "../_tcp_proxy.ts";
 
 const decoder = new TextDecoder();
 
@@ -152,7 +152,7 @@ Deno.test({
 
 Deno.test({
   name: "output evicted while disconnected fails the process with events_evicted",
-  timeout: 30_000,
+  timeout: 60_000,
 }, async () => {
   await using server = await startServer();
   await using proxy = startTcpProxy(server.url);

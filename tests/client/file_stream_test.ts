@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { ExecServerClient, RemoteCallError } from "../../lib/client/mod.ts";
 import { startServer } from "../_harness.ts";
-import { startTcpProxy } from "./_tcp_proxy.ts";
+import { startTcpProxy } from "../_tcp_proxy.ts";
 
 const MIB = 1024 * 1024;
 

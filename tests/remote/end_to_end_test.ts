@@ -5,13 +5,9 @@ import { resolveHarnessUrl } from "../../lib/registry/mod.ts";
 import { until, within } from "../_deadline.ts";
 import { rawData, rawResume } from "../relay/_raw_frames.ts";
 import { openSocket, socketClosed } from "../relay/_ws_rendezvous.ts";
+import { startTcpProxy } from "../_tcp_proxy.ts";
 import { b64text, isAlive, readToClose, type TestClient } from "../_harness.ts";
-import {
-  harnessClient,
-  startRemoteProcess,
-  startRendezvousProcess,
-  startTcpProxy,
-} from "./_chain.ts";
+import { harnessClient, startRemoteProcess, startRendezvousProcess } from "./_chain.ts";
 
 const TOKEN = "e2e-secret-token-0123456789";
 const ENV = { PATH: "/usr/local/bin:/usr/bin:/bin" };
