@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import { within } from "../relay/_helpers.ts";
 import { assistantMessage, functionCall, MockModel, toolOutputs } from "../_mock_model.ts";
-import { startRendezvousProcess, startTcpProxy } from "./_chain.ts";
+import { startRendezvousProcess } from "./_chain.ts";
+import { startTcpProxy } from "../_tcp_proxy.ts";
 import { startExecutor, UPSTREAM } from "./_e5.ts";
 
 const TOKEN = "e5-codex-token-0123456789";
