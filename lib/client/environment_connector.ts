@@ -46,6 +46,7 @@ export const NOISE_AUTH_TOKEN_ENV = "CODEX_EXEC_SERVER_NOISE_AUTH_TOKEN";
 export interface EnvironmentConnectorOptions {
   /** Registry base URL (`http(s)://`). */
   registry: string;
+  /** The environment id (`--environment-id`). */
   environmentId: string;
   /** Registry bearer token; never printed. */
   token: string;

@@ -84,3 +84,4 @@ export {
   type WriteFileStreamOptions,
 } from "./file_write_stream.ts";
 export { type ProcessEvent } from "./_sequencer.ts";
+export type { HybridKeyPair, HybridPublicKey } from "../noise/mod.ts";

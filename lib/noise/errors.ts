@@ -43,6 +43,7 @@ export class NoiseError extends Error {
    * @param code stable reason
    * @param message what happened
    */
+  /** Creates an error with a stable `code`. */
   constructor(code: NoiseErrorCode, message: string) {
     super(message);
     this.name = "NoiseError";

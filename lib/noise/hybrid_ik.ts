@@ -46,7 +46,8 @@ export const NOISE_PROTOCOL_NAME = "Noise_hybridIK_25519+MLKEM768_AESGCM_SHA256"
  * MESSAGE1_OVERHEAD; // 3568
  * ```
  */
-export const MESSAGE1_OVERHEAD = MLKEM_CIPHERTEXT_BYTES + X25519_KEY_BYTES + MLKEM_PUBLIC_BYTES +
+export const MESSAGE1_OVERHEAD: number = MLKEM_CIPHERTEXT_BYTES + X25519_KEY_BYTES +
+  MLKEM_PUBLIC_BYTES +
   (X25519_KEY_BYTES + TAG_BYTES) + (MLKEM_PUBLIC_BYTES + TAG_BYTES) + TAG_BYTES;
 
 /**
@@ -57,7 +58,8 @@ export const MESSAGE1_OVERHEAD = MLKEM_CIPHERTEXT_BYTES + X25519_KEY_BYTES + MLK
  * MESSAGE2_BYTES; // 3424
  * ```
  */
-export const MESSAGE2_BYTES = MLKEM_CIPHERTEXT_BYTES + (MLKEM_CIPHERTEXT_BYTES + TAG_BYTES) +
+export const MESSAGE2_BYTES: number = MLKEM_CIPHERTEXT_BYTES +
+  (MLKEM_CIPHERTEXT_BYTES + TAG_BYTES) +
   X25519_KEY_BYTES + MLKEM_PUBLIC_BYTES + TAG_BYTES;
 
 /** Largest handshake message (Noise's 65 535-byte message limit). */
@@ -88,7 +90,9 @@ export interface HandshakeEntropy {
  * ```
  */
 export interface Encapsulation {
+  /** The ML-KEM ciphertext to send (1088 bytes). */
   ciphertext: Uint8Array;
+  /** The 32-byte shared secret it encapsulates. */
   sharedSecret: Uint8Array;
 }
 
@@ -191,7 +195,9 @@ class Reader {
  * ```
  */
 export interface TransportCiphers {
+  /** Seals what this side sends. */
   send: CipherState;
+  /** Opens what the peer sends. */
   receive: CipherState;
   /** The final transcript hash (channel binding). */
   handshakeHash: Uint8Array;
@@ -207,10 +213,13 @@ export interface TransportCiphers {
  * ```
  */
 export interface InitiatorOptions {
+  /** The prologue both sides mix in ({@linkcode noisePrologue}). */
   prologue: Uint8Array;
+  /** The harness's own static key. */
   localStatic: HybridKeyPair;
   /** The responder's static key, pinned (from the registry bundle). */
   remoteStatic: HybridPublicKey;
+  /** Handshake randomness (default WebCrypto; tests replay recorded values). */
   entropy?: HandshakeEntropy;
 }
 
@@ -244,6 +253,7 @@ export class HybridIkInitiator {
   #entropy: HandshakeEntropy;
   #ephemeral: HybridKeyPair | undefined;
 
+  /** Starts the handshake state (protocol name, prologue, pinned responder key). */
   constructor(options: InitiatorOptions) {
     this.#options = options;
     this.#entropy = options.entropy ?? webCryptoEntropy;
@@ -317,8 +327,11 @@ export class HybridIkInitiator {
  * ```
  */
 export interface ResponderOptions {
+  /** The prologue both sides mix in ({@linkcode noisePrologue}). */
   prologue: Uint8Array;
+  /** The executor's own static key (the registered one). */
   localStatic: HybridKeyPair;
+  /** Handshake randomness (default WebCrypto; tests replay recorded values). */
   entropy?: HandshakeEntropy;
 }
 

@@ -50,7 +50,9 @@ const PKCS8_X25519_PREFIX = Uint8Array.fromHex("302e020100300506032b656e04220420
  * ```
  */
 export interface HybridPublicKey {
+  /** Raw X25519 public key, 32 bytes. */
   readonly x25519: Uint8Array<ArrayBuffer>;
+  /** Raw ML-KEM-768 encapsulation key, 1184 bytes. */
   readonly mlkem768: Uint8Array<ArrayBuffer>;
 }
 
@@ -64,8 +66,11 @@ export interface HybridPublicKey {
  * ```
  */
 export interface HybridKeyPair {
+  /** The public half, as registered or sent in a bundle. */
   readonly public: HybridPublicKey;
+  /** X25519 private key (derive only). */
   readonly x25519Private: CryptoKey;
+  /** ML-KEM-768 decapsulation key. */
   readonly mlkemPrivate: CryptoKey;
 }
 
@@ -79,7 +84,9 @@ export interface HybridKeyPair {
  * ```
  */
 export interface HybridSecret {
+  /** Raw X25519 private scalar, 32 bytes. */
   readonly x25519: Uint8Array;
+  /** ML-KEM-768 seed `d ‖ z`, 64 bytes. */
   readonly mlkemSeed: Uint8Array;
 }
 
@@ -92,8 +99,11 @@ export interface HybridSecret {
  * ```
  */
 export interface PublicKeyJson {
+  /** Always {@linkcode NOISE_SUITE}. */
   suite: string;
+  /** Standard padded base64 of the 32-byte X25519 key. */
   x25519_public_key: string;
+  /** Standard padded base64 of the 1184-byte ML-KEM key. */
   mlkem768_public_key: string;
 }
 

@@ -19,6 +19,7 @@
  */
 export { NoiseError, type NoiseErrorCode } from "./errors.ts";
 export {
+  CipherState,
   type Encapsulation,
   type HandshakeEntropy,
   HybridIkInitiator,

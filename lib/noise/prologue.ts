@@ -15,6 +15,7 @@ const DOMAIN = "codex-exec-server-relay-noise/v1";
  * ```
  */
 export interface PrologueParts {
+  /** The environment id the registry knows the executor by. */
   environmentId: string;
   /** The registry's `executor_registration_id`. */
   registrationId: string;

@@ -47,7 +47,9 @@ export const REORDER_LIMITS = { window: 64, records: 64, bytes: 1024 * 1024 } as
  * ```
  */
 export interface SealedRecord {
+  /** The relay `seq` (equal to the record nonce). */
   seq: number;
+  /** AES-GCM ciphertext with its 16-byte tag. */
   record: Uint8Array;
 }
 
@@ -172,6 +174,7 @@ export class ReorderBuffer {
    * @returns the records now deliverable, in order.
    * @throws {NoiseError} `reorder_overflow`.
    */
+  /** Takes one record; returns every record now deliverable, in order. */
   accept(seq: number, record: Uint8Array): Uint8Array[] {
     if (seq < this.#next || this.#pending.has(seq)) return [];
     if (seq > this.#next) {
@@ -221,6 +224,7 @@ export class NoiseChannel {
   #decoder = new InnerFrameDecoder();
   #opening: Promise<unknown> = Promise.resolve();
 
+  /** Wraps the transport ciphers of a finished handshake. */
   constructor(ciphers: TransportCiphers) {
     this.#ciphers = ciphers;
   }

@@ -48,6 +48,7 @@ export function validateEnvironmentId(id: string): string {
  * ```
  */
 export interface EnvironmentRegistration {
+  /** The environment id (equal to the requested one). */
   environmentId: string;
   /** The executor's rendezvous websocket URL. */
   url: string;
@@ -65,9 +66,13 @@ export interface EnvironmentRegistration {
  * ```
  */
 export interface RegisterEnvironmentOptions {
+  /** The environment to register. */
   environmentId: string;
+  /** The executor's static public key. */
   executorKey: HybridPublicKey;
+  /** The registration credential. */
   token: BearerToken;
+  /** Cancels the request. */
   signal?: AbortSignal;
 }
 
@@ -192,13 +197,19 @@ export function registrationRetryable(error: RegistryError): boolean {
  * ```
  */
 export interface ValidateHarnessOptions {
+  /** The environment the executor serves. */
   environmentId: string;
+  /** The current `executor_registration_id`. */
   registrationId: string;
+  /** The harness's static key from message 1. */
   harnessKey: HybridPublicKey;
+  /** The authorization from message 1. */
   authorization: string;
+  /** The relay `stream_id` (sent as `x-codex-noise-stream-id` when a UUID). */
   streamId: string;
   /** The executor's registration credential. */
   token: BearerToken;
+  /** Cancels the request (validation timeout). */
   signal?: AbortSignal;
 }
 
@@ -241,10 +252,13 @@ export async function validateHarness(
  * ```
  */
 export interface ConnectionBundle {
+  /** The environment id (equal to the requested one). */
   environmentId: string;
   /** The harness's rendezvous websocket URL (`role=harness`). */
   url: string;
+  /** `executor_registration_id`, bound into the Noise prologue. */
   registrationId: string;
+  /** The executor's static key, to pin. */
   executorKey: HybridPublicKey;
   /** Opaque `harness_key_authorization`. */
   authorization: string;
@@ -262,12 +276,15 @@ export interface ConnectionBundle {
 export interface ConnectEnvironmentOptions {
   /** Registry base URL. */
   registry: string;
+  /** The environment to reach. */
   environmentId: string;
+  /** The harness's static public key. */
   harnessKey: HybridPublicKey;
   /** `CODEX_EXEC_SERVER_NOISE_AUTH_TOKEN` (a string is wrapped so it stays out of errors). */
   token: string | BearerToken;
   /** Sent as `chatgpt-account-id` when set. */
   accountId?: string;
+  /** Cancels the request. */
   signal?: AbortSignal;
 }
 

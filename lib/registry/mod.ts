@@ -42,3 +42,5 @@ export {
   validateHarness,
   type ValidateHarnessOptions,
 } from "./environment_client.ts";
+// The key types the environment contract carries, so its API is documented in one place.
+export type { HybridKeyPair, HybridPublicKey } from "../noise/mod.ts";

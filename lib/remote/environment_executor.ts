@@ -38,6 +38,7 @@ import { normalizeBaseUrl, RegistryError } from "../registry/mod.ts";
 export interface EnvironmentExecutorOptions {
   /** Registry base URL (`--remote`). */
   registry: string;
+  /** The environment id to register (`--environment-id`). */
   environmentId: string;
   /** The registration credential, also sent on every `/validate`. */
   readToken: () => BearerToken;
@@ -68,7 +69,9 @@ export interface EnvironmentExecutorOptions {
  * ```
  */
 export interface EnvironmentExecutorStats {
+  /** Successful registrations. */
   registrations: number;
+  /** Rendezvous websockets opened. */
   connections: number;
   /** Streams that completed the handshake. */
   streams: number;
@@ -102,6 +105,7 @@ function requestId(): string {
  * ```
  */
 export class EnvironmentExecutor {
+  /** Counters, updated as the executor runs. */
   readonly stats: EnvironmentExecutorStats = {
     registrations: 0,
     connections: 0,
@@ -121,6 +125,7 @@ export class EnvironmentExecutor {
    * @param options registry, environment id, credential and the session server
    * @throws {RegistryError} code `invalid_argument` for a bad URL or environment id.
    */
+  /** Validates the options; nothing starts before {@linkcode EnvironmentExecutor.run}. */
   constructor(options: EnvironmentExecutorOptions) {
     this.#options = options;
     this.#base = normalizeBaseUrl(options.registry);

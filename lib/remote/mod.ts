@@ -29,3 +29,7 @@ export {
   type EnvironmentExecutorOptions,
   type EnvironmentExecutorStats,
 } from "./environment_executor.ts";
+export type { EnvironmentRegistration } from "../registry/mod.ts";
+// Types the executor options reference, re-exported so the API documents them.
+export type { BearerToken, HybridKeyPair, HybridPublicKey } from "../registry/mod.ts";
+export type { Inbound, MessageTransport } from "../transport/types.ts";

@@ -43,10 +43,13 @@ import {
 export interface RemoteExecutorOptions {
   /** Registry base URL (`--remote`). */
   registry: string;
+  /** The seed-era executor id (`--executor-id`). */
   executorId: string;
   /** Default `codex-exec-server`. */
   name?: string;
+  /** Labels sent with the registration. */
   labels?: Record<string, string>;
+  /** Metadata sent with the registration (version, os, arch). */
   metadata?: Record<string, unknown>;
   /** Called before every registration attempt, so a rotated token is picked up. */
   readToken: () => BearerToken;
