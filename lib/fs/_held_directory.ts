@@ -57,10 +57,10 @@ export class HeldEntry implements Disposable {
   /** The final component (`.` for `/` itself). */
   readonly name: string;
 
-  constructor(fd: number, name: string) {
+  constructor(fd: number, name: string, path = `/proc/self/fd/${fd}/${name}`) {
     this.#fd = fd;
     this.name = name;
-    this.path = `/proc/self/fd/${fd}/${name}`;
+    this.path = path;
   }
 
   /** Closes the parent's descriptor (idempotent); `path` is meaningless afterwards. */
@@ -88,6 +88,7 @@ export interface HoldOptions {
  * ```
  */
 export function holdParentNoFollow(path: string, options: HoldOptions = {}): HeldEntry {
+  if (!raceFree()) return checkedEntry(path);
   const parts = path.split("/").filter((part) => part !== "" && part !== ".");
   const name = parts.pop() ?? ".";
   const c = lib();
@@ -143,6 +144,50 @@ export function heldIoError(err: unknown, context: IoErrorContext): RpcError {
   const name = errno ? ERRNO_NAME.get(Number(errno[1])) : undefined;
   if (name !== undefined) return osError(name, context);
   return ioError(err, context);
+}
+
+let available: boolean | undefined;
+
+// Deno needs --allow-ffi for openat and --allow-all for any /proc/self/fd path. The sandboxed
+// fs helper has neither (only read/write): there the walk falls back to checking each parent
+// with lstat before the operation, which a concurrent swap can race; the helper's bwrap view
+// still bounds what it can reach.
+function raceFree(): boolean {
+  if (available === undefined) {
+    try {
+      const c = lib();
+      const fd = c.openat(AT_FDCWD, cString("/"), WALK_FLAGS, 0);
+      try {
+        Deno.lstatSync(`/proc/self/fd/${fd}/.`);
+        available = fd >= 0;
+      } finally {
+        if (fd >= 0) c.close(fd);
+      }
+    } catch {
+      available = false;
+    }
+  }
+  return available;
+}
+
+// The two-step fallback: refuse a symlinked parent seen now; the final component is still
+// opened with O_NOFOLLOW by the caller.
+function checkedEntry(path: string): HeldEntry {
+  const parts = path.split("/").filter((part) => part !== "" && part !== ".");
+  const name = parts.pop() ?? ".";
+  let current = "";
+  for (const part of parts) {
+    current += `/${part}`;
+    let info: Deno.FileInfo;
+    try {
+      info = Deno.lstatSync(current);
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) break;
+      throw heldIoError(err, { operation: "lstat", path: current });
+    }
+    if (info.isSymlink) throw failure(ERRNO.ENOTDIR.errno, current, current);
+  }
+  return new HeldEntry(-1, name, path);
 }
 
 function failure(errno: number, path: string, heldPath?: string): RpcError {

@@ -157,3 +157,41 @@ Deno.test({
   const info = await client.call("environment/info");
   assert.equal((info.capabilities as Record<string, boolean>).sandboxedFileStreaming, true);
 });
+
+Deno.test({
+  name: "sandboxed fs: followSymlinks false works in the helper (no FFI, no /proc/self/fd access)",
+  timeout: 30_000,
+}, async () => {
+  await using scratch = await scratchWorkspace();
+  const { ws } = scratch;
+  await using server = await startServer();
+  await using client = await TestClient.connect(server.url);
+  await client.initialize();
+  const sandbox = workspaceWrite(ws);
+  await Deno.mkdir(`${ws}/real`);
+  await Deno.symlink(`${ws}/real`, `${ws}/alias`);
+  await client.call("fs/writeFile", {
+    path: fileUri(`${ws}/real/n.txt`),
+    dataBase64: b64("nofollow"),
+    followSymlinks: false,
+    sandbox,
+  });
+  assert.equal(await Deno.readTextFile(`${ws}/real/n.txt`), "nofollow");
+  const read = await client.call("fs/readFile", {
+    path: fileUri(`${ws}/real/n.txt`),
+    followSymlinks: false,
+    sandbox,
+  });
+  assert.equal(unb64(read.dataBase64 as string), "nofollow");
+  await assertRpcError(
+    client.call("fs/writeFile", {
+      path: fileUri(`${ws}/alias/m.txt`),
+      dataBase64: b64("x"),
+      followSymlinks: false,
+      sandbox,
+    }),
+    INTERNAL,
+    /^Not a directory \(os error 20\): '.*\/alias' is a symbolic link and followSymlinks is false/,
+  );
+  await assert.rejects(Deno.stat(`${ws}/real/m.txt`), Deno.errors.NotFound);
+});
