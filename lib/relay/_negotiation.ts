@@ -4,7 +4,10 @@
  * per data frame, no retransmission). A harness claims the stream with `resume{0}` and then
  * announces that it acks with `ack_frame`s on an exponential backoff; the first frame that
  * carries an ack settles `reliable`, a data frame without one settles `legacy`, and silence
- * until the deadline means a legacy executor.
+ * until the deadline means a legacy executor. The deadline counts time this process could
+ * listen: a timer that fires late (an event loop stalled by a big synchronous job or by
+ * thousands of streams) extends it by the stall, because the peer's answer may be sitting
+ * unread in the socket; without this a 3 s stall turned every fresh stream legacy.
  * @module
  */
 import type { RelayMessageFrame } from "./frame.ts";
@@ -21,6 +24,11 @@ export type StreamMode = "pending" | "reliable" | "legacy";
 
 /** The negotiation frame a pending stream owes its peer. */
 export type NegotiationStep = "resume" | "hello";
+
+/** A timer this much later than due means the event loop stalled (not just timer jitter). */
+const STALL_TOLERANCE_MS = 50;
+/** Stalls extend the deadline by at most this many negotiate timeouts in total. */
+const MAX_STALL_EXTENSIONS = 4;
 
 /**
  * Negotiation state of one stream. The stream asks it which frame to send while `pending` and
@@ -43,6 +51,9 @@ export class Negotiation {
   #helloAttempts = 0;
   #helloNextAt = Infinity;
   #deadline = Infinity;
+  // Stall time already added to the deadline; bounded so a legacy peer is still detected.
+  #extendedMs = 0;
+  #maxExtensionMs = 0;
 
   constructor(
     role: StreamRole,
@@ -54,6 +65,7 @@ export class Negotiation {
       this.#openPending = true;
       this.#helloDue = true;
       this.#deadline = now + options.negotiateTimeoutMs;
+      this.#maxExtensionMs = MAX_STALL_EXTENSIONS * options.negotiateTimeoutMs;
     }
   }
 
@@ -105,12 +117,21 @@ export class Negotiation {
   }
 
   /**
-   * The stream's timer fired: a hello falls due again, or the deadline passed without an ack
-   * and the peer is taken for a legacy executor.
+   * The stream's timer fired (`lateMs` after it was due): a hello falls due again, or the
+   * deadline passed without an ack and the peer is taken for a legacy executor. A late timer
+   * first pushes the deadline out by its lateness (see the module doc), so inbound frames
+   * queued during the stall are read before the mode is settled.
    * @returns `"legacy"` when the deadline settled the mode
    */
-  onTimer(now: number): StreamMode | undefined {
+  onTimer(now: number, lateMs = 0): StreamMode | undefined {
     if (this.#mode !== "pending") return undefined;
+    if (now >= this.#deadline && lateMs > STALL_TOLERANCE_MS) {
+      const extension = Math.min(lateMs, this.#maxExtensionMs - this.#extendedMs);
+      if (extension > 0) {
+        this.#extendedMs += extension;
+        this.#deadline = now + extension;
+      }
+    }
     if (now >= this.#deadline) return this.#settle("legacy");
     if (now >= this.#helloNextAt) {
       this.#helloDue = true;

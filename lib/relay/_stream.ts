@@ -543,10 +543,11 @@ export class RelayStream implements MessageTransport {
   }
 
   #onTimer(): void {
+    const now = performance.now();
+    const lateMs = now - this.#timerAt;
     this.#timer = undefined;
     this.#timerAt = Infinity;
     if (this.#finalized) return;
-    const now = performance.now();
     if (now >= this.#closeDeadline) {
       this.#closeDeadline = Infinity;
       if (this.#resetReason === undefined) {
@@ -556,7 +557,7 @@ export class RelayStream implements MessageTransport {
         this.#resetReason = "closed";
       }
     }
-    if (this.#negotiation.onTimer(now) === "legacy") {
+    if (this.#negotiation.onTimer(now, lateMs) === "legacy") {
       this.#options.log(
         `relay: ${this.label}: peer never acknowledged; assuming a legacy executor (no retransmission)`,
       );

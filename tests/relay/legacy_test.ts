@@ -178,3 +178,38 @@ Deno.test({
     await harness.closed;
   }
 });
+
+Deno.test({
+  name:
+    "a harness whose event loop stalls past the negotiate timeout still negotiates reliable with our executor",
+  timeout: 15_000,
+}, async () => {
+  // A big synchronous job (building a 10 MiB message under load took 3+ s) delays the
+  // negotiation timer; when it finally fires, the executor's answer is already waiting unread.
+  // Taking the peer for legacy then would send it whole messages it answers segmented.
+  const [harnessEnd, executorEnd] = simLinkPair("stalled harness");
+  const { lines, log } = captureLog();
+  const mux = new ExecutorMux(executorEnd, { log, onStream: (t) => void serveEcho(t) });
+  const harness = openHarnessStream(harnessEnd, {
+    streamId: "stall",
+    negotiateTimeoutMs: 200,
+    log,
+  });
+  try {
+    const stallUntil = performance.now() + 600;
+    while (performance.now() < stallUntil) {
+      // Busy: no timer, no I/O callback can run.
+    }
+    await harness.send(JSON.stringify({ id: 1, method: "echo", params: "after the stall" }));
+    for await (const item of harness.receive()) {
+      assert.equal(JSON.parse(textOf(item)).result, "after the stall");
+      break;
+    }
+    assert.equal(harness.mode, "reliable", lines.join("\n"));
+    assert.ok(!lines.some((line) => line.includes("legacy executor")), lines.join("\n"));
+  } finally {
+    harness.close();
+    await harness.closed;
+    mux.close();
+  }
+});

@@ -76,7 +76,7 @@ async function call(transport: RelayTransport, id: number, params: unknown): Pro
     assert.equal(reply.id, id);
     return reply.result;
   }
-  throw new Error("stream ended before the reply");
+  throw new Error(`stream ended before the reply: ${transport.endReason ?? "no reason"}`);
 }
 
 Deno.test({
@@ -178,8 +178,12 @@ Deno.test({
 
 Deno.test({
   name: "websocket: a flooding stream does not starve a quiet one (fair scheduling)",
-  timeout: 30_000,
+  timeout: 60_000,
 }, async () => {
+  // Fairness asserted by events, not milliseconds (the latency is `deno task bench`'s
+  // relay_quiet_under_flood line): the flood never stops until all 30 quiet RPCs completed, so
+  // a scheduler that starves the quiet stream fails the deadline; and flood data keeps
+  // arriving while the quiet stream is served, so the flood was not paused to make room.
   const chunk = "z".repeat(32 * 1024);
   let flooding = true;
   const world = await startWorld(async (transport) => {
@@ -200,22 +204,27 @@ Deno.test({
       for await (const item of flood.receive()) floodBytes += textOf(item).length;
     })();
     await until(5000, "flood started", () => floodBytes > 4 * 1024 * 1024);
-    const latencies: number[] = [];
-    for (let i = 1; i <= 30; i++) {
-      const t0 = performance.now();
-      assert.equal(await call(quiet, i, i), i);
-      latencies.push(performance.now() - t0);
-    }
-    flooding = false;
-    latencies.sort((x, y) => x - y);
-    const p50 = latencies[15];
-    const max = latencies[29];
-    console.log(
-      `quiet RPC while another stream floods (${
-        (floodBytes / 1048576).toFixed(0)
-      } MiB so far): p50 ${p50.toFixed(1)} ms, max ${max.toFixed(1)} ms`,
+    const floodPerCall: number[] = [];
+    await within(
+      20_000,
+      "30 quiet RPCs while the flood runs",
+      (async () => {
+        for (let i = 1; i <= 30; i++) {
+          const before = floodBytes;
+          assert.equal(await call(quiet, i, i), i);
+          floodPerCall.push(floodBytes - before);
+        }
+      })(),
     );
-    assert.ok(p50 < 100, `quiet stream p50 ${p50} ms`);
+    const floodedDuringCalls = floodPerCall.reduce((sum, bytes) => sum + bytes, 0);
+    flooding = false;
+    floodPerCall.sort((x, y) => x - y);
+    const median = floodPerCall[15];
+    console.log(
+      `quiet RPC while another stream floods: ${(median / 1024).toFixed(0)} KiB of flood ` +
+        `(median, max ${(floodPerCall[29] / 1024).toFixed(0)} KiB) arrived per quiet round trip`,
+    );
+    assert.ok(floodedDuringCalls > 0, "the flood paused while the quiet stream was served");
     flood.close();
     quiet.close();
     await Promise.all([flood.closed, quiet.closed, drain]);
