@@ -131,7 +131,7 @@ Deno.test({
 
 Deno.test({
   name: "remote: SIGTERM resets streams, kills processes and exits 0",
-  timeout: 15_000,
+  timeout: 30_000,
 }, async () => {
   await using rendezvous = await startRendezvousProcess({ token: TOKEN });
   await using remote = await startRemoteProcess(rendezvous.firstLine, "e2e-term", {
