@@ -16,23 +16,28 @@ Deno.test({
 }, async () => {
   await using server = await startServer();
   const [first, sessionId] = await connected(server.url);
+  // The process prints only when told to (stdin), and the old long poll waits 60 s, twice the
+  // test's deadline: a resume that waited for that poll cannot finish in time (no clock needed).
   await first.call("process/start", {
     processId: "late",
-    argv: ["/bin/sh", "-c", "sleep 1; printf late"],
+    argv: ["/bin/sh", "-c", "read go; printf late"],
     cwd: CWD,
     env: ENV,
     tty: false,
+    pipeStdin: true,
   });
   await first.sendRaw(JSON.stringify({
     id: 50,
     method: "process/read",
-    params: { processId: "late", waitMs: 5000 },
+    params: { processId: "late", waitMs: 60_000 },
   }));
   await first.close();
-  const t0 = Date.now();
   const [second, resumed] = await connected(server.url, sessionId);
-  assert.ok(Date.now() - t0 < 1000, "resume does not wait for the old long poll");
   assert.equal(resumed, sessionId);
+  assert.deepEqual(
+    await second.call("process/write", { processId: "late", chunk: textb64("go\n"), writeId: "g" }),
+    { status: "accepted" },
+  );
   const read = await second.call("process/read", { processId: "late", waitMs: 5000 });
   assert.equal(b64text((read.chunks as { chunk: string }[])[0].chunk), "late");
   assert.deepEqual(await second.call("process/terminate", { processId: "late" }), {
@@ -54,7 +59,7 @@ Deno.test({
     message: `session ${sessionId} is already attached to another connection`,
   });
   await first.close();
-  await until(3000, "resume once the first connection is gone", async () => {
+  await until(10_000, "resume once the first connection is gone", async () => {
     const retry = await second.request("initialize", {
       clientName: "t",
       resumeSessionId: sessionId,
