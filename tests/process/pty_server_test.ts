@@ -394,7 +394,7 @@ Deno.test({
   const elapsed = performance.now() - started;
   assert.equal(exitCode, 0);
   assert.match(output, /hi\r\n/);
-  assert.ok(elapsed < 1500, `closed after ${elapsed.toFixed(0)} ms`);
+  // No clock bound: the job sleeps 30 s, twice the test's deadline, so waiting for it fails.
   console.log(`sleep 30 & echo hi: closed ${elapsed.toFixed(0)} ms after start`);
   const pid = Number(output.match(/pid=(\d+)/)![1]);
   await until(2000, "the sleep to be gone", () => liveSessionMembers(pid).length === 0);
