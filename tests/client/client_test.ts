@@ -157,19 +157,30 @@ Deno.test({
   await using server = await startServer();
   await using proxy = startTcpProxy(server.url);
   await using client = await ExecServerClient.connect(proxy.url);
+  // The burst must be read by the server while it still thinks the client is there (a
+  // detached session pauses the pipe instead of evicting): black-hole the link, wait until
+  // the process says the 3 MB went out, then cut. Events, not a sleep, so load cannot reorder it.
+  const dir = await Deno.makeTempDir();
+  const done = `${dir}/burst-done`;
   const proc = await client.start([
     "sh",
     "-c",
-    "echo ready; read x; head -c 3000000 /dev/zero | tr '\\0' x; sleep 30",
+    `echo ready; read x; head -c 3000000 /dev/zero | tr '\\0' x; : > '${done}'; sleep 30`,
   ]);
   const iterator = proc[Symbol.asyncIterator]();
   assert.equal(decoder.decode((await iterator.next()).value!.data), "ready\n");
-  // Sent before the cut, so the 3 MB burst happens while we are away.
   await proc.write("go\n");
-  proxy.refuse = true;
+  // The write is answered over the link before it is frozen, so "go" reached the process.
+  proxy.freeze();
+  await until(20_000, "the 3 MB burst was read by the server", async () => {
+    try {
+      await Deno.stat(done);
+      return true;
+    } catch {
+      return false;
+    }
+  });
   proxy.cut();
-  await delay(1000);
-  proxy.refuse = false;
   await assert.rejects(
     async () => {
       for (;;) if ((await iterator.next()).done) break;
@@ -179,6 +190,7 @@ Deno.test({
       /no longer retained/.test(err.message),
   );
   await assert.rejects(proc.wait(), ProcessFailedError);
+  await Deno.remove(dir, { recursive: true });
 });
 
 Deno.test({
@@ -335,7 +347,3 @@ Deno.test({
       err.message.includes("no such server"),
   );
 });
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
