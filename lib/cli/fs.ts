@@ -113,7 +113,8 @@ export async function runFs(args: string[]): Promise<number> {
   }
   const ctx = new FsContext(client, values);
   try {
-    await handler(ctx, operands);
+      await handler(ctx, operands);
+    if (command === "put") await keepExecutableBit(ctx, operands[0]);
     return 0;
   } catch (err) {
     if (err instanceof UsageError) throw err;
@@ -133,6 +134,35 @@ export async function runFs(args: string[]): Promise<number> {
   } finally {
     await client.close();
   }
+}
+
+/** The protocol carries no file mode: `get`/`put` ask a remote shell (best effort; -1 = failed). */
+async function remoteShell(ctx: FsContext, script: string, path: string): Promise<number> {
+  try {
+    const proc = await ctx.client.start(["sh", "-c", script, "sh", path], {
+      pipeStdin: false,
+      envPolicy: {
+        inherit: "all",
+        ignoreDefaultExcludes: false,
+        exclude: [],
+        set: {},
+        includeOnly: [],
+      },
+    });
+    for await (const _ of proc) {
+      // nothing to show
+    }
+    return await proc.wait();
+  } catch {
+    return -1;
+  }
+}
+
+/** After `put`: an executable local file is made executable on the server too (`chmod +x`). */
+async function keepExecutableBit(ctx: FsContext, local: string): Promise<void> {
+  const mode = (await Deno.stat(local)).mode ?? 0;
+  if ((mode & 0o111) === 0 || !ctx.currentPath) return;
+  await remoteShell(ctx, 'chmod +x "$1"', ctx.currentPath);
 }
 
 /**
@@ -303,6 +333,11 @@ const HANDLERS: Record<string, Handler> = {
       }
       file.close();
       await Deno.rename(partial, local);
+      // As scp and kubectl cp: an executable stays executable (where it was readable).
+      if (await remoteShell(ctx, 'test -f "$1" && test -x "$1"', source) === 0) {
+        const mode = (await Deno.stat(local)).mode ?? 0o644;
+        await Deno.chmod(local, mode | ((mode & 0o444) >> 2));
+      }
     } catch (err) {
       try {
         file.close();

@@ -207,10 +207,10 @@ Deno.test({
 }, async () => {
   await using server = await startServer();
   const dir = Deno.makeTempDirSync();
-  // A FIFO: the download starts and then waits for bytes that never come.
-  await new Deno.Command("mkfifo", { args: [`${dir}/slow`] }).output();
-  const writer = await Deno.open(`${dir}/slow`, { read: true, write: true });
-  await writer.write(new Uint8Array(4096).fill(66));
+  // A sparse 4 GiB file: the download runs for seconds, and is interrupted at its start.
+  const sparse = await Deno.open(`${dir}/slow`, { write: true, create: true });
+  await sparse.truncate(4 * 1024 ** 3);
+  sparse.close();
   const child = spawnMain(
     ["fs", "get", "--url", server.url, `${dir}/slow`, `${dir}/copy`],
     { CODEX_EXEC_SERVER_LOG: "warn" },
@@ -238,6 +238,32 @@ Deno.test({
     assert.match(await stderr, /interrupted; removed the partial download .*copy\.codex-part/);
     assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), ["slow"]);
   } finally {
-    writer.close();
+    await child.status;
   }
 });
+
+Deno.test(
+  { name: "fs get and put keep the executable bit, as scp does", timeout: 60_000 },
+  async () => {
+    await using server = await startServer();
+    const dir = Deno.makeTempDirSync();
+    Deno.writeTextFileSync(`${dir}/tool.sh`, "#!/bin/sh\necho hi\n");
+    Deno.chmodSync(`${dir}/tool.sh`, 0o755);
+    Deno.writeTextFileSync(`${dir}/plain.txt`, "text\n");
+    Deno.chmodSync(`${dir}/plain.txt`, 0o644);
+    Deno.mkdirSync(`${dir}/remote`);
+    Deno.mkdirSync(`${dir}/local`);
+    const u = ["--url", server.url];
+    for (const name of ["tool.sh", "plain.txt"]) {
+      const put = await runCli(["fs", "put", ...u, `${dir}/${name}`, `${dir}/remote/`]);
+      assert.equal(put.code, 0, put.stderr);
+      const get = await runCli(["fs", "get", ...u, `${dir}/${name}`, `${dir}/local/`]);
+      assert.equal(get.code, 0, get.stderr);
+    }
+    const x = (path: string) => (Deno.statSync(path).mode! & 0o111) !== 0;
+    assert.equal(x(`${dir}/remote/tool.sh`), true, "put kept x");
+    assert.equal(x(`${dir}/local/tool.sh`), true, "get kept x");
+    assert.equal(x(`${dir}/remote/plain.txt`), false);
+    assert.equal(x(`${dir}/local/plain.txt`), false);
+  },
+);
