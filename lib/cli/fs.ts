@@ -113,7 +113,7 @@ export async function runFs(args: string[]): Promise<number> {
   }
   const ctx = new FsContext(client, values);
   try {
-      await handler(ctx, operands);
+    await handler(ctx, operands);
     if (command === "put") await keepExecutableBit(ctx, operands[0]);
     return 0;
   } catch (err) {
