@@ -15,6 +15,11 @@
  * @module
  */
 import { log } from "../util/log.ts";
+import { findExecutable } from "./_spawn_checks.ts";
+
+// In a session of its own, the watchdog is out of reach of a kill aimed at the server's process
+// group (a client's `--stdio-command` teardown, a terminal's ^C): it must outlive the server.
+const SETSID = findExecutable("setsid", "/usr/bin:/bin");
 
 // The watchdog: ignores the signals a terminal or a process-group kill would send it, waits for
 // EOF on stdin, then empties the cgroup and every cgroup below it (a server started by one of
@@ -89,8 +94,10 @@ function setUp(): ReaperStatus {
     }
     let watchdog: Deno.ChildProcess | undefined;
     try {
-      watchdog = new Deno.Command("/bin/sh", {
-        args: ["-c", WATCHDOG, "sh", cgroup],
+      const argv = ["/bin/sh", "-c", WATCHDOG, "sh", cgroup];
+      if (SETSID) argv.unshift(SETSID);
+      watchdog = new Deno.Command(argv[0], {
+        args: argv.slice(1),
         stdin: "piped",
         stdout: "null",
         stderr: "null",
