@@ -3,6 +3,7 @@
  * @module
  */
 import { startRendezvous } from "../rendezvous/mod.ts";
+import { joinCluster, type RendezvousCluster } from "../rendezvous/cluster/mod.ts";
 import { log } from "../util/log.ts";
 import { envInteger, listenOrExplain, parseFlags, UsageError } from "./_args.ts";
 import { isLoopbackHost } from "../util/loopback.ts";
@@ -29,6 +30,18 @@ Options:
   --url-ttl SECONDS         lifetime of issued websocket URLs (default 600)
   --grace SECONDS           how long harness sockets wait for a reconnecting executor
                             (default 60)
+
+Cluster (any number of nodes sharing one NATS with JetStream; default: one node, in memory):
+  --cluster nats://HOST:PORT  keep registrations and leases in NATS KV and forward frames
+                            between nodes over NATS (comma-separate several NATS servers)
+  --node-id ID              this node's id, 1-64 letters, digits, '-', '_' (default: random)
+  --public-url URL          required off loopback in a cluster: this node's own ws:// base,
+                            which the other nodes hand out for its executors
+  --harness-routing MODE    direct (default): connect names the executor's node, frames
+                            stay on it; forward: connect names this node, which forwards
+                            frames over NATS (for harnesses that reach only some nodes)
+  --lease-ttl SECONDS       executor/node lease TTL when this node creates the bucket
+                            (default 15): a dead node's executors move after about this long
   -h, --help                show this help
 `;
 
@@ -57,6 +70,10 @@ export async function runRendezvous(args: string[]): Promise<number> {
       "public-url": { type: "string" },
       "url-ttl": { type: "string", default: "600" },
       grace: { type: "string", default: "60" },
+      cluster: { type: "string" },
+      "node-id": { type: "string" },
+      "harness-routing": { type: "string", default: "direct" },
+      "lease-ttl": { type: "string", default: "15" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -82,16 +99,66 @@ export async function runRendezvous(args: string[]): Promise<number> {
       `--public-url expects ws://HOST[:PORT] or wss://..., got \`${publicUrl}\``,
     );
   }
-  const server = await listenOrExplain(`${listen.hostname}:${listen.port}`, () =>
-    startRendezvous({
-      ...listen,
-      token,
-      publicUrl,
-      urlTtlSeconds: parseSeconds("--url-ttl", values["url-ttl"]),
-      graceMs: parseSeconds("--grace", values.grace) * 1000,
-      pingIntervalSeconds: envInteger("CODEX_EXEC_SERVER_PING_INTERVAL_S"),
-      httpDeadlineMs: envInteger("CODEX_EXEC_SERVER_HTTP_DEADLINE_MS"),
-    }));
+  const routing = values["harness-routing"];
+  if (routing !== "direct" && routing !== "forward") {
+    throw new UsageError(`--harness-routing expects direct or forward, got \`${routing}\``);
+  }
+  const graceMs = parseSeconds("--grace", values.grace) * 1000;
+  const leaseTtlMs = parseSeconds("--lease-ttl", values["lease-ttl"]) * 1000;
+  let cluster: RendezvousCluster | undefined;
+  let clusterListen = listen;
+  if (values.cluster !== undefined) {
+    if (!/^nats:\/\/[^/?#]+\/?(,\s*nats:\/\/[^/?#]+\/?)*$/.test(values.cluster)) {
+      throw new UsageError(`--cluster expects nats://HOST:PORT, got \`${values.cluster}\``);
+    }
+    const nodeId = values["node-id"] ?? `node-${crypto.randomUUID().slice(0, 8)}`;
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(nodeId)) {
+      throw new UsageError(`--node-id expects 1-64 letters, digits, '-' or '_', got \`${nodeId}\``);
+    }
+    if (publicUrl === undefined && !isLoopbackHost(listen.hostname)) {
+      throw new UsageError(
+        "--cluster needs --public-url off loopback: the other nodes hand out this node's URL",
+      );
+    }
+    // The node's URL must be known before it joins, so bind first (port 0 picks one).
+    if (listen.port === 0) clusterListen = { ...listen, port: freePort(listen.hostname) };
+    const host = clusterListen.hostname.includes(":")
+      ? `[${clusterListen.hostname}]`
+      : clusterListen.hostname;
+    try {
+      cluster = await joinCluster({
+        servers: values.cluster,
+        nodeId,
+        nodeUrl: (publicUrl ?? `ws://${host}:${clusterListen.port}`).replace(/\/+$/, ""),
+        leaseTtlMs,
+        router: { graceMs },
+        log,
+      });
+    } catch (error) {
+      throw new UsageError(
+        `cannot join the cluster at ${values.cluster}: ${(error as Error).message}`,
+      );
+    }
+    log.info(`rendezvous node ${nodeId} joined the cluster at ${values.cluster}`);
+  } else if (values["node-id"] !== undefined || routing !== "direct") {
+    throw new UsageError("--node-id and --harness-routing need --cluster");
+  }
+  const server = await listenOrExplain(
+    `${clusterListen.hostname}:${clusterListen.port}`,
+    () =>
+      startRendezvous({
+        ...clusterListen,
+        token,
+        publicUrl,
+        urlTtlSeconds: parseSeconds("--url-ttl", values["url-ttl"]),
+        graceMs,
+        pingIntervalSeconds: envInteger("CODEX_EXEC_SERVER_PING_INTERVAL_S"),
+        httpDeadlineMs: envInteger("CODEX_EXEC_SERVER_HTTP_DEADLINE_MS"),
+        store: cluster?.store,
+        router: cluster?.router,
+        harnessRouting: routing,
+      }),
+  );
   const stop = Promise.withResolvers<void>();
   const onSignal = () => stop.resolve();
   Deno.addSignalListener("SIGINT", onSignal);
@@ -100,11 +167,23 @@ export async function runRendezvous(args: string[]): Promise<number> {
   for (let written = 0; written < line.length;) {
     written += await Deno.stdout.write(line.subarray(written));
   }
-  log.info(`rendezvous listening on ${server.url}${token ? " (bearer token required)" : ""}`);
+  log.info(
+    `rendezvous${cluster ? ` node ${server.nodeId}` : ""} listening on ${server.url}${
+      token ? " (bearer token required)" : ""
+    }`,
+  );
   await stop.promise;
   Deno.removeSignalListener("SIGINT", onSignal);
   Deno.removeSignalListener("SIGTERM", onSignal);
   log.info("rendezvous: shutting down");
   await server.shutdown();
+  await cluster?.close();
   return 0;
+}
+
+function freePort(hostname: string): number {
+  const listener = Deno.listen({ hostname, port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
 }

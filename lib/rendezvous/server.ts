@@ -6,9 +6,13 @@
 import { checkBearer } from "../util/bearer.ts";
 import { acceptWebSocket, serveHttp } from "../transport/http_listener.ts";
 import { log as processLog } from "../util/log.ts";
+import { EXECUTOR_REPLACED_REASON } from "../relay/executor_replaced.ts";
 import { ExecutorHub, type HubOptions, type RoutingStats } from "./_hub.ts";
 import { RENDEZVOUS_PATH, type RendezvousRole, UrlSigner } from "./url_signer.ts";
 import { EnvironmentRegistry } from "./environment_registry.ts";
+import { MemoryRegistryStore, type RegistryStore } from "./cluster/registry_store.ts";
+import type { FrameRouter } from "./cluster/frame_router.ts";
+import { type MetricFamily, METRICS_CONTENT_TYPE, renderMetrics } from "./metrics.ts";
 
 /**
  * Options of {@linkcode startRendezvous}.
@@ -43,6 +47,22 @@ export interface RendezvousOptions {
   maxStreamsPerHarness?: number;
   /** Log sink for warnings (default: the process logger). */
   log?: (line: string) => void;
+  /**
+   * Registry state (default: in memory, one node). A cluster passes its shared store; every
+   * issued URL then names the node it is for, and only that node accepts it.
+   */
+  store?: RegistryStore;
+  /**
+   * Cross-node frame forwarding (cluster only): a harness socket for an executor whose socket
+   * is on another node is forwarded over NATS instead of refused.
+   */
+  router?: FrameRouter;
+  /**
+   * Which node's URL `connect` hands out in a cluster: `direct` (default) names the executor's
+   * node, so frames never cross nodes; `forward` names this node (for harnesses that can reach
+   * only it), and frames are forwarded.
+   */
+  harnessRouting?: "direct" | "forward";
 }
 
 /**
@@ -61,6 +81,8 @@ export interface RendezvousServer {
   readonly addr: Deno.NetAddr;
   /** Routing counters summed over every executor. */
   stats(): RoutingStats & { executorsOnline: number; harnessSockets: number; streams: number };
+  /** This node's id (`local` on one node). */
+  readonly nodeId: string;
   /** Closes every socket and stops listening. */
   shutdown(): Promise<void>;
   readonly finished: Promise<void>;
@@ -101,8 +123,15 @@ function stringRecord(value: unknown): Record<string, string> | undefined {
  * ```
  */
 export async function startRendezvous(options: RendezvousOptions): Promise<RendezvousServer> {
-  const signer = await UrlSigner.create();
-  const warn = options.log ?? processLog.warn;
+  const store = options.store ?? new MemoryRegistryStore();
+  const nodeId = store.nodeId;
+  const signer = await UrlSigner.create(await store.signingSecret());
+  // In a cluster every line names the node it comes from.
+  const named = (sink: (line: string) => void) =>
+    store.clustered
+      ? (line: string) => sink(line.replace(/^rendezvous:/, `rendezvous[${nodeId}]:`))
+      : sink;
+  const warn = named(options.log ?? processLog.warn);
   const hubOptions: HubOptions = {
     graceMs: options.graceMs ?? 60_000,
     maxQueuedBytes: options.maxQueuedBytes ?? 32 * 1024 * 1024,
@@ -110,11 +139,10 @@ export async function startRendezvous(options: RendezvousOptions): Promise<Rende
     maxStreamsPerHarness: options.maxStreamsPerHarness ?? 16,
     keepaliveMs: options.keepaliveMs ?? (options.pingIntervalSeconds ?? 30) * 500,
     log: warn,
-    info: options.log ?? processLog.info,
-    debug: options.log ?? processLog.debug,
+    info: named(options.log ?? processLog.info),
+    debug: named(options.log ?? processLog.debug),
   };
   const ttl = options.urlTtlSeconds ?? 600;
-  const registrations = new Map<string, RegistrationRecord>();
   const hubs = new Map<string, ExecutorHub>();
   const environments = await EnvironmentRegistry.create({
     hub: hubOptions,
@@ -140,12 +168,22 @@ export async function startRendezvous(options: RendezvousOptions): Promise<Rende
     return `${url.protocol === "https:" ? "wss:" : "ws:"}//${url.host}`;
   }
 
-  async function issue(request: Request, role: RendezvousRole, executorId: string) {
-    return await signer.sign(wsBase(request), {
+  async function issue(
+    request: Request,
+    role: RendezvousRole,
+    executorId: string,
+    registrationId: string,
+    node = nodeId,
+  ) {
+    // Another node's URL comes from its lease (it listens elsewhere); ours from the request.
+    const base = node === nodeId ? wsBase(request) : await store.nodeUrl(node);
+    if (base === undefined) return undefined;
+    return await signer.sign(base, {
       role,
       executorId,
-      registrationId: registrations.get(executorId)?.registrationId ?? "",
+      registrationId,
       expiresAt: Date.now() / 1000 + ttl,
+      ...(store.clustered ? { node } : {}),
     });
   }
 
@@ -169,13 +207,16 @@ export async function startRendezvous(options: RendezvousOptions): Promise<Rende
       return errorResponse(400, "invalid_request", "metadata must be an object");
     }
     const idempotencyId = typeof body.idempotency_id === "string" ? body.idempotency_id : undefined;
-    const previous = registrations.get(executorId);
+    const previous = await store.getRegistration<RegistrationRecord>("executor", executorId);
     // The same process registering again (same idempotency id) keeps its registration.
     const same = previous !== undefined && idempotencyId !== undefined &&
       previous.idempotencyId === idempotencyId;
     // An id is bound to the registration of the executor that holds it: while that executor is
-    // connected, anyone else (any token holder) is refused instead of taking over its traffic.
-    if (previous && !same && hubs.get(executorId)?.online) {
+    // connected (on any node of a cluster), anyone else (any token holder) is refused instead
+    // of taking over its traffic.
+    const connected = hubs.get(executorId)?.online ||
+      (store.clustered && (await store.locate(executorId)) !== undefined);
+    if (previous && !same && connected) {
       return errorResponse(
         409,
         "executor_id_in_use",
@@ -184,13 +225,17 @@ export async function startRendezvous(options: RendezvousOptions): Promise<Rende
       );
     }
     const registrationId = same ? previous.registrationId : `reg_${crypto.randomUUID()}`;
-    registrations.set(executorId, {
-      registrationId,
-      idempotencyId,
-      name: typeof body.name === "string" ? body.name : executorId,
-      labels,
-      metadata: metadata as Record<string, unknown>,
-    });
+    await store.putRegistration(
+      "executor",
+      executorId,
+      {
+        registrationId,
+        idempotencyId,
+        name: typeof body.name === "string" ? body.name : executorId,
+        labels,
+        metadata: metadata as Record<string, unknown>,
+      } satisfies RegistrationRecord,
+    );
     if (previous?.registrationId !== registrationId) {
       hubOptions.info(`rendezvous: executor ${executorId} registered (${registrationId})`);
     }
@@ -198,26 +243,36 @@ export async function startRendezvous(options: RendezvousOptions): Promise<Rende
       id: executorId,
       executor_id: executorId,
       registration_id: registrationId,
-      url: await issue(request, "executor", executorId),
+      url: await issue(request, "executor", executorId, registrationId),
     });
   }
 
   async function connect(request: Request, executorId: string): Promise<Response> {
     await request.body?.cancel();
-    if (!registrations.has(executorId)) {
+    const registration = await store.getRegistration<RegistrationRecord>("executor", executorId);
+    if (!registration) {
       return errorResponse(404, "unknown_executor", `executor ${executorId} is not registered`);
     }
-    if (!hubs.get(executorId)?.online) {
-      return errorResponse(
+    const offline = () =>
+      errorResponse(
         409,
         "executor_offline",
         `executor ${executorId} is registered but not connected; retry when it is online`,
       );
-    }
-    return Response.json({
-      executor_id: executorId,
-      url: await issue(request, "harness", executorId),
-    });
+    const holder = hubs.get(executorId)?.online ? nodeId : await store.locate(executorId);
+    if (holder === undefined) return offline();
+    // Direct: the harness goes to the executor's node and frames stay on it. Forward (or a
+    // holder we cannot route to directly): this node, which forwards over the cluster.
+    const direct = holder === nodeId || options.harnessRouting !== "forward" || !options.router;
+    const url = await issue(
+      request,
+      "harness",
+      executorId,
+      registration.registrationId,
+      direct ? holder : nodeId,
+    );
+    if (url === undefined) return offline();
+    return Response.json({ executor_id: executorId, url });
   }
 
   async function upgrade(request: Request, peer: Deno.NetAddr): Promise<Response> {
@@ -226,8 +281,19 @@ export async function startRendezvous(options: RendezvousOptions): Promise<Rende
     }
     const claims = await signer.verify(new URL(request.url));
     if (typeof claims === "string") return errorResponse(401, "invalid_url", claims);
+    if (store.clustered && claims.node !== nodeId) {
+      // Signed by the cluster, but for another node (a stale URL, or a load balancer that
+      // sent it to the wrong node): the client asks the registry again.
+      return errorResponse(
+        421,
+        "wrong_node",
+        `this URL is for rendezvous node ${claims.node ?? "(none)"}, this is ${nodeId}; ` +
+          `ask the registry for a new one`,
+      );
+    }
     // URLs of a replaced registration are revoked at once, not when they expire.
-    if (registrations.get(claims.executorId)?.registrationId !== claims.registrationId) {
+    const current = await store.getRegistration<RegistrationRecord>("executor", claims.executorId);
+    if (current?.registrationId !== claims.registrationId) {
       return errorResponse(
         401,
         "invalid_url",
@@ -235,16 +301,134 @@ export async function startRendezvous(options: RendezvousOptions): Promise<Rende
       );
     }
     const target = hub(claims.executorId);
+    let forwardTo: string | undefined;
     if (claims.role === "harness" && !target.online) {
-      return errorResponse(409, "executor_offline", `executor ${claims.executorId} is offline`);
+      const holder = options.router ? await store.locate(claims.executorId) : undefined;
+      if (holder === undefined || holder === nodeId) {
+        return errorResponse(409, "executor_offline", `executor ${claims.executorId} is offline`);
+      }
+      forwardTo = holder;
     }
     const label = `${claims.role} ${peer.hostname}:${peer.port}`;
     return acceptWebSocket((socket) => {
       socket.binaryType = "arraybuffer";
-      if (claims.role === "executor") target.attachExecutor(socket, label);
-      else if (target.online) target.attachHarness(socket, label);
-      else socket.close(1011, "executor offline");
+      if (claims.role === "executor") {
+        target.attachExecutor(socket, label);
+        options.router?.executorOnline(claims.executorId, target);
+        claimExecutor(claims.executorId, target, socket);
+      } else if (target.online) target.attachHarness(socket, label);
+      else if (forwardTo !== undefined && options.router) {
+        options.router.forwardHarness(socket, { executorId: claims.executorId, label });
+      } else socket.close(1011, "executor offline");
     });
+  }
+
+  /** Holds the executor's lease while its socket is here; another node taking it wins. */
+  function claimExecutor(executorId: string, target: ExecutorHub, socket: WebSocket): void {
+    const failed = (error: unknown) =>
+      warn(`rendezvous: cannot record executor ${executorId} in the store: ${String(error)}`);
+    store.claim(executorId, (byNode) => {
+      hubOptions.info(
+        `rendezvous: executor ${executorId} connected to node ${byNode}; closing its sockets here`,
+      );
+      target.close(1000, EXECUTOR_REPLACED_REASON);
+    }).catch(failed);
+    socket.addEventListener("close", () => {
+      if (target.online) return; // replaced by a newer socket on this node
+      options.router?.executorOffline(executorId);
+      store.release(executorId).catch(failed);
+    });
+  }
+
+  function metrics(): Response {
+    const s = stats();
+    const health = store.health();
+    const node = { node: nodeId };
+    const families: MetricFamily[] = [
+      {
+        name: "rendezvous_ready",
+        help: "1 when the node's registry store (NATS in a cluster) is reachable",
+        type: "gauge",
+        samples: [{ labels: node, value: health.ready ? 1 : 0 }],
+      },
+      {
+        name: "rendezvous_executors_online",
+        help: "Executors whose socket is on this node",
+        type: "gauge",
+        samples: [{ labels: node, value: s.executorsOnline }],
+      },
+      {
+        name: "rendezvous_harness_sockets",
+        help: "Harness sockets attached to this node's executors",
+        type: "gauge",
+        samples: [{ labels: node, value: s.harnessSockets }],
+      },
+      {
+        name: "rendezvous_streams",
+        help: "Relay streams with a known owner on this node",
+        type: "gauge",
+        samples: [{ labels: node, value: s.streams }],
+      },
+      {
+        name: "rendezvous_frames_routed_total",
+        help: "Relay frames forwarded by this node",
+        type: "counter",
+        samples: [
+          { labels: { ...node, direction: "to_executor" }, value: s.framesToExecutor },
+          { labels: { ...node, direction: "to_harness" }, value: s.framesToHarness },
+        ],
+      },
+      {
+        name: "rendezvous_bytes_routed_total",
+        help: "Bytes of relay frames forwarded by this node",
+        type: "counter",
+        samples: [{ labels: node, value: s.bytesRouted }],
+      },
+      {
+        name: "rendezvous_resets_injected_total",
+        help: "Resets written to executors for harness sockets that closed",
+        type: "counter",
+        samples: [{ labels: node, value: s.resetsInjected }],
+      },
+      {
+        name: "rendezvous_frames_dropped_total",
+        help: "Frames dropped, by reason",
+        type: "counter",
+        samples: [
+          { labels: { ...node, reason: "hub" }, value: s.dropped },
+          ...Object.entries(options.router?.stats().dropsByReason ?? {}).map(([reason, value]) => ({
+            labels: { ...node, reason },
+            value,
+          })),
+        ],
+      },
+      ...(options.router?.metricFamilies(node) ?? []),
+    ];
+    return new Response(renderMetrics(families), {
+      headers: { "content-type": METRICS_CONTENT_TYPE },
+    });
+  }
+
+  function stats() {
+    const total = {
+      framesToExecutor: 0,
+      framesToHarness: 0,
+      bytesRouted: 0,
+      dropped: 0,
+      resetsInjected: 0,
+      executorsOnline: 0,
+      harnessSockets: 0,
+      streams: 0,
+    };
+    for (const h of [...hubs.values(), ...environments.hubs()]) {
+      for (const key of Object.keys(h.stats) as (keyof RoutingStats)[]) {
+        total[key] += h.stats[key];
+      }
+      if (h.online) total.executorsOnline++;
+      total.harnessSockets += h.harnessCount;
+      total.streams += h.streamCount;
+    }
+    return total;
   }
 
   const server = await serveHttp({
@@ -255,7 +439,14 @@ export async function startRendezvous(options: RendezvousOptions): Promise<Rende
     headDeadlineMs: options.httpDeadlineMs,
   }, (request, info) => {
     const url = new URL(request.url);
-    if (url.pathname === "/readyz" && request.method === "GET") return new Response("ok\n");
+    if (url.pathname === "/readyz" && request.method === "GET") {
+      const health = store.health();
+      if (!store.clustered) return new Response("ok\n");
+      return new Response(`${health.ready ? "ok" : "not ready"}: ${health.detail}\n`, {
+        status: health.ready ? 200 : 503,
+      });
+    }
+    if (url.pathname === "/metrics" && request.method === "GET") return metrics();
     if (url.pathname.startsWith(RENDEZVOUS_PATH)) {
       return upgrade(request, info.remoteAddr);
     }
@@ -297,29 +488,12 @@ export async function startRendezvous(options: RendezvousOptions): Promise<Rende
   return {
     url: `http://${host}:${addr.port}`,
     addr,
+    nodeId,
     finished: server.finished,
-    stats() {
-      const total = {
-        framesToExecutor: 0,
-        framesToHarness: 0,
-        bytesRouted: 0,
-        dropped: 0,
-        resetsInjected: 0,
-        executorsOnline: 0,
-        harnessSockets: 0,
-        streams: 0,
-      };
-      for (const h of [...hubs.values(), ...environments.hubs()]) {
-        for (const key of Object.keys(h.stats) as (keyof RoutingStats)[]) {
-          total[key] += h.stats[key];
-        }
-        if (h.online) total.executorsOnline++;
-        total.harnessSockets += h.harnessCount;
-        total.streams += h.streamCount;
-      }
-      return total;
-    },
+    stats,
     async shutdown() {
+      // Harness sockets on other nodes must not be told to close: their executors move on.
+      options.router?.detach();
       for (const h of hubs.values()) h.close(1001, "rendezvous shutting down");
       environments.close(1001, "rendezvous shutting down");
       await server.shutdown();

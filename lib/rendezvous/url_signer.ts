@@ -29,6 +29,11 @@ export interface UrlClaims {
   registrationId: string;
   /** Unix seconds. */
   expiresAt: number;
+  /**
+   * Cluster node the URL is for (`--cluster`): only that node accepts it. Absent on a single
+   * node, where the signed text (and so every URL) is what it was before clusters existed.
+   */
+  node?: string;
 }
 
 /**
@@ -83,13 +88,13 @@ export class UrlSigner {
   }
 
   async #mac(claims: UrlClaims): Promise<Uint8Array> {
-    const text = [claims.role, claims.executorId, claims.registrationId, claims.expiresAt].join(
-      "\n",
-    );
+    const fields = [claims.role, claims.executorId, claims.registrationId, claims.expiresAt];
+    if (claims.node !== undefined) fields.push(`node=${claims.node}`);
+    const text = fields.join("\n");
     return new Uint8Array(await crypto.subtle.sign("HMAC", this.#key, encoder.encode(text)));
   }
 
-  /** Returns `<wsBase>/cloud/rendezvous/<id>?role=…&reg=…&exp=…&sig=…`. */
+  /** Returns `<wsBase>/cloud/rendezvous/<id>?role=…&reg=…&exp=…[&node=…]&sig=…`. */
   async sign(wsBase: string, claims: UrlClaims): Promise<string> {
     const expiresAt = Math.floor(claims.expiresAt);
     const sig = base64url(await this.#mac({ ...claims, expiresAt }));
@@ -97,6 +102,7 @@ export class UrlSigner {
       role: claims.role,
       reg: claims.registrationId,
       exp: String(expiresAt),
+      ...(claims.node !== undefined ? { node: claims.node } : {}),
       sig,
     });
     return `${wsBase}${RENDEZVOUS_PATH}${claims.executorId}?${query}`;
@@ -112,7 +118,9 @@ export class UrlSigner {
     const sig = url.searchParams.get("sig") ?? "";
     if (role !== "executor" && role !== "harness") return "role must be executor or harness";
     if (!Number.isInteger(exp)) return "missing expiry";
-    const claims: UrlClaims = { role, executorId, registrationId, expiresAt: exp };
+    const node = url.searchParams.get("node") ?? undefined;
+    const claims: UrlClaims = { role, executorId, registrationId, expiresAt: exp, node };
+    if (node === undefined) delete claims.node;
     const expected = encoder.encode(base64url(await this.#mac(claims)));
     const given = encoder.encode(sig);
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
