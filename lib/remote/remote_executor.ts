@@ -88,8 +88,12 @@ export interface RemoteExecutorStats {
 
 type ConnectOutcome =
   | { kind: "open"; socket: WebSocket; link: RelayLink }
-  | { kind: "refused"; status: number }
+  /** HTTP 4xx, or no listener at all (`status` 0): the URL's node is not taking us. */
+  | { kind: "refused"; status: number; why: string }
   | { kind: "failed"; reason: string };
+
+/** Socket errors that mean nothing listens at the URL's host and port. */
+const NOTHING_LISTENS = /connection refused|os error 111|ECONNREFUSED|no route to host|os error 113/i;
 
 const SILENT = { info() {}, warn() {}, debug() {} };
 
@@ -190,7 +194,7 @@ export class RemoteExecutor {
           }
         } else if (outcome.kind === "refused") {
           this.#log.warn(
-            `remote: the rendezvous refused the websocket (HTTP ${outcome.status}); registering again`,
+            `remote: the rendezvous refused the websocket (${outcome.why}); registering again`,
           );
           // A fresh URL refused at once is not fixed by registering again right away.
           if (freshRegistration) await delay(this.#backoff(failures++), signal);
@@ -277,7 +281,14 @@ export class RemoteExecutor {
       link?.close();
       if (!(error instanceof WebSocketOpenError)) throw error;
       const status = error.status;
-      if (status !== undefined && status >= 400 && status < 500) return { kind: "refused", status };
+      if (status !== undefined && status >= 400 && status < 500) {
+        return { kind: "refused", status, why: `HTTP ${status}` };
+      }
+      if (error.code === "unreachable" && NOTHING_LISTENS.test(error.detail)) {
+        // The node named in the URL is down (a cluster node died): dialling it again cannot
+        // help; the registry URL (a load balancer in front of the nodes) leads to a live one.
+        return { kind: "refused", status: 0, why: error.detail };
+      }
       return { kind: "failed", reason: error.detail };
     }
   }
