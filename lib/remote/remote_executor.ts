@@ -93,7 +93,8 @@ type ConnectOutcome =
   | { kind: "failed"; reason: string };
 
 /** Socket errors that mean nothing listens at the URL's host and port. */
-const NOTHING_LISTENS = /connection refused|os error 111|ECONNREFUSED|no route to host|os error 113/i;
+const NOTHING_LISTENS =
+  /connection refused|os error 111|ECONNREFUSED|no route to host|os error 113/i;
 
 const SILENT = { info() {}, warn() {}, debug() {} };
 

@@ -47,6 +47,15 @@ export interface RoutingStats {
  * ```
  */
 export const HARNESS_GONE_REASON = "harness_disconnected";
+/**
+ * Reason of the `reset` the executor gets for a stream no harness owns.
+ * @example
+ * ```ts
+ * import { ORPHAN_STREAM_REASON } from "./_hub.ts";
+ * ORPHAN_STREAM_REASON; // "no_harness"
+ * ```
+ */
+export const ORPHAN_STREAM_REASON = "no_harness";
 /** Resets remembered for streams whose harness left while the executor was offline. */
 const MAX_PENDING_RESETS = 4096;
 /** Drop log lines per peer before only every 1000th is written. */
@@ -88,6 +97,8 @@ export class ExecutorHub {
   #harnesses = new Set<Peer>();
   #owners = new Map<string, Peer>();
   #pendingResets = new Set<string>();
+  /** Streams reset by {@linkcode ExecutorHub.#resetOrphan} (bounded; once per stream). */
+  #orphansReset = new Set<string>();
   #graceTimer: ReturnType<typeof setTimeout> | undefined;
   #keepaliveTimer: ReturnType<typeof setInterval> | undefined;
 
@@ -204,7 +215,10 @@ export class ExecutorHub {
     const frame = bytes && this.#peekRoutable(peer, bytes);
     if (!bytes || !frame) return;
     const owner = this.#owners.get(frame.streamId);
-    if (!owner) return this.#drop(peer, `unknown stream ${frame.streamId.slice(0, 128)}`);
+    if (!owner) {
+      this.#resetOrphan(peer, frame.streamId, frame.kind);
+      return this.#drop(peer, `unknown stream ${frame.streamId.slice(0, 128)}`);
+    }
     if (frame.kind === "reset") this.#forget(frame.streamId, owner);
     if (owner.paced.send(bytes)) {
       this.stats.framesToHarness++;
@@ -224,6 +238,7 @@ export class ExecutorHub {
         return this.#drop(peer, `more than ${this.#options.maxStreamsPerHarness} streams`);
       }
       this.#owners.set(frame.streamId, peer);
+      this.#orphansReset.delete(frame.streamId);
       peer.streams.add(frame.streamId);
     } else if (owner !== peer) {
       return this.#drop(peer, `stream ${frame.streamId.slice(0, 128)} belongs to another harness`);
@@ -238,6 +253,23 @@ export class ExecutorHub {
     } else {
       this.stats.dropped++;
     }
+  }
+
+  /**
+   * The executor writes on a stream no harness here owns: its harness left with a rendezvous
+   * (node) that died, or while the executor was away. Reset it once, so the stream ends now
+   * and its JSON-RPC session can be resumed through a new stream, instead of both waiting out
+   * the relay's dead-peer timeout.
+   */
+  #resetOrphan(executor: Peer, streamId: string, kind: string | undefined): void {
+    if (kind === "reset" || this.#orphansReset.has(streamId)) return;
+    if (this.#orphansReset.size >= MAX_PENDING_RESETS) this.#orphansReset.clear();
+    this.#orphansReset.add(streamId);
+    const frame = encodeFrame({
+      streamId,
+      body: { case: "reset", value: { reason: ORPHAN_STREAM_REASON } },
+    });
+    if (executor.paced.send(frame)) this.stats.resetsInjected++;
   }
 
   #forget(streamId: string, owner: Peer): void {

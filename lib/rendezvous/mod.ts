@@ -17,4 +17,4 @@
  */
 export { type RendezvousOptions, type RendezvousServer, startRendezvous } from "./server.ts";
 export { RENDEZVOUS_PATH, type RendezvousRole, type UrlClaims, UrlSigner } from "./url_signer.ts";
-export { HARNESS_GONE_REASON, type RoutingStats } from "./_hub.ts";
+export { HARNESS_GONE_REASON, ORPHAN_STREAM_REASON, type RoutingStats } from "./_hub.ts";

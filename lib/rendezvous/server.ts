@@ -318,7 +318,11 @@ export async function startRendezvous(options: RendezvousOptions): Promise<Rende
         claimExecutor(claims.executorId, target, socket);
       } else if (target.online) target.attachHarness(socket, label);
       else if (forwardTo !== undefined && options.router) {
-        options.router.forwardHarness(socket, { executorId: claims.executorId, label });
+        options.router.forwardHarness(socket, {
+          executorId: claims.executorId,
+          label,
+          holder: forwardTo,
+        });
       } else socket.close(1011, "executor offline");
     });
   }

@@ -14,7 +14,13 @@ export interface NatsServer extends AsyncDisposable {
 
 /** Where nats-server is, or undefined (then cluster tests are skipped with a message). */
 export function natsServerPath(): string | undefined {
-  for (const candidate of ["/usr/sbin/nats-server", "/usr/bin/nats-server", "/usr/local/bin/nats-server"]) {
+  for (
+    const candidate of [
+      "/usr/sbin/nats-server",
+      "/usr/bin/nats-server",
+      "/usr/local/bin/nats-server",
+    ]
+  ) {
     try {
       if (Deno.statSync(candidate).isFile) return candidate;
     } catch {

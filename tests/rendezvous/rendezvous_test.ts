@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { decodeFrame, encodeFrame } from "../../lib/relay/mod.ts";
 import {
   HARNESS_GONE_REASON,
+  ORPHAN_STREAM_REASON,
   type RendezvousOptions,
   type RendezvousServer,
   startRendezvous,
@@ -199,6 +200,12 @@ Deno.test({
     a.send("text is not a frame");
     a.send(new Uint8Array([0xff, 0xff, 0xff]));
     await until(2000, "drops logged", () => server.stats().dropped === 4);
+    // The executor's frame on a stream nobody owns is answered with a reset (once).
+    await until(2000, "orphan reset at executor", () => fromHarnesses.length === 2);
+    const orphan = decodeFrame(fromHarnesses.pop()!);
+    assert.equal(orphan.streamId, "nobody");
+    assert.equal(orphan.body.case, "reset");
+    assert.equal((orphan.body.value as { reason: string }).reason, ORPHAN_STREAM_REASON);
     assert.equal(fromHarnesses.length, 1);
     assert.equal(toB.length, 0);
     assert.ok(lines.some((l) => l.includes("belongs to another harness")));

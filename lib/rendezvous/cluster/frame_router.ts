@@ -230,8 +230,12 @@ export class FrameRouter {
    * Serves an open local harness socket for an executor held by another node: its frames go
    * to whichever node holds the executor, and that node's frames come back.
    */
-  forwardHarness(socket: WebSocket, options: { executorId: string; label: string }): void {
+  forwardHarness(
+    socket: WebSocket,
+    options: { executorId: string; label: string; holder: string },
+  ): void {
     const { executorId, label } = options;
+    let holderSeen = options.holder;
     const paced = new PacedSocket(socket, {
       label,
       highWaterBytes: this.#options.highWaterBytes,
@@ -260,6 +264,17 @@ export class FrameRouter {
     });
     const check = async () => {
       const holder = await this.#store.locate(executorId);
+      if (holder !== undefined && holder !== holderSeen) {
+        // The executor moved: the new node resets the streams it cannot know (their harness
+        // was here, the ownership on the old node). Closing makes the client reconnect through
+        // the registry and resume its session at once rather than after the relay's timeout.
+        this.#options.log(
+          `rendezvous: executor ${executorId} moved from node ${holderSeen} to ${holder}; closing ${label} so its client resumes`,
+        );
+        holderSeen = holder;
+        paced.close(1012, "executor moved to another node; reconnect");
+        return;
+      }
       if (holder !== undefined) {
         offlineSince = undefined;
         return;
