@@ -11,7 +11,7 @@
  *
  * Lines: rpc_round_trip, spawn_pipe, spawn_pty, output_throughput, readblock_download,
  * relay_throughput, relay_throughput_lossy, quiet_under_flood, relay_quiet_under_flood,
- * rss_per_idle_session.
+ * rss_per_idle_session, cluster_relay_throughput, cluster_rpc_round_trip, cluster_connect_1000.
  *
  * @example
  * ```sh
@@ -31,6 +31,11 @@ import { memoryLine } from "./_bench_line_memory.ts";
 import { relayLine } from "./_bench_line_relay.ts";
 import { e5HandshakeLine, e5ThroughputLine } from "./_bench_line_e5.ts";
 import { sandboxedSpawnLine } from "./_bench_line_sandbox.ts";
+import {
+  clusterConnectLine,
+  clusterRpcLine,
+  clusterThroughputLine,
+} from "./_bench_line_cluster.ts";
 import { findUpstream, setProfileDir, UPSTREAM_PACKAGE } from "./_bench_servers.ts";
 import { type LineResult, renderMarkdown, renderTable } from "./_bench_stats.ts";
 import { VERSION } from "./_build_config.ts";
@@ -51,6 +56,9 @@ const LINES: Record<string, (ctx: BenchContext) => Promise<LineResult>> = {
   quiet_under_flood: floodLine,
   relay_quiet_under_flood: relayFloodLine,
   rss_per_idle_session: memoryLine,
+  cluster_relay_throughput: clusterThroughputLine,
+  cluster_rpc_round_trip: clusterRpcLine,
+  cluster_connect_1000: clusterConnectLine,
 };
 
 async function machine(): Promise<Record<string, unknown>> {

@@ -485,7 +485,18 @@ export async function startRendezvous(options: RendezvousOptions): Promise<Rende
         "executor ids are 1-256 ASCII letters, digits, '-' or '_'",
       );
     }
-    return match[2] === "register" ? register(request, executorId) : connect(request, executorId);
+    const answer = match[2] === "register"
+      ? register(request, executorId)
+      : connect(request, executorId);
+    // The store is remote in a cluster: an unreachable NATS is a retryable 503, not a crash.
+    return answer.catch((error) => {
+      warn(`rendezvous: registry store failed: ${(error as Error).message}`);
+      return errorResponse(
+        503,
+        "registry_unavailable",
+        `the registry store is unreachable (${store.health().detail}); retry shortly`,
+      );
+    });
   });
   const addr = server.addr;
   const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;

@@ -1,0 +1,261 @@
+/**
+ * Benchmark lines of cluster mode (`rendezvous --cluster` on a real `nats-server -js`):
+ * relay throughput and RPC latency through a cross-node path (harness on node B, executor on
+ * node A, frames over NATS) vs the same executor reached on its own node, in one run; and
+ * `connect` latency with 1,000 executors online, cluster (KV lookups) vs one in-memory node.
+ * @module
+ */
+import { RpcClient, transportChannel } from "./_bench_rpc.ts";
+import { startServerProcess } from "./_server_process.ts";
+import { type BenchContext, guarded, since, size } from "./_bench_context.ts";
+import { outputThroughput } from "./_bench_line_process.ts";
+import { rpcSamples } from "./_bench_line_rpc.ts";
+import { ourRunFlags } from "./_bench_servers.ts";
+import { type LineResult, makeLine, type Samples } from "./_bench_stats.ts";
+import { RELAY_EXECUTOR_ID, RELAY_TOKEN, relayClient } from "./_bench_line_relay.ts";
+import { natsServerPath, startNats } from "./_nats_server.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const NO_NATS = { skipped: "nats-server is not installed (apt-get install nats-server)" };
+
+function rendezvousArgs(extra: string[]): string[] {
+  return [Deno.execPath(), "run", ...ourRunFlags(), `${ROOT}main.ts`, "rendezvous", ...extra];
+}
+
+/** Nodes A (direct) and B (forward) on one NATS, a `remote` executor on A. */
+async function startCluster(): Promise<{ a: string; b: string; stop(): Promise<void> }> {
+  const stops: (() => Promise<void>)[] = [];
+  try {
+    const nats = await startNats();
+    stops.push(nats.stop);
+    const env = { CODEX_EXEC_SERVER_LOG: "warn" };
+    const a = await startServerProcess(
+      rendezvousArgs(["--cluster", nats.url, "--node-id", "A"]),
+      { env },
+    );
+    stops.push(a.stop);
+    const b = await startServerProcess(
+      rendezvousArgs(["--cluster", nats.url, "--node-id", "B", "--harness-routing", "forward"]),
+      { env },
+    );
+    stops.push(b.stop);
+    const remote = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        ...ourRunFlags(),
+        `${ROOT}main.ts`,
+        "remote",
+        "--remote",
+        a.url,
+        "--executor-id",
+        RELAY_EXECUTOR_ID,
+      ],
+      env: { CODEX_EXEC_SERVER_REMOTE_BEARER_TOKEN: RELAY_TOKEN, CODEX_EXEC_SERVER_LOG: "info" },
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    stops.push(async () => {
+      try {
+        remote.kill("SIGTERM");
+      } catch { /* exited */ }
+      await remote.status;
+    });
+    const reader = remote.stderr.pipeThrough(new TextDecoderStream()).getReader();
+    let log = "";
+    const deadline = Date.now() + 30_000;
+    while (!log.includes("connected to the rendezvous")) {
+      const { value, done } = await reader.read();
+      if (done || Date.now() > deadline) throw new Error(`remote did not connect:\n${log}`);
+      log += value;
+    }
+    (async () => {
+      for (;;) if ((await reader.read()).done) break;
+    })().catch(() => {});
+    return {
+      a: a.url,
+      b: b.url,
+      async stop() {
+        for (const stop of stops.reverse()) await stop();
+      },
+    };
+  } catch (error) {
+    for (const stop of stops.reverse()) await stop();
+    throw error;
+  }
+}
+
+/** Runs `measure` through node B (cross-node) and node A (the executor's own) of one cluster. */
+async function crossVsLocal(
+  ctx: BenchContext,
+  measure: (connect: () => Promise<RpcClient>) => Promise<number[]>,
+): Promise<{ cross: Samples; local: Samples }> {
+  if (!natsServerPath()) return { cross: NO_NATS, local: NO_NATS };
+  const cluster = await startCluster();
+  try {
+    const via = (registry: string) => () => relayClient(registry);
+    return {
+      cross: await guarded(ctx, "cross-node", () => measure(via(cluster.b))),
+      local: await guarded(ctx, "one node", () => measure(via(cluster.a))),
+    };
+  } finally {
+    await cluster.stop();
+  }
+}
+
+const NO_UPSTREAM = { skipped: "upstream has no self-hostable rendezvous, let alone a cluster" };
+
+/**
+ * Relay output throughput with the harness on node B (frames forwarded over NATS to the
+ * executor's node A) vs the harness on node A, in one run.
+ *
+ * @example
+ * ```ts
+ * const line = await clusterThroughputLine(ctx);
+ * ```
+ */
+export async function clusterThroughputLine(ctx: BenchContext): Promise<LineResult> {
+  const bytes = size(ctx, 16, 64) * 1048576;
+  const reps = size(ctx, 1, 3);
+  const { cross, local } = await crossVsLocal(
+    ctx,
+    (connect) => outputThroughput(connect, { bytes, reps, cwd: ctx.tmp }),
+  );
+  return makeLine({
+    id: "cluster_relay_throughput",
+    title: `relay stream output ${bytes / 1048576}M, harness on node B, executor on node A`,
+    unit: "MiB/s",
+    better: "higher",
+    us: cross,
+    floor: local,
+    floorLabel: "the same stream with the harness on the executor's node (direct routing)",
+    upstream: NO_UPSTREAM,
+    targets: [{ ratio: "floor", op: ">=", value: 0.5 }],
+    note: "frames cross nodes over NATS core subjects (nats-server on loopback)",
+  });
+}
+
+/**
+ * RPC round trip with the harness on node B vs on the executor's node A, in one run.
+ *
+ * @example
+ * ```ts
+ * const line = await clusterRpcLine(ctx);
+ * ```
+ */
+export async function clusterRpcLine(ctx: BenchContext): Promise<LineResult> {
+  const n = size(ctx, 300, 2000);
+  const { cross, local } = await crossVsLocal(
+    ctx,
+    (connect) => rpcSamples(connect, { n, initialize: true }),
+  );
+  return makeLine({
+    id: "cluster_rpc_round_trip",
+    title: "RPC round trip (environment/status), harness on node B, executor on node A",
+    unit: "ms",
+    better: "lower",
+    us: cross,
+    floor: local,
+    floorLabel: "the same round trip with the harness on the executor's node",
+    upstream: NO_UPSTREAM,
+    targets: [{ ratio: "floor", op: "<=", value: 2 }],
+  });
+}
+
+/** Opens `count` executor websockets (registered through `base`); returns a closer. */
+async function onlineExecutors(base: string, count: number): Promise<() => void> {
+  const sockets: WebSocket[] = [];
+  for (let i = 0; i < count; i += 50) {
+    await Promise.all(
+      Array.from({ length: Math.min(50, count - i) }, async (_, k) => {
+        const id = `bench-e${i + k}`;
+        const response = await fetch(`${base}/cloud/executor/${id}/register`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ name: id }),
+        });
+        const { url } = await response.json();
+        const socket = new WebSocket(url);
+        sockets.push(socket);
+        await new Promise((resolve, reject) => {
+          socket.onopen = resolve;
+          socket.onerror = reject;
+        });
+      }),
+    );
+  }
+  // The node records the lease right after the socket opens.
+  await new Promise((r) => setTimeout(r, 500));
+  return () => sockets.forEach((s) => s.close());
+}
+
+async function connectSamples(registry: string, count: number, n: number): Promise<number[]> {
+  const samples: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const id = `bench-e${(i * 7919) % count}`;
+    const t0 = performance.now();
+    const response = await fetch(`${registry}/cloud/executor/${id}/connect`, { method: "POST" });
+    const body = await response.json();
+    samples.push(since(t0));
+    if (response.status !== 200) throw new Error(`connect ${id}: ${JSON.stringify(body)}`);
+  }
+  return samples;
+}
+
+/**
+ * `POST /connect` latency with 1,000 executors online: asked on node B of a cluster (the
+ * executors' sockets are on node A) vs one in-memory node.
+ *
+ * @example
+ * ```ts
+ * const line = await clusterConnectLine(ctx);
+ * ```
+ */
+export async function clusterConnectLine(ctx: BenchContext): Promise<LineResult> {
+  const count = 1000;
+  const n = size(ctx, 200, 2000);
+  let us: Samples = NO_NATS;
+  if (natsServerPath()) {
+    us = await guarded(ctx, "cluster connect", async () => {
+      await using nats = await startNats();
+      const env = { CODEX_EXEC_SERVER_LOG: "warn" };
+      await using a = await startServerProcess(
+        rendezvousArgs(["--cluster", nats.url, "--node-id", "A"]),
+        { env },
+      );
+      await using b = await startServerProcess(
+        rendezvousArgs(["--cluster", nats.url, "--node-id", "B"]),
+        { env },
+      );
+      const close = await onlineExecutors(a.url, count);
+      try {
+        return await connectSamples(b.url, count, n);
+      } finally {
+        close();
+      }
+    });
+  }
+  const floor = await guarded(ctx, "one-node connect", async () => {
+    await using single = await startServerProcess(rendezvousArgs([]), {
+      env: { CODEX_EXEC_SERVER_LOG: "warn" },
+    });
+    const close = await onlineExecutors(single.url, count);
+    try {
+      return await connectSamples(single.url, count, n);
+    } finally {
+      close();
+    }
+  });
+  return makeLine({
+    id: "cluster_connect_1000",
+    title: "registry connect with 1,000 executors online (asked on another node than theirs)",
+    unit: "ms",
+    better: "lower",
+    us,
+    floor,
+    floorLabel: "the same connect on one in-memory node",
+    upstream: { skipped: "upstream has no self-hostable registry" },
+    targets: [{ ratio: "absolute", op: "<=", value: 10 }],
+    note: "two KV reads (registration, lease) and one for the node URL per connect",
+  });
+}
