@@ -5,7 +5,7 @@
  * `connect` latency with 1,000 executors online, cluster (KV lookups) vs one in-memory node.
  * @module
  */
-import { RpcClient, transportChannel } from "./_bench_rpc.ts";
+import type { RpcClient } from "./_bench_rpc.ts";
 import { startServerProcess } from "./_server_process.ts";
 import { type BenchContext, guarded, since, size } from "./_bench_context.ts";
 import { outputThroughput } from "./_bench_line_process.ts";

@@ -15,6 +15,7 @@ function expected(tag: string): string {
 }
 
 Deno.test({
+  timeout: 120_000,
   name:
     "cluster failover: SIGKILL the executor's node mid-output; the executor moves, both clients finish with every byte exactly once",
   ignore: NO_NATS,

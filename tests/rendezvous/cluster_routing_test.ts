@@ -15,6 +15,7 @@ function expectedSeq(tag: string, n: number): string {
 }
 
 Deno.test({
+  timeout: 120_000,
   name:
     "cluster: executor on node A, exec through node B (forwarded over NATS) and C (sent to A): byte-exact output, exit codes, no cross-talk",
   ignore: NO_NATS,

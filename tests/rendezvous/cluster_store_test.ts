@@ -8,6 +8,7 @@ import { NO_NATS, startNats } from "./_nats.ts";
 const opts = { ignore: NO_NATS, sanitizeOps: false, sanitizeResources: false };
 
 Deno.test({
+  timeout: 30_000,
   name: "cluster store: registrations, leases and the signing secret are shared; leases expire",
   ...opts,
   fn: () =>
@@ -82,6 +83,7 @@ Deno.test({
 });
 
 Deno.test({
+  timeout: 40_000,
   name: "cluster: /readyz follows the NATS link; URLs name their node and other nodes refuse them",
   ...opts,
   fn: () =>
