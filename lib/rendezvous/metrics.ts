@@ -15,9 +15,13 @@
  * ```
  */
 export interface MetricFamily {
+  /** Metric name, e.g. `rendezvous_streams`. */
   name: string;
+  /** One line for `# HELP`. */
   help: string;
+  /** Prometheus type for `# TYPE`. */
   type: "counter" | "gauge";
+  /** One sample per label set. */
   samples: { labels?: Record<string, string>; value: number }[];
 }
 

@@ -15,6 +15,13 @@
  * ```
  * @module
  */
-export { type RendezvousOptions, type RendezvousServer, startRendezvous } from "./server.ts";
+export {
+  type RendezvousOptions,
+  type RendezvousRouter,
+  type RendezvousServer,
+  startRendezvous,
+} from "./server.ts";
+export type { MetricFamily } from "./metrics.ts";
 export { RENDEZVOUS_PATH, type RendezvousRole, type UrlClaims, UrlSigner } from "./url_signer.ts";
 export { HARNESS_GONE_REASON, ORPHAN_STREAM_REASON, type RoutingStats } from "./_hub.ts";
+export type { RegistrationKind, RegistryStore, StoreHealth } from "./cluster/registry_store.ts";

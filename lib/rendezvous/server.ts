@@ -11,8 +11,35 @@ import { ExecutorHub, type HubOptions, type RoutingStats } from "./_hub.ts";
 import { RENDEZVOUS_PATH, type RendezvousRole, UrlSigner } from "./url_signer.ts";
 import { EnvironmentRegistry } from "./environment_registry.ts";
 import { MemoryRegistryStore, type RegistryStore } from "./cluster/registry_store.ts";
-import type { FrameRouter } from "./cluster/frame_router.ts";
 import { type MetricFamily, METRICS_CONTENT_TYPE, renderMetrics } from "./metrics.ts";
+
+/**
+ * What the server asks of cross-node forwarding (`cluster/frame_router.ts`'s `FrameRouter`).
+ * @example
+ * ```ts
+ * import type { RendezvousRouter } from "./server.ts";
+ * function drops(router: RendezvousRouter): number {
+ *   return Object.values(router.stats().dropsByReason).reduce((a, b) => a + b, 0);
+ * }
+ * ```
+ */
+export interface RendezvousRouter {
+  /** The executor's socket is now on this node; `hub` (the module-private hub) routes it. */
+  executorOnline(executorId: string, hub: object): void;
+  /** The executor's socket left this node. */
+  executorOffline(executorId: string): void;
+  /** Serves an open harness socket whose executor is held by another node. */
+  forwardHarness(
+    socket: WebSocket,
+    options: { executorId: string; label: string; holder: string },
+  ): void;
+  /** Counters; `dropsByReason` feeds `rendezvous_frames_dropped_total`. */
+  stats(): { dropsByReason: Record<string, number> };
+  /** Extra metric families, each sample labelled with `labels`. */
+  metricFamilies(labels: Record<string, string>): MetricFamily[];
+  /** Stops forwarding without telling other nodes (this node is going away). */
+  detach(): void;
+}
 
 /**
  * Options of {@linkcode startRendezvous}.
@@ -56,7 +83,7 @@ export interface RendezvousOptions {
    * Cross-node frame forwarding (cluster only): a harness socket for an executor whose socket
    * is on another node is forwarded over NATS instead of refused.
    */
-  router?: FrameRouter;
+  router?: RendezvousRouter;
   /**
    * Which node's URL `connect` hands out in a cluster: `direct` (default) names the executor's
    * node, so frames never cross nodes; `forward` names this node (for harnesses that can reach

@@ -26,6 +26,7 @@ export type RegistrationKind = "executor" | "environment";
  * ```
  */
 export interface StoreHealth {
+  /** Whether register/connect can be answered (in a cluster: NATS is reachable). */
   ready: boolean;
   /** One line for `/readyz`: why it is (not) ready. */
   detail: string;
@@ -67,6 +68,7 @@ export interface RegistryStore {
   nodeAlive(nodeId: string): Promise<boolean>;
   /** The URL signing secret every node of the cluster shares (32 bytes). */
   signingSecret(): Promise<Uint8Array>;
+  /** Readiness for `/readyz` and `/metrics`. */
   health(): StoreHealth;
   /** Executors this node holds. */
   readonly claimedCount: number;
