@@ -53,15 +53,17 @@ export async function startServerProcess(
   })().catch(() => {});
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   let buffered = "";
-  const deadline = AbortSignal.timeout(options.timeoutMs ?? 60_000);
+  // A cleared timer, not AbortSignal.timeout: Deno's timeout signal keeps the process alive
+  // until it fires, so every caller lingered 60 s after its work was done.
+  let expire = () => {};
+  const expired = new Promise<{ done: true; value: undefined }>((resolve) => {
+    expire = () => resolve({ done: true, value: undefined });
+  });
+  const timer = setTimeout(expire, options.timeoutMs ?? 60_000);
   while (!buffered.includes("\n")) {
-    const next = await Promise.race([
-      reader.read(),
-      new Promise<{ done: true; value: undefined }>((resolve) =>
-        deadline.addEventListener("abort", () => resolve({ done: true, value: undefined }))
-      ),
-    ]);
+    const next = await Promise.race([reader.read(), expired]);
     if (next.done) {
+      clearTimeout(timer);
       try {
         child.kill("SIGKILL");
       } catch { /* exited */ }
@@ -70,6 +72,7 @@ export async function startServerProcess(
     }
     buffered += next.value;
   }
+  clearTimeout(timer);
   const url = buffered.split("\n")[0].trim();
   // Keep draining stdout so the server never blocks on a full pipe.
   const outDone = (async () => {
