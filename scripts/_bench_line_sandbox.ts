@@ -8,39 +8,8 @@
 import { type BenchContext, guarded, perServer, since, size } from "./_bench_context.ts";
 import { type LineResult, makeLine } from "./_bench_stats.ts";
 import { startToClosed } from "./_bench_line_process.ts";
-
-function special(kind: string, subpath?: string) {
-  return { type: "special", value: subpath ? { kind, subpath } : { kind } };
-}
-
-/** The `sandbox` of `codex -s workspace-write` for workspace `ws` (spec §10). */
-function workspaceWrite(ws: string): Record<string, unknown> {
-  const uri = new URL(`file://${ws}`).href;
-  return {
-    permissions: {
-      type: "managed",
-      file_system: {
-        type: "restricted",
-        entries: [
-          { path: special("root"), access: "read" },
-          { path: special("project_roots"), access: "write" },
-          { path: special("slash_tmp"), access: "write" },
-          { path: special("tmpdir"), access: "write" },
-          ...[".git", ".agents", ".codex", ".aws"].map((name) => ({
-            path: special("project_roots", name),
-            access: "read",
-            missing_path_behavior: "skip",
-          })),
-        ],
-      },
-      network: "restricted",
-    },
-    cwd: uri,
-    workspaceRoots: [uri],
-    windowsSandboxLevel: "disabled",
-    useLegacyLandlock: false,
-  };
-}
+// The one copy of the profile Codex sends, shared with the sandbox tests.
+import { workspaceWrite } from "../tests/sandbox/_profiles.ts";
 
 async function bareBwrap(n: number, ws: string): Promise<number[]> {
   const samples: number[] = [];
