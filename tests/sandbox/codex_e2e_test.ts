@@ -52,7 +52,8 @@ Deno.test({
     const shell = [
       `echo escaped > ${outside} || echo outside-denied`,
       `echo escaped > ${ws}/.git/escaped || echo git-denied`,
-      `(exec 3<>/dev/tcp/127.0.0.1/${port}) || echo tcp-denied`,
+      // bash by name: /dev/tcp is a bash feature, and the user's shell may be dash (as on CI).
+      `bash -c 'exec 3<>/dev/tcp/127.0.0.1/${port}' || echo tcp-denied`,
       `echo "pid1: $(tr '\\0' '\\n' < /proc/1/cmdline | head -n 1) ` +
       `$(tr '\\0' '\\n' < /proc/1/cmdline | grep -m 1 -o 'codex-exec-server-sandbox-[0-9a-f]*')"`,
     ].join("; ");
