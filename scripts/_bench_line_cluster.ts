@@ -276,3 +276,143 @@ export async function clusterConnectLine(ctx: BenchContext): Promise<LineResult>
       "registration, the lease and the holder's URL",
   });
 }
+
+/** Medians of one E5 registry round: register, connect, validate (ms each). */
+interface E5RegistrySamples {
+  register: number[];
+  connect: number[];
+  validate: number[];
+}
+
+/**
+ * `n` rounds of the E5 registry calls a harness handshake costs: `connect` on `connectAt`,
+ * the executor's `validate` on `validateAt`; plus `register` on `validateAt` (the
+ * environment's socket stays attached there).
+ */
+async function e5RegistrySamples(
+  connectAt: string,
+  validateAt: string,
+  n: number,
+): Promise<E5RegistrySamples> {
+  const { generateHybridKeyPair, publicKeyToJson } = await import("../lib/noise/mod.ts");
+  const executorKey = publicKeyToJson((await generateHybridKeyPair()).public);
+  const harnessKey = publicKeyToJson((await generateHybridKeyPair()).public);
+  const post = async (base: string, path: string, body: unknown) => {
+    const response = await fetch(`${base}/cloud/environment/bench-env/${path}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    const json = await response.json();
+    if (response.status !== 200) throw new Error(`${path}: ${JSON.stringify(json)}`);
+    return json;
+  };
+  const register = () =>
+    post(validateAt, "register", {
+      security_profile: "noise_hybrid_ik_v1",
+      executor_public_key: executorKey,
+    });
+  const samples: E5RegistrySamples = { register: [], connect: [], validate: [] };
+  const { url, executor_registration_id: registrationId } = await register();
+  const socket = new WebSocket(url);
+  await new Promise((resolve, reject) => {
+    socket.onopen = resolve;
+    socket.onerror = reject;
+  });
+  try {
+    // The node records the socket (lease) right after it opens.
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const response = await fetch(`${connectAt}/cloud/environment/bench-env/connect`, {
+        method: "POST",
+        body: JSON.stringify({ harness_public_key: harnessKey }),
+      });
+      await response.body?.cancel();
+      if (response.status === 200) break;
+      if (Date.now() > deadline) throw new Error(`connect answered ${response.status}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    for (let i = 0; i < n; i++) {
+      let t0 = performance.now();
+      const bundle = await post(connectAt, "connect", { harness_public_key: harnessKey });
+      samples.connect.push(since(t0));
+      t0 = performance.now();
+      const verdict = await post(validateAt, "validate", {
+        executor_registration_id: registrationId,
+        harness_public_key: harnessKey,
+        harness_key_authorization: bundle.harness_key_authorization,
+      });
+      samples.validate.push(since(t0));
+      if (verdict.valid !== true) throw new Error("validate refused a fresh ticket");
+    }
+    for (let i = 0; i < Math.min(n, 50); i++) {
+      // Re-registering replaces the registration; the socket then belongs to an old one, which
+      // is why these come after the connect/validate rounds.
+      const t0 = performance.now();
+      await register();
+      samples.register.push(since(t0));
+    }
+  } finally {
+    socket.close();
+  }
+  return samples;
+}
+
+function medianOf(values: number[]): string {
+  const sorted = [...values].sort((x, y) => x - y);
+  return sorted.length ? sorted[Math.floor(sorted.length / 2)].toFixed(2) : "-";
+}
+
+/**
+ * E5 registry latency: `connect` on node B + `validate` on node A (the environment's node) of
+ * a cluster (registrations, tickets and nonces in JetStream KV) vs both on one in-memory node.
+ *
+ * @example
+ * ```ts
+ * const line = await clusterE5RegistryLine(ctx);
+ * ```
+ */
+export async function clusterE5RegistryLine(ctx: BenchContext): Promise<LineResult> {
+  const n = size(ctx, 200, 1000);
+  const env = { CODEX_EXEC_SERVER_LOG: "warn" };
+  const parts: Record<string, E5RegistrySamples> = {};
+  const pair = (s: E5RegistrySamples) => s.connect.map((c, i) => c + s.validate[i]);
+  let us: Samples = NO_NATS;
+  if (natsServerPath()) {
+    us = await guarded(ctx, "cluster e5 registry", async () => {
+      await using nats = await startNats();
+      await using a = await startServerProcess(
+        rendezvousArgs(["--cluster", nats.url, "--node-id", "A"]),
+        { env },
+      );
+      await using b = await startServerProcess(
+        rendezvousArgs(["--cluster", nats.url, "--node-id", "B"]),
+        { env },
+      );
+      parts.cluster = await e5RegistrySamples(b.url, a.url, n);
+      return pair(parts.cluster);
+    });
+  }
+  const floor = await guarded(ctx, "one-node e5 registry", async () => {
+    await using one = await startServerProcess(rendezvousArgs([]), { env });
+    parts.one = await e5RegistrySamples(one.url, one.url, n);
+    return pair(parts.one);
+  });
+  const describe = (label: string, s: E5RegistrySamples | undefined) =>
+    s
+      ? `${label}: register ${medianOf(s.register)}, connect ${medianOf(s.connect)}, ` +
+        `validate ${medianOf(s.validate)} ms`
+      : `${label}: -`;
+  return makeLine({
+    id: "cluster_e5_registry",
+    title: "E5 connect (node B) + validate (node A) per harness handshake",
+    unit: "ms",
+    better: "lower",
+    us,
+    floor,
+    floorLabel: "the same calls on one in-memory node",
+    upstream: { skipped: "upstream has no self-hostable registry" },
+    targets: [{ ratio: "absolute", op: "<=", value: 10 }],
+    note: `medians, ${describe("cluster", parts.cluster)}; ${describe("one node", parts.one)}`,
+  });
+}

@@ -11,7 +11,8 @@
  *
  * Lines: rpc_round_trip, spawn_pipe, spawn_pty, output_throughput, readblock_download,
  * relay_throughput, relay_throughput_lossy, quiet_under_flood, relay_quiet_under_flood,
- * rss_per_idle_session, cluster_relay_throughput, cluster_rpc_round_trip, cluster_connect_1000.
+ * rss_per_idle_session, cluster_relay_throughput, cluster_rpc_round_trip, cluster_connect_1000,
+ * cluster_e5_registry.
  *
  * @example
  * ```sh
@@ -33,6 +34,7 @@ import { e5HandshakeLine, e5ThroughputLine } from "./_bench_line_e5.ts";
 import { sandboxedSpawnLine } from "./_bench_line_sandbox.ts";
 import {
   clusterConnectLine,
+  clusterE5RegistryLine,
   clusterRpcLine,
   clusterThroughputLine,
 } from "./_bench_line_cluster.ts";
@@ -59,6 +61,7 @@ const LINES: Record<string, (ctx: BenchContext) => Promise<LineResult>> = {
   cluster_relay_throughput: clusterThroughputLine,
   cluster_rpc_round_trip: clusterRpcLine,
   cluster_connect_1000: clusterConnectLine,
+  cluster_e5_registry: clusterE5RegistryLine,
 };
 
 async function machine(): Promise<Record<string, unknown>> {

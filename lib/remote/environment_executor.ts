@@ -2,8 +2,9 @@
  * The E5 executor loop of `remote --environment-id`: one static Noise key per process,
  * `register` it with the environment registry, hold a pinging websocket to the returned
  * rendezvous URL, answer harness handshakes (after `/validate`), serve each stream as a
- * JSON-RPC connection, and reconnect — to the same URL, registering again only when the
- * rendezvous refuses the upgrade with a 4xx (spec e5_noise.md §2.11).
+ * JSON-RPC connection, and reconnect — to the same URL, registering again when the
+ * rendezvous refuses the upgrade with a 4xx (spec e5_noise.md §2.11), or when nothing listens
+ * at the URL's host any more (a dead cluster node: the registry URL leads to a live one).
  * @module
  */
 import { generateHybridKeyPair, type HybridKeyPair } from "../noise/mod.ts";
@@ -78,6 +79,10 @@ export interface EnvironmentExecutorStats {
   /** Handshakes refused. */
   rejected: number;
 }
+
+/** Socket errors that mean nothing listens at the URL's host and port. */
+const NOTHING_LISTENS =
+  /connection refused|os error 111|ECONNREFUSED|no route to host|os error 113|EHOSTUNREACH/i;
 
 const SILENT = { info() {}, warn() {}, debug() {} };
 
@@ -156,6 +161,7 @@ export class EnvironmentExecutor {
     const signal = this.#stop.signal;
     try {
       let registration = await this.#register();
+      let freshRegistration = true;
       let failures = 0;
       while (!signal.aborted) {
         const outcome = await connectWsLink(registration.url, {
@@ -169,8 +175,10 @@ export class EnvironmentExecutor {
           if (outcome.kind === "open") outcome.link.close();
           break;
         }
+        const refusedByNode = outcome.kind === "failed" && NOTHING_LISTENS.test(outcome.reason);
         if (outcome.kind === "open") {
           failures = 0;
+          freshRegistration = false;
           const reason = await this.#serve(outcome.link, registration);
           if (signal.aborted) break;
           this.#log.warn(`remote: lost the rendezvous connection (${reason}); reconnecting`);
@@ -179,6 +187,18 @@ export class EnvironmentExecutor {
             `remote: the rendezvous refused the websocket (HTTP ${outcome.status}); registering again`,
           );
           registration = await this.#register();
+          freshRegistration = true;
+        } else if (refusedByNode) {
+          // The node named in the URL is down (a cluster node died): dialling it again cannot
+          // help; the registry URL (a load balancer in front of the nodes) leads to a live one.
+          this.#log.warn(
+            `remote: nothing listens at the rendezvous (${outcome.reason}); registering again`,
+          );
+          // A fresh URL refused at once is not fixed by registering again right away.
+          if (freshRegistration) await delay(this.#backoff(failures++), signal);
+          registration = await this.#register();
+          freshRegistration = true;
+          continue;
         } else {
           this.#log.warn(
             `remote: cannot reach the rendezvous: ${

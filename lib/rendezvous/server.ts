@@ -178,6 +178,9 @@ export async function startRendezvous(options: RendezvousOptions): Promise<Rende
       options.token === undefined ||
       checkBearer(options.token, request.headers.get("authorization")) === "ok",
     wsBase: (request) => wsBase(request),
+    store,
+    router: options.router,
+    harnessRouting: options.harnessRouting,
   });
 
   function hub(executorId: string): ExecutorHub {

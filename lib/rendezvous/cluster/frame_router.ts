@@ -70,9 +70,12 @@ export interface FrameRouterStats {
   dropsByReason: Record<string, number>;
 }
 
-/** Subject-safe ids (executor ids and node ids are validated to this). */
-const SAFE = /^[A-Za-z0-9_-]{1,256}$/;
-const REPLY = /^rdv\.x\.([A-Za-z0-9_-]+)\.h\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)$/;
+/**
+ * Subject-safe routing ids: executor ids, and `E.<id>` for E5 environments (executor and node
+ * ids are validated to the plain form, so the two never collide).
+ */
+const SAFE = /^(?:E\.)?[A-Za-z0-9_-]{1,256}$/;
+const REPLY = /^rdv\.x\.((?:E\.)?[A-Za-z0-9_-]+)\.h\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)$/;
 /** Room for the NATS protocol line and headers within `max_payload`. */
 const PAYLOAD_HEADROOM = 1024;
 

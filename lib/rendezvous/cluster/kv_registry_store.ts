@@ -6,7 +6,12 @@
  * - bucket `rdv_leases` (entries expire after the lease TTL, a bucket property): `exec.<id>` =
  *   the node holding that executor's socket, `node.<id>` = that node's websocket base URL.
  *   Each node re-writes its own leases every third of the TTL; a node that dies stops, and its
- *   leases vanish within one TTL.
+ *   leases vanish within one TTL;
+ * - bucket `rdv_tickets` (entries expire after 60 s): `t.<key>` single-use E5 harness key
+ *   authorizations, taken by one conditional delete (CAS on the revision), so one ticket
+ *   validates once across every node;
+ * - bucket `rdv_used` (entries expire after `usedTtlMs`, default 1 h): `u.<nonce>` used harness
+ *   URL nonces, marked by one `create` (which fails when the key exists).
  * @module
  */
 import type { NatsConnection } from "@nats-io/nats-core";
@@ -27,13 +32,21 @@ export interface KvStoreOptions {
   nodeUrl: string;
   /** Lease TTL used when this node creates the lease bucket. Default 15 s. */
   leaseTtlMs?: number;
+  /** How long used single-use tokens are kept, if this node creates that bucket. Default 1 h. */
+  usedTtlMs?: number;
   /** Warnings (lost leases, failed keepalives). */
   log?: (line: string) => void;
 }
 
 const REGISTRY_BUCKET = "rdv_registry";
 const LEASE_BUCKET = "rdv_leases";
+const TICKET_BUCKET = "rdv_tickets";
+const USED_BUCKET = "rdv_used";
 const SECRET_KEY = "secret.url-signing";
+/** Tickets outlive their 60 s authorization lifetime a little; their record holds the expiry. */
+const TICKET_TTL_MS = 90_000;
+/** Size bound of each single-use bucket: a flood of `connect`s gets 503, not a full disk. */
+const SINGLE_USE_MAX_BYTES = 256 * 1024 * 1024;
 const PLAIN_ID = /^[A-Za-z0-9_-]{1,256}$/;
 
 /** KV keys allow `[-/_=.A-Za-z0-9]`: other ids are stored base64url-encoded behind `=`. */
@@ -44,9 +57,18 @@ function keyId(id: string): string {
     .replace(/=+$/, "");
 }
 
-async function openBucket(kvm: Kvm, name: string, ttlMs?: number): Promise<KV> {
+async function openBucket(
+  kvm: Kvm,
+  name: string,
+  ttlMs?: number,
+  maxBytes?: number,
+): Promise<KV> {
   try {
-    return await kvm.create(name, { history: 1, ...(ttlMs ? { ttl: ttlMs } : {}) });
+    return await kvm.create(name, {
+      history: 1,
+      ...(ttlMs ? { ttl: ttlMs } : {}),
+      ...(maxBytes ? { max_bytes: maxBytes } : {}),
+    });
   } catch {
     // Another node created it first (possibly with another TTL): use it as it is.
     return await kvm.open(name);
@@ -71,9 +93,12 @@ export class KvRegistryStore implements RegistryStore {
   readonly nodeId: string;
   readonly clustered = true;
   readonly leaseTtlMs: number;
+  readonly usedTtlMs: number;
   #nc: NatsConnection;
   #registry: KV;
   #leases: KV;
+  #tickets: KV;
+  #used: KV;
   #nodeUrl: string;
   #log: (line: string) => void;
   /** Executors this node holds, with the callback for when another node takes one. */
@@ -85,15 +110,25 @@ export class KvRegistryStore implements RegistryStore {
   /** Why the NATS link is down, while it is (the client reconnects by itself). */
   #linkDown: string | undefined;
 
-  private constructor(nc: NatsConnection, registry: KV, leases: KV, ttlMs: number, options: {
+  private constructor(nc: NatsConnection, buckets: {
+    registry: KV;
+    leases: KV;
+    tickets: KV;
+    used: KV;
+  }, options: {
+    ttlMs: number;
+    usedTtlMs: number;
     nodeId: string;
     nodeUrl: string;
     log: (line: string) => void;
   }) {
     this.#nc = nc;
-    this.#registry = registry;
-    this.#leases = leases;
-    this.leaseTtlMs = ttlMs;
+    this.#registry = buckets.registry;
+    this.#leases = buckets.leases;
+    this.#tickets = buckets.tickets;
+    this.#used = buckets.used;
+    this.leaseTtlMs = options.ttlMs;
+    this.usedTtlMs = options.usedTtlMs;
     this.nodeId = options.nodeId;
     this.#nodeUrl = options.nodeUrl;
     this.#log = options.log;
@@ -105,7 +140,18 @@ export class KvRegistryStore implements RegistryStore {
     const registry = await openBucket(kvm, REGISTRY_BUCKET);
     const leases = await openBucket(kvm, LEASE_BUCKET, options.leaseTtlMs ?? 15_000);
     const ttlMs = (await leases.status()).ttl || (options.leaseTtlMs ?? 15_000);
-    const store = new KvRegistryStore(nc, registry, leases, ttlMs, {
+    const tickets = await openBucket(kvm, TICKET_BUCKET, TICKET_TTL_MS, SINGLE_USE_MAX_BYTES);
+    const used = await openBucket(
+      kvm,
+      USED_BUCKET,
+      options.usedTtlMs ?? 3_600_000,
+      SINGLE_USE_MAX_BYTES,
+    );
+    // The bucket's own TTL counts (another node may have created it with another one).
+    const usedTtlMs = (await used.status()).ttl || (options.usedTtlMs ?? 3_600_000);
+    const store = new KvRegistryStore(nc, { registry, leases, tickets, used }, {
+      ttlMs,
+      usedTtlMs,
       nodeId: options.nodeId,
       nodeUrl: options.nodeUrl,
       log: options.log ?? (() => {}),
@@ -160,6 +206,50 @@ export class KvRegistryStore implements RegistryStore {
 
   async nodeAlive(nodeId: string): Promise<boolean> {
     return nodeId === this.nodeId || (await this.nodeUrl(nodeId)) !== undefined;
+  }
+
+  async putTicket(key: string, record: unknown, expiresAtMs: number): Promise<boolean> {
+    try {
+      await this.#tickets.create(`t.${keyId(key)}`, JSON.stringify({ record, expiresAtMs }));
+      return true;
+    } catch (error) {
+      // A full bucket (discard new) is "busy"; anything else (NATS down) is the caller's 503.
+      if (/maximum bytes|resources exceeded|wrong last sequence/i.test((error as Error).message)) {
+        return false;
+      }
+      throw error;
+    }
+  }
+
+  async takeTicket<T>(key: string): Promise<T | undefined> {
+    const name = `t.${keyId(key)}`;
+    const entry = await this.#tickets.get(name);
+    if (!entry || entry.operation !== "PUT" || entry.length === 0) return undefined;
+    try {
+      // Conditional on the revision read: of concurrent takers only one delete succeeds.
+      await this.#tickets.delete(name, { previousSeq: entry.revision });
+    } catch {
+      return undefined;
+    }
+    const { record, expiresAtMs } = entry.json<{ record: T; expiresAtMs: number }>();
+    return expiresAtMs > Date.now() ? record : undefined;
+  }
+
+  async markUsed(token: string, _expiresAtMs: number): Promise<boolean> {
+    try {
+      await this.#used.create(`u.${keyId(token)}`, "1");
+      return true;
+    } catch (error) {
+      if (
+        !this.#nc.isClosed() &&
+        /wrong last sequence|exists|maximum bytes|resources exceeded/i.test(
+          (error as Error).message,
+        )
+      ) {
+        return false;
+      }
+      throw error;
+    }
   }
 
   async signingSecret(): Promise<Uint8Array> {

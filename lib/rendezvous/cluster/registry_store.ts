@@ -15,7 +15,10 @@
  * const kind: RegistrationKind = "executor";
  * ```
  */
-export type RegistrationKind = "executor" | "environment";
+export type RegistrationKind = "executor" | "environment" | "environment_socket";
+
+/** Outstanding tickets, and used tokens, one memory store keeps at most. */
+const MAX_SINGLE_USE = 65_536;
 
 /**
  * Health of a store, for `/readyz` and `/metrics`.
@@ -66,6 +69,23 @@ export interface RegistryStore {
   nodeUrl(nodeId: string): Promise<string | undefined>;
   /** Whether a node is alive (its lease is kept up). */
   nodeAlive(nodeId: string): Promise<boolean>;
+  /**
+   * Stores a single-use ticket (a JSON document) under `key` until `expiresAtMs`; false when
+   * the store holds too many (the caller answers "busy").
+   */
+  putTicket(key: string, record: unknown, expiresAtMs: number): Promise<boolean>;
+  /**
+   * Takes a ticket: reads and deletes it as one conditional step, so of any number of
+   * concurrent takers (on any node) exactly one gets it; undefined when absent or taken.
+   */
+  takeTicket<T>(key: string): Promise<T | undefined>;
+  /**
+   * Marks a single-use token (a URL nonce) used until `expiresAtMs`; false when it already was
+   * (on any node) or when the store is full. One create, never read-then-write.
+   */
+  markUsed(token: string, expiresAtMs: number): Promise<boolean>;
+  /** How long used tokens are remembered: single-use URLs must expire sooner. */
+  readonly usedTtlMs: number;
   /** The URL signing secret every node of the cluster shares (32 bytes). */
   signingSecret(): Promise<Uint8Array>;
   /** Readiness for `/readyz` and `/metrics`. */
@@ -89,7 +109,10 @@ export interface RegistryStore {
 export class MemoryRegistryStore implements RegistryStore {
   readonly nodeId: string;
   readonly clustered = false;
+  readonly usedTtlMs = Number.POSITIVE_INFINITY;
   #registrations = new Map<string, string>();
+  #tickets = new Map<string, { json: string; expiresAtMs: number }>();
+  #used = new Map<string, number>();
   #claimed = new Set<string>();
   #secret = crypto.getRandomValues(new Uint8Array(32));
 
@@ -132,6 +155,39 @@ export class MemoryRegistryStore implements RegistryStore {
 
   signingSecret(): Promise<Uint8Array> {
     return Promise.resolve(this.#secret);
+  }
+
+  putTicket(key: string, record: unknown, expiresAtMs: number): Promise<boolean> {
+    this.#sweep();
+    if (this.#tickets.size >= MAX_SINGLE_USE) return Promise.resolve(false);
+    this.#tickets.set(key, { json: JSON.stringify(record), expiresAtMs });
+    return Promise.resolve(true);
+  }
+
+  takeTicket<T>(key: string): Promise<T | undefined> {
+    const ticket = this.#tickets.get(key);
+    this.#tickets.delete(key);
+    const live = ticket !== undefined && ticket.expiresAtMs > Date.now();
+    return Promise.resolve(live ? JSON.parse(ticket.json) as T : undefined);
+  }
+
+  markUsed(token: string, expiresAtMs: number): Promise<boolean> {
+    if (this.#used.has(token)) return Promise.resolve(false);
+    this.#sweep();
+    if (this.#used.size >= MAX_SINGLE_USE) return Promise.resolve(false);
+    this.#used.set(token, expiresAtMs);
+    return Promise.resolve(true);
+  }
+
+  /** Forgets expired tickets and used tokens (an expired URL is refused by its expiry). */
+  #sweep(): void {
+    const now = Date.now();
+    for (const [key, ticket] of this.#tickets) {
+      if (ticket.expiresAtMs <= now) this.#tickets.delete(key);
+    }
+    for (const [token, expiresAtMs] of this.#used) {
+      if (expiresAtMs < now) this.#used.delete(token);
+    }
   }
 
   health(): StoreHealth {
