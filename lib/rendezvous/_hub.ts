@@ -7,7 +7,7 @@
 import { encodeFrame } from "../relay/mod.ts";
 import { EXECUTOR_REPLACED_REASON } from "../relay/executor_replaced.ts";
 import { KEEPALIVE_FRAME } from "../relay/keepalive.ts";
-import { PacedSocket } from "./_paced_socket.ts";
+import { addQueueDepth, PacedSocket, type QueueDepths } from "./_paced_socket.ts";
 import { peekFrame } from "./_frame_peek.ts";
 
 /** Tunables shared by every hub of a rendezvous. */
@@ -28,6 +28,22 @@ export interface HubOptions {
   info: (line: string) => void;
   debug: (line: string) => void;
 }
+
+/** Why the hub dropped a frame (`rendezvous_frames_dropped_total{reason}`). */
+export const DROP_REASONS = [
+  "text_message",
+  "malformed_frame",
+  "replaced_connection",
+  "unknown_stream",
+  "foreign_stream",
+  "unopened_stream_reset",
+  "stream_limit",
+  "executor_offline",
+  "queue_full",
+  "closed_socket",
+] as const;
+/** One of {@linkcode DROP_REASONS}. */
+export type DropReason = typeof DROP_REASONS[number];
 
 /** Counters of one hub (and, summed, of the rendezvous). */
 export interface RoutingStats {
@@ -92,6 +108,8 @@ export class ExecutorHub {
     dropped: 0,
     resetsInjected: 0,
   };
+  /** Dropped frames by reason (their sum is `stats.dropped`). */
+  readonly drops: Partial<Record<DropReason, number>> = {};
   #options: HubOptions;
   #executor: Peer | undefined;
   #harnesses = new Set<Peer>();
@@ -183,8 +201,19 @@ export class ExecutorHub {
     this.#executor?.paced.close(code, reason);
   }
 
-  #drop(peer: Peer, why: string): void {
+  /** Adds this hub's socket queues to `depths`. */
+  addQueueDepths(depths: QueueDepths): void {
+    if (this.#executor) addQueueDepth(depths, this.#executor.paced);
+    for (const peer of this.#harnesses) addQueueDepth(depths, peer.paced);
+  }
+
+  #count(reason: DropReason): void {
     this.stats.dropped++;
+    this.drops[reason] = (this.drops[reason] ?? 0) + 1;
+  }
+
+  #drop(peer: Peer, reason: DropReason, why: string): void {
+    this.#count(reason);
     peer.drops++;
     if (peer.drops <= DROP_LOG_BURST || peer.drops % 1000 === 0) {
       this.#options.log(
@@ -197,7 +226,7 @@ export class ExecutorHub {
   /** The binary payload of a message, or undefined (dropped with a log line) for text. */
   #frameBytes(peer: Peer, data: unknown): Uint8Array | undefined {
     if (typeof data !== "string") return new Uint8Array(data as ArrayBuffer);
-    this.#drop(peer, "text message (frames are binary)");
+    this.#drop(peer, "text_message", "text message (frames are binary)");
     return undefined;
   }
 
@@ -205,25 +234,28 @@ export class ExecutorHub {
   #peekRoutable(peer: Peer, bytes: Uint8Array): ReturnType<typeof peekFrame> | undefined {
     const frame = peekFrame(bytes);
     if (frame && frame.version === 1 && frame.streamId !== "") return frame;
-    this.#drop(peer, "not a canonical version-1 relay frame with a stream_id");
+    this.#drop(peer, "malformed_frame", "not a canonical version-1 relay frame with a stream_id");
     return undefined;
   }
 
   #fromExecutor(peer: Peer, data: unknown): void {
-    if (this.#executor !== peer) return this.#drop(peer, "connection was replaced");
+    if (this.#executor !== peer) {
+      return this.#drop(peer, "replaced_connection", "connection was replaced");
+    }
     const bytes = this.#frameBytes(peer, data);
     const frame = bytes && this.#peekRoutable(peer, bytes);
     if (!bytes || !frame) return;
     const owner = this.#owners.get(frame.streamId);
     if (!owner) {
       this.#resetOrphan(peer, frame.streamId, frame.kind);
-      return this.#drop(peer, `unknown stream ${frame.streamId.slice(0, 128)}`);
+      return this.#drop(peer, "unknown_stream", `unknown stream ${frame.streamId.slice(0, 128)}`);
     }
     if (frame.kind === "reset") this.#forget(frame.streamId, owner);
+    const wasOpen = owner.paced.open;
     if (owner.paced.send(bytes)) {
       this.stats.framesToHarness++;
       this.stats.bytesRouted += bytes.length;
-    }
+    } else this.#count(wasOpen ? "queue_full" : "closed_socket");
   }
 
   #fromHarness(peer: Peer, data: unknown): void {
@@ -233,26 +265,35 @@ export class ExecutorHub {
     if (!bytes || !frame) return;
     const owner = this.#owners.get(frame.streamId);
     if (owner === undefined) {
-      if (frame.kind === "reset") return this.#drop(peer, "reset for a stream it never opened");
+      if (frame.kind === "reset") {
+        return this.#drop(peer, "unopened_stream_reset", "reset for a stream it never opened");
+      }
       if (peer.streams.size >= this.#options.maxStreamsPerHarness) {
-        return this.#drop(peer, `more than ${this.#options.maxStreamsPerHarness} streams`);
+        return this.#drop(
+          peer,
+          "stream_limit",
+          `more than ${this.#options.maxStreamsPerHarness} streams`,
+        );
       }
       this.#owners.set(frame.streamId, peer);
       this.#orphansReset.delete(frame.streamId);
       peer.streams.add(frame.streamId);
     } else if (owner !== peer) {
-      return this.#drop(peer, `stream ${frame.streamId.slice(0, 128)} belongs to another harness`);
+      return this.#drop(
+        peer,
+        "foreign_stream",
+        `stream ${frame.streamId.slice(0, 128)} belongs to another harness`,
+      );
     }
     if (frame.kind === "reset") this.#forget(frame.streamId, peer);
     const executor = this.#executor;
     // While the executor reconnects, frames are dropped: relay streams resend after resume.
-    if (!executor) return this.#drop(peer, "executor offline (reconnecting)");
+    if (!executor) return this.#drop(peer, "executor_offline", "executor offline (reconnecting)");
+    const wasOpen = executor.paced.open;
     if (executor.paced.send(bytes)) {
       this.stats.framesToExecutor++;
       this.stats.bytesRouted += bytes.length;
-    } else {
-      this.stats.dropped++;
-    }
+    } else this.#count(wasOpen ? "queue_full" : "closed_socket");
   }
 
   /**

@@ -29,6 +29,45 @@ export interface PacedSocketOptions {
   onOverflow?: () => void;
 }
 
+/** Queue depths summed and maxed over sockets, for `/metrics`. */
+export interface QueueDepths {
+  sockets: number;
+  maxBytes: number;
+  totalBytes: number;
+  maxFrames: number;
+  totalFrames: number;
+  /** The websocket's own `bufferedAmount` (handed to the socket, not yet on the wire). */
+  maxBuffered: number;
+  totalBuffered: number;
+}
+
+/** An empty {@linkcode QueueDepths} to add sockets to. */
+export function emptyQueueDepths(): QueueDepths {
+  return {
+    sockets: 0,
+    maxBytes: 0,
+    totalBytes: 0,
+    maxFrames: 0,
+    totalFrames: 0,
+    maxBuffered: 0,
+    totalBuffered: 0,
+  };
+}
+
+/** Adds one socket's queue to `depths`. */
+export function addQueueDepth(depths: QueueDepths, paced: PacedSocket): void {
+  const bytes = paced.queuedBytes;
+  const frames = paced.queuedFrames;
+  const buffered = paced.socket.bufferedAmount ?? 0;
+  depths.sockets++;
+  depths.totalBytes += bytes;
+  depths.maxBytes = Math.max(depths.maxBytes, bytes);
+  depths.totalFrames += frames;
+  depths.maxFrames = Math.max(depths.maxFrames, frames);
+  depths.totalBuffered += buffered;
+  depths.maxBuffered = Math.max(depths.maxBuffered, buffered);
+}
+
 /** Close code sent to a peer that does not drain (RFC 6455 1013 "try again later"). */
 export const NOT_DRAINING_CLOSE_CODE = 1013;
 
@@ -52,6 +91,11 @@ export class PacedSocket {
   /** Bytes queued here (not yet handed to the socket). */
   get queuedBytes(): number {
     return this.#queuedBytes;
+  }
+
+  /** Frames queued here. */
+  get queuedFrames(): number {
+    return this.#queue.length;
   }
 
   /** Whether the socket is open and this writer still accepts frames. */

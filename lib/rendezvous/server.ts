@@ -7,7 +7,8 @@ import { checkBearer } from "../util/bearer.ts";
 import { acceptWebSocket, serveHttp } from "../transport/http_listener.ts";
 import { log as processLog } from "../util/log.ts";
 import { EXECUTOR_REPLACED_REASON } from "../relay/executor_replaced.ts";
-import { ExecutorHub, type HubOptions, type RoutingStats } from "./_hub.ts";
+import { DROP_REASONS, ExecutorHub, type HubOptions, type RoutingStats } from "./_hub.ts";
+import { emptyQueueDepths, type QueueDepths } from "./_paced_socket.ts";
 import { RENDEZVOUS_PATH, type RendezvousRole, UrlSigner } from "./url_signer.ts";
 import { EnvironmentRegistry } from "./environment_registry.ts";
 import { MemoryRegistryStore, type RegistryStore } from "./cluster/registry_store.ts";
@@ -35,6 +36,8 @@ export interface RendezvousRouter {
   ): void;
   /** Counters; `dropsByReason` feeds `rendezvous_frames_dropped_total`. */
   stats(): { dropsByReason: Record<string, number> };
+  /** Adds the queues of the harness sockets it forwards. */
+  addQueueDepths(depths: QueueDepths): void;
   /** Extra metric families, each sample labelled with `labels`. */
   metricFamilies(labels: Record<string, string>): MetricFamily[];
   /** Stops forwarding without telling other nodes (this node is going away). */
@@ -376,6 +379,17 @@ export async function startRendezvous(options: RendezvousOptions): Promise<Rende
 
   function metrics(): Response {
     const s = stats();
+    // Every hub reason is always present (a stable series from 0); cluster reasons add up.
+    const drops: Record<string, number> = Object.fromEntries(DROP_REASONS.map((r) => [r, 0]));
+    const depths = emptyQueueDepths();
+    for (const h of allHubs()) {
+      h.addQueueDepths(depths);
+      for (const [reason, n] of Object.entries(h.drops)) drops[reason] += n;
+    }
+    options.router?.addQueueDepths(depths);
+    for (const [reason, n] of Object.entries(options.router?.stats().dropsByReason ?? {})) {
+      drops[reason] = (drops[reason] ?? 0) + n;
+    }
     const health = store.health();
     const node = { node: nodeId };
     const families: MetricFamily[] = [
@@ -428,12 +442,36 @@ export async function startRendezvous(options: RendezvousOptions): Promise<Rende
         name: "rendezvous_frames_dropped_total",
         help: "Frames dropped, by reason",
         type: "counter",
+        samples: Object.entries(drops).map(([reason, value]) => ({
+          labels: { ...node, reason },
+          value,
+        })),
+      },
+      {
+        name: "rendezvous_socket_queue_bytes",
+        help: "Bytes queued in this node for a socket that is not taking them: largest, and sum",
+        type: "gauge",
         samples: [
-          { labels: { ...node, reason: "hub" }, value: s.dropped },
-          ...Object.entries(options.router?.stats().dropsByReason ?? {}).map(([reason, value]) => ({
-            labels: { ...node, reason },
-            value,
-          })),
+          { labels: { ...node, stat: "max" }, value: depths.maxBytes },
+          { labels: { ...node, stat: "total" }, value: depths.totalBytes },
+        ],
+      },
+      {
+        name: "rendezvous_socket_queue_frames",
+        help: "Frames queued in this node for a socket: largest queue, and sum",
+        type: "gauge",
+        samples: [
+          { labels: { ...node, stat: "max" }, value: depths.maxFrames },
+          { labels: { ...node, stat: "total" }, value: depths.totalFrames },
+        ],
+      },
+      {
+        name: "rendezvous_socket_buffered_bytes",
+        help: "Bytes handed to sockets and not yet sent (bufferedAmount): largest, and sum",
+        type: "gauge",
+        samples: [
+          { labels: { ...node, stat: "max" }, value: depths.maxBuffered },
+          { labels: { ...node, stat: "total" }, value: depths.totalBuffered },
         ],
       },
       ...(options.router?.metricFamilies(node) ?? []),
@@ -441,6 +479,10 @@ export async function startRendezvous(options: RendezvousOptions): Promise<Rende
     return new Response(renderMetrics(families), {
       headers: { "content-type": METRICS_CONTENT_TYPE },
     });
+  }
+
+  function allHubs(): ExecutorHub[] {
+    return [...hubs.values(), ...environments.hubs()];
   }
 
   function stats() {
@@ -454,7 +496,7 @@ export async function startRendezvous(options: RendezvousOptions): Promise<Rende
       harnessSockets: 0,
       streams: 0,
     };
-    for (const h of [...hubs.values(), ...environments.hubs()]) {
+    for (const h of allHubs()) {
       for (const key of Object.keys(h.stats) as (keyof RoutingStats)[]) {
         total[key] += h.stats[key];
       }

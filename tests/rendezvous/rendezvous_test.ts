@@ -11,6 +11,7 @@ import {
 import { captureLog, until } from "../relay/_helpers.ts";
 import { openSocket, socketClosed } from "../relay/_ws_rendezvous.ts";
 import { spawnChild } from "../remote/_chain.ts";
+import { metric } from "./_cluster.ts";
 
 const TOKEN = "rendezvous-test-token";
 const AUTH = { authorization: `Bearer ${TOKEN}` };
@@ -211,6 +212,13 @@ Deno.test({
     assert.ok(lines.some((l) => l.includes("belongs to another harness")));
     assert.ok(lines.some((l) => l.includes("unknown stream nobody")));
     assert.ok(lines.some((l) => l.includes("text message")));
+    // /metrics counts each drop under its reason, and the rest at 0.
+    const dropped = (reason: string) =>
+      metric(server.url, `rendezvous_frames_dropped_total{node="local",reason="${reason}"}`);
+    for (const reason of ["foreign_stream", "unknown_stream", "text_message", "malformed_frame"]) {
+      assert.equal(await dropped(reason), 1, reason);
+    }
+    assert.equal(await dropped("queue_full"), 0);
     a.close();
     await until(2000, "reset at executor", () => fromHarnesses.length === 2);
     const reset = decodeFrame(fromHarnesses[1]);
@@ -335,6 +343,16 @@ Deno.test({
       }
       await until(10_000, "drops", () => server.stats().dropped > 0);
       assert.ok(lines.some((l) => l.includes("is not keeping up")));
+      // The executor does not read: its queue stays full (within the bound), /metrics shows it.
+      const sample = (name: string) =>
+        metric(
+          server.url,
+          `${name}{node="local"${name.endsWith("total") ? ',reason="queue_full"' : ',stat="max"'}}`,
+        );
+      assert.ok((await sample("rendezvous_frames_dropped_total"))! >= 1);
+      const queued = (await sample("rendezvous_socket_queue_bytes"))!;
+      assert.ok(queued > 60 * 1024 && queued <= 1024 * 1024, `max queue ${queued} bytes`);
+      assert.ok((await sample("rendezvous_socket_queue_frames"))! >= 1);
       assert.equal(server.stats().executorsOnline, 1, "the executor was not cut off");
       harness.close();
       await socketClosed(harness);

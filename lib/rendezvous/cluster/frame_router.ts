@@ -14,7 +14,7 @@
 import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
 import { headers } from "@nats-io/nats-core";
 import type { ExecutorHub } from "../_hub.ts";
-import { PacedSocket } from "../_paced_socket.ts";
+import { addQueueDepth, PacedSocket, type QueueDepths } from "../_paced_socket.ts";
 import type { MetricFamily } from "../metrics.ts";
 import { NatsOutbox } from "./_nats_outbox.ts";
 import { OP_HEADER, RemoteSocket } from "./_remote_socket.ts";
@@ -101,7 +101,7 @@ export class FrameRouter {
   readonly #options: FrameRouterOptions;
   readonly #outbox: NatsOutbox;
   readonly #owners = new Map<string, OwnerEndpoint>();
-  readonly #forwarded = new Set<{ close(): void }>();
+  readonly #forwarded = new Set<{ close(): void; paced: PacedSocket }>();
   readonly #drops: Record<string, number> = {};
   #framesIn = 0;
   #bytesIn = 0;
@@ -172,6 +172,11 @@ export class FrameRouter {
         samples: [{ labels: { ...labels, queue: "nats_in_flight" }, value: s.natsBufferedBytes }],
       },
     ];
+  }
+
+  /** Adds the queues of the harness sockets this node forwards to `depths`. */
+  addQueueDepths(depths: QueueDepths): void {
+    for (const entry of this.#forwarded) addQueueDepth(depths, entry.paced);
   }
 
   #drop(reason: string): void {
@@ -292,6 +297,7 @@ export class FrameRouter {
     };
     const entry = {
       close: () => paced.close(1001, "rendezvous shutting down"),
+      paced,
     };
     this.#forwarded.add(entry);
     this.#checks.add(check);
