@@ -48,8 +48,21 @@ function freePort(): number {
   return port;
 }
 
+/**
+ * Options of {@linkcode startNats}.
+ * @example
+ * ```ts
+ * import type { StartNatsOptions } from "./_nats_server.ts";
+ * const options: StartNatsOptions = { config: 'authorization { token: "s3cret" }' };
+ * ```
+ */
+export interface StartNatsOptions {
+  /** Extra nats-server configuration (auth, TLS blocks), appended to the file. */
+  config?: string;
+}
+
 /** Starts nats-server with JetStream on a free loopback port; resolves once it accepts. */
-export async function startNats(): Promise<NatsServer> {
+export async function startNats(options: StartNatsOptions = {}): Promise<NatsServer> {
   const binary = natsServerPath();
   if (!binary) throw new Error("nats-server is not installed");
   const dir = await Deno.makeTempDir({ prefix: "nats-js-" });
@@ -57,7 +70,8 @@ export async function startNats(): Promise<NatsServer> {
   // 8 MiB payloads: legacy relay peers get whole messages per frame (DESIGN.md).
   await Deno.writeTextFile(
     `${dir}/nats.conf`,
-    `listen: 127.0.0.1:${port}\nmax_payload: 8MB\njetstream { store_dir: "${dir}/js" }\n`,
+    `listen: 127.0.0.1:${port}\nmax_payload: 8MB\njetstream { store_dir: "${dir}/js" }\n` +
+      (options.config ?? "") + "\n",
   );
   const child = new Deno.Command(binary, {
     args: ["-c", `${dir}/nats.conf`],

@@ -3,7 +3,12 @@
  * @module
  */
 import { startRendezvous } from "../rendezvous/mod.ts";
-import { joinCluster, type RendezvousCluster } from "../rendezvous/cluster/mod.ts";
+import {
+  type ClusterAuth,
+  type ClusterTls,
+  joinCluster,
+  type RendezvousCluster,
+} from "../rendezvous/cluster/mod.ts";
 import { log } from "../util/log.ts";
 import { envInteger, listenOrExplain, parseFlags, UsageError } from "./_args.ts";
 import { isLoopbackHost } from "../util/loopback.ts";
@@ -33,7 +38,13 @@ Options:
 
 Cluster (any number of nodes sharing one NATS with JetStream; default: one node, in memory):
   --cluster nats://HOST:PORT  keep registrations and leases in NATS KV and forward frames
-                            between nodes over NATS (comma-separate several NATS servers)
+                            between nodes over NATS (comma-separate several NATS servers;
+                            tls://HOST:PORT requires TLS)
+  --cluster-token-file PATH NATS token (the file's trimmed contents)
+  --cluster-user NAME       NATS user, with --cluster-password-file PATH
+  --cluster-creds PATH      NATS .creds file (JWT + NKey seed, from nsc)
+  --cluster-ca PATH         CA (PEM) of the NATS server's certificate; implies TLS
+  --cluster-cert PATH       client certificate (PEM) for NATS, with --cluster-key PATH
   --node-id ID              this node's id, 1-64 letters, digits, '-', '_' (default: random)
   --public-url URL          required off loopback in a cluster: this node's own ws:// base,
                             which the other nodes hand out for its executors
@@ -44,6 +55,76 @@ Cluster (any number of nodes sharing one NATS with JetStream; default: one node,
                             (default 15): a dead node's executors move after about this long
   -h, --help                show this help
 `;
+
+const CLUSTER_LINK_FLAGS = [
+  "cluster-token-file",
+  "cluster-user",
+  "cluster-password-file",
+  "cluster-creds",
+  "cluster-ca",
+  "cluster-cert",
+  "cluster-key",
+] as const;
+
+type ClusterLinkFlags = { [K in typeof CLUSTER_LINK_FLAGS[number]]?: string };
+
+/** NATS credentials from files (one kind at most). */
+async function clusterAuth(values: ClusterLinkFlags): Promise<ClusterAuth | undefined> {
+  const kinds = [
+    values["cluster-token-file"] !== undefined,
+    values["cluster-user"] !== undefined || values["cluster-password-file"] !== undefined,
+    values["cluster-creds"] !== undefined,
+  ].filter(Boolean).length;
+  if (kinds > 1) {
+    throw new UsageError(
+      "give one of --cluster-token-file, --cluster-user/--cluster-password-file, --cluster-creds",
+    );
+  }
+  if (values["cluster-token-file"] !== undefined) {
+    return { token: await readTokenFile("--cluster-token-file", values["cluster-token-file"]) };
+  }
+  if (values["cluster-user"] !== undefined || values["cluster-password-file"] !== undefined) {
+    if (values["cluster-user"] === undefined || values["cluster-password-file"] === undefined) {
+      throw new UsageError("--cluster-user and --cluster-password-file go together");
+    }
+    return {
+      user: values["cluster-user"],
+      password: await readTokenFile("--cluster-password-file", values["cluster-password-file"]),
+    };
+  }
+  if (values["cluster-creds"] !== undefined) {
+    try {
+      return { creds: await Deno.readFile(values["cluster-creds"]) };
+    } catch (error) {
+      throw new UsageError(
+        `cannot read --cluster-creds ${values["cluster-creds"]}: ${(error as Error).message}`,
+      );
+    }
+  }
+  return undefined;
+}
+
+/** TLS files for the NATS link; each must be readable now (a typo fails at start-up). */
+function clusterTls(values: ClusterLinkFlags): ClusterTls | undefined {
+  if ((values["cluster-cert"] === undefined) !== (values["cluster-key"] === undefined)) {
+    throw new UsageError("--cluster-cert and --cluster-key go together");
+  }
+  const files = {
+    caFile: values["cluster-ca"],
+    certFile: values["cluster-cert"],
+    keyFile: values["cluster-key"],
+  };
+  const given = Object.entries(files).filter(([, path]) => path !== undefined);
+  if (given.length === 0) return undefined;
+  for (const [, path] of given) {
+    try {
+      Deno.statSync(path!);
+    } catch (error) {
+      throw new UsageError(`cannot read ${path}: ${(error as Error).message}`);
+    }
+  }
+  return Object.fromEntries(given) as ClusterTls;
+}
 
 function parseSeconds(name: string, value: string): number {
   const n = Number(value);
@@ -74,6 +155,13 @@ export async function runRendezvous(args: string[]): Promise<number> {
       "node-id": { type: "string" },
       "harness-routing": { type: "string", default: "direct" },
       "lease-ttl": { type: "string", default: "15" },
+      "cluster-token-file": { type: "string" },
+      "cluster-user": { type: "string" },
+      "cluster-password-file": { type: "string" },
+      "cluster-creds": { type: "string" },
+      "cluster-ca": { type: "string" },
+      "cluster-cert": { type: "string" },
+      "cluster-key": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -108,9 +196,20 @@ export async function runRendezvous(args: string[]): Promise<number> {
   let cluster: RendezvousCluster | undefined;
   let clusterListen = listen;
   if (values.cluster !== undefined) {
-    if (!/^nats:\/\/[^/?#]+\/?(,\s*nats:\/\/[^/?#]+\/?)*$/.test(values.cluster)) {
-      throw new UsageError(`--cluster expects nats://HOST:PORT, got \`${values.cluster}\``);
+    if (!/^(nats|tls):\/\/[^/?#]+\/?(,\s*(nats|tls):\/\/[^/?#]+\/?)*$/.test(values.cluster)) {
+      throw new UsageError(
+        `--cluster expects nats://HOST:PORT or tls://HOST:PORT, got \`${values.cluster}\``,
+      );
     }
+    if (values.cluster.includes("@")) {
+      // A secret in argv is visible to every local user (ps, /proc/*/cmdline).
+      throw new UsageError(
+        "--cluster must not carry credentials (user:password@): use --cluster-token-file, " +
+          "--cluster-user with --cluster-password-file, or --cluster-creds",
+      );
+    }
+    const auth = await clusterAuth(values);
+    const tls = clusterTls(values);
     const nodeId = values["node-id"] ?? `node-${crypto.randomUUID().slice(0, 8)}`;
     if (!/^[A-Za-z0-9_-]{1,64}$/.test(nodeId)) {
       throw new UsageError(`--node-id expects 1-64 letters, digits, '-' or '_', got \`${nodeId}\``);
@@ -132,6 +231,8 @@ export async function runRendezvous(args: string[]): Promise<number> {
         nodeUrl: (publicUrl ?? `ws://${host}:${clusterListen.port}`).replace(/\/+$/, ""),
         leaseTtlMs,
         router: { graceMs },
+        auth,
+        tls,
         log,
       });
     } catch (error) {
@@ -140,8 +241,11 @@ export async function runRendezvous(args: string[]): Promise<number> {
       );
     }
     log.info(`rendezvous node ${nodeId} joined the cluster at ${values.cluster}`);
-  } else if (values["node-id"] !== undefined || routing !== "direct") {
-    throw new UsageError("--node-id and --harness-routing need --cluster");
+  } else if (
+    values["node-id"] !== undefined || routing !== "direct" ||
+    CLUSTER_LINK_FLAGS.some((flag) => values[flag] !== undefined)
+  ) {
+    throw new UsageError("--node-id, --harness-routing and --cluster-* need --cluster");
   }
   const server = await listenOrExplain(
     `${clusterListen.hostname}:${clusterListen.port}`,

@@ -29,15 +29,29 @@ export interface PacedSocketOptions {
   onOverflow?: () => void;
 }
 
-/** Queue depths summed and maxed over sockets, for `/metrics`. */
+/**
+ * Queue depths summed and maxed over sockets, for `/metrics`.
+ * @example
+ * ```ts
+ * import { emptyQueueDepths, type QueueDepths } from "./_paced_socket.ts";
+ * const depths: QueueDepths = emptyQueueDepths();
+ * depths.maxBytes; // 0
+ * ```
+ */
 export interface QueueDepths {
+  /** Sockets looked at. */
   sockets: number;
+  /** Largest queue of one socket, in bytes. */
   maxBytes: number;
+  /** Bytes queued over all sockets. */
   totalBytes: number;
+  /** Longest queue of one socket, in frames. */
   maxFrames: number;
+  /** Frames queued over all sockets. */
   totalFrames: number;
-  /** The websocket's own `bufferedAmount` (handed to the socket, not yet on the wire). */
+  /** The largest websocket `bufferedAmount` (handed to the socket, not yet on the wire). */
   maxBuffered: number;
+  /** `bufferedAmount` summed over all sockets. */
   totalBuffered: number;
 }
 

@@ -22,6 +22,7 @@ export {
   startRendezvous,
 } from "./server.ts";
 export type { MetricFamily } from "./metrics.ts";
+export type { QueueDepths } from "./_paced_socket.ts";
 export { RENDEZVOUS_PATH, type RendezvousRole, type UrlClaims, UrlSigner } from "./url_signer.ts";
 export { HARNESS_GONE_REASON, ORPHAN_STREAM_REASON, type RoutingStats } from "./_hub.ts";
 export type { RegistrationKind, RegistryStore, StoreHealth } from "./cluster/registry_store.ts";

@@ -2,8 +2,16 @@
  * Joining a cluster: one NATS connection per node, shared by its store and its router.
  * @module
  */
+import { isIP } from "node:net";
+import { checkServerIdentity, type PeerCertificate } from "node:tls";
 import { connect } from "@nats-io/transport-node";
-import type { NatsConnection } from "@nats-io/nats-core";
+import {
+  type Authenticator,
+  credsAuthenticator,
+  type NatsConnection,
+  tokenAuthenticator,
+  usernamePasswordAuthenticator,
+} from "@nats-io/nats-core";
 import { KvRegistryStore } from "./kv_registry_store.ts";
 import { FrameRouter, type FrameRouterOptions } from "./frame_router.ts";
 
@@ -18,7 +26,7 @@ import { FrameRouter, type FrameRouterOptions } from "./frame_router.ts";
  * ```
  */
 export interface JoinClusterOptions {
-  /** `nats://HOST:PORT` (comma-separated for several NATS servers). */
+  /** `nats://HOST:PORT` or `tls://HOST:PORT` (comma-separated for several NATS servers). */
   servers: string;
   /** Subject- and key-safe: 1-64 ASCII letters, digits, `-`, `_`. */
   nodeId: string;
@@ -29,7 +37,72 @@ export interface JoinClusterOptions {
   /** Give up connecting to NATS after this long. Default 10 s. */
   connectTimeoutMs?: number;
   router?: Partial<FrameRouterOptions>;
+  /** How this node proves itself to NATS (secrets come from files, never the command line). */
+  auth?: ClusterAuth;
+  /** TLS to NATS: required for `tls://` servers or when any file is given. */
+  tls?: ClusterTls;
   log?: { info(line: string): void; warn(line: string): void; debug(line: string): void };
+}
+
+/**
+ * NATS credentials of a node: at most one of a token, a user and password, or a `.creds` file
+ * (JWT + NKey seed, as `nsc` writes them).
+ * @example
+ * ```ts
+ * import type { ClusterAuth } from "./join.ts";
+ * const auth: ClusterAuth = { user: "rdv", password: await Deno.readTextFile("/run/secrets/nats") };
+ * ```
+ */
+export interface ClusterAuth {
+  token?: string;
+  user?: string;
+  password?: string;
+  /** Contents of a NATS `.creds` file. */
+  creds?: Uint8Array;
+}
+
+/**
+ * TLS settings of the NATS link (files in PEM).
+ * @example
+ * ```ts
+ * import type { ClusterTls } from "./join.ts";
+ * const tls: ClusterTls = { caFile: "/etc/nats/ca.pem" };
+ * ```
+ */
+export interface ClusterTls {
+  /** CA that signed the NATS server's certificate (default: the system's roots). */
+  caFile?: string;
+  /** Client certificate and key, for NATS servers that verify clients. */
+  certFile?: string;
+  keyFile?: string;
+}
+
+/**
+ * The NATS client sends no server name for an IP address, and Deno's TLS then checks the
+ * certificate against `localhost`: check it against the IP literals of the server list
+ * instead (the host names keep the default check).
+ */
+function ipIdentityCheck(servers: string[]) {
+  const ips = servers.map((s) =>
+    new URL(s.replace(/^tls:/, "nats:")).hostname.replace(/^\[|\]$/g, "")
+  )
+    .filter((host) => isIP(host) !== 0);
+  if (ips.length === 0) return {};
+  return {
+    checkServerIdentity(host: string, cert: PeerCertificate): Error | undefined {
+      const byName = checkServerIdentity(host, cert);
+      if (byName === undefined) return undefined;
+      return ips.some((ip) => checkServerIdentity(ip, cert) === undefined) ? undefined : byName;
+    },
+  };
+}
+
+function authenticator(auth: ClusterAuth | undefined): Authenticator | undefined {
+  if (!auth) return undefined;
+  if (auth.creds) return credsAuthenticator(auth.creds);
+  if (auth.token !== undefined) return tokenAuthenticator(auth.token);
+  if (auth.user !== undefined) return usernamePasswordAuthenticator(auth.user, auth.password);
+  return undefined;
 }
 
 /**
@@ -74,8 +147,14 @@ export async function joinCluster(options: JoinClusterOptions): Promise<Rendezvo
   const log = options.log ?? { info() {}, warn() {}, debug() {} };
   const named = (sink: (line: string) => void) => (line: string) =>
     sink(line.replace(/^rendezvous:/, `rendezvous[${options.nodeId}]:`));
+  const servers = options.servers.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  const wantsTls = options.tls !== undefined || servers.some((s) => s.startsWith("tls://"));
+  const auth = authenticator(options.auth);
   const nc = await connect({
-    servers: options.servers.split(",").map((s) => s.trim()).filter((s) => s !== ""),
+    servers,
+    ...(auth ? { authenticator: auth } : {}),
+    // `tls://` (or a CA/cert) makes TLS required: the client refuses a server without it.
+    ...(wantsTls ? { tls: { ...ipIdentityCheck(servers), ...options.tls } } : {}),
     name: `codex-rendezvous-${options.nodeId}`,
     timeout: options.connectTimeoutMs ?? 10_000,
     // A NATS restart must not end the node: keep trying, and report it in /readyz meanwhile.

@@ -19,7 +19,13 @@
  * ```
  * @module
  */
-export { joinCluster, type JoinClusterOptions, type RendezvousCluster } from "./join.ts";
+export {
+  type ClusterAuth,
+  type ClusterTls,
+  joinCluster,
+  type JoinClusterOptions,
+  type RendezvousCluster,
+} from "./join.ts";
 export { KvRegistryStore, type KvStoreOptions } from "./kv_registry_store.ts";
 export {
   MemoryRegistryStore,
