@@ -61,7 +61,9 @@ export async function relayClient(registry: string): Promise<RpcClient> {
 export async function startRelay(
   loss: number,
   options: { proxy?: boolean } = {},
-): Promise<{ registry: string; stop(): Promise<string> }> {
+): Promise<
+  { registry: string; pids: { rendezvous: number; remote: number }; stop(): Promise<string> }
+> {
   const stops: (() => Promise<void>)[] = [];
   let proxy: ServerProcess | undefined;
   try {
@@ -119,6 +121,7 @@ export async function startRelay(
     })().catch(() => {});
     return {
       registry: rendezvous.url,
+      pids: { rendezvous: rendezvous.pid, remote: remote.pid },
       async stop() {
         let proxyStats = "";
         if (proxy) {
