@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What the test suite needs beyond Deno, installed once and idempotently (the README's test
 # command and .ci/run both run this first): bubblewrap for tests/sandbox, Debian's nats-server for
-# tests/rendezvous/cluster_*, and the upstream Codex 0.169.0 (npm, into bench/upstream/) for the
+# tests/rendezvous/cluster_* (with nginx-light and openssl), and the upstream Codex 0.169.0 (npm, into bench/upstream/) for the
 # interop and Codex CLI tests. System packages come from apt-get (as root, or with sudo -n);
 # elsewhere it says what to install and the affected tests fail or skip with that message.
 set -u
@@ -11,6 +11,9 @@ if command -v deno >/dev/null 2>&1; then DENO=(deno); else DENO=(npx -y deno@2.9
 missing=()
 command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
 command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || missing+=(nats-server)
+# nginx: the front of scripts/deploy/cluster.compose.yaml, run by tests/rendezvous/cluster_compose_test.ts.
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 if [ ${#missing[@]} -gt 0 ]; then
   SUDO=()
   [ "$(id -u)" -ne 0 ] && SUDO=(sudo -n)
@@ -20,7 +23,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "test setup: installed ${missing[*]}"
   else
     echo "test setup: could not install ${missing[*]} (install them with your package manager;" \
-      "sandbox tests need bubblewrap, cluster tests nats-server)" >&2
+      "sandbox tests need bubblewrap, cluster tests nats-server, nginx-light, openssl)" >&2
   fi
 fi
 
