@@ -185,7 +185,10 @@ Deno.test({
           assert.match(ready, /^ok: NATS/);
 
           const untrusted = await refusedNode(tlsUrl, ["--cluster-token-file", tokenFile]);
-          assert.match(untrusted, /cannot join the cluster.*(unable to verify|self.signed|issuer)/i);
+          assert.match(
+            untrusted,
+            /cannot join the cluster.*(unable to verify|self.signed|issuer)/i,
+          );
           const wrongToken = await refusedNode(tlsUrl, [
             "--cluster-token-file",
             await secretFile("nope"),
