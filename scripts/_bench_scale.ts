@@ -62,45 +62,6 @@ export async function fdLimits(): Promise<{ soft: number; hard: number }> {
   return { soft: parse(m?.[1]), hard: parse(m?.[2]) };
 }
 
-/** Descriptors the largest idle-session count needs in the bench process (its clients). */
-export const SCALE_FDS_WANTED = 10_000 + 2_000;
-
-/**
- * Re-runs `deno run scripts/bench.ts ARGS` under `ulimit -n` raised to the hard limit when the
- * soft limit is below what `--scale` needs and the hard limit allows more; returns its exit code,
- * or null when no re-run is needed or possible (then the counts above the limit are reported as
- * capped by it).
- *
- * @example
- * ```ts
- * const code = await raiseFdLimit(Deno.args);
- * if (code !== null) Deno.exit(code);
- * ```
- */
-export async function raiseFdLimit(args: string[]): Promise<number | null> {
-  const { soft, hard } = await fdLimits();
-  if (!(soft < SCALE_FDS_WANTED) || !(hard > soft) || Deno.env.get("BENCH_FD_RAISED")) return null;
-  const target = Math.min(hard, 1_048_576);
-  console.error(`raising the open-file soft limit ${soft} -> ${target} (hard ${hard}) for --scale`);
-  const child = new Deno.Command("sh", {
-    args: [
-      "-c",
-      `ulimit -n ${target} && exec "$@"`,
-      "sh",
-      Deno.execPath(),
-      "run",
-      "-A",
-      `${ROOT}scripts/bench.ts`,
-      ...args,
-    ],
-    env: { BENCH_FD_RAISED: "1" },
-    stdin: "inherit",
-    stdout: "inherit",
-    stderr: "inherit",
-  }).spawn();
-  return (await child.status).code;
-}
-
 async function quietP99(client: RpcClient, n: number): Promise<number> {
   for (let i = 0; i < 20; i++) await client.call("environment/status");
   const samples: number[] = [];
@@ -464,9 +425,9 @@ async function fanout(
  */
 export async function runScale(ctx: BenchContext): Promise<ScaleSection> {
   const { soft, hard } = await fdLimits();
-  const fdLimit = `open files soft ${soft}, hard ${hard}${
-    Deno.env.get("BENCH_FD_RAISED") ? " (soft raised by the bench)" : ""
-  }`;
+  // Deno raises its own soft limit to the hard one at start-up, and every child (upstream's
+  // server included) inherits it, so the hard limit is what bounds a count.
+  const fdLimit = `open files soft ${soft}, hard ${hard}`;
   // Every count needs one descriptor per unit in the bench process (its client end).
   const fit = (counts: number[]) => counts.filter((n) => n + 1_000 <= soft);
   const capNote = (counts: number[]) =>

@@ -45,7 +45,7 @@ import {
 } from "./_bench_line_cluster.ts";
 import { findUpstream, setProfileDir, UPSTREAM_PACKAGE } from "./_bench_servers.ts";
 import { type LineResult, renderMarkdown, renderTable } from "./_bench_stats.ts";
-import { raiseFdLimit, runScale } from "./_bench_scale.ts";
+import { runScale } from "./_bench_scale.ts";
 import { VERSION } from "./_build_config.ts";
 import { runCommand } from "./_build_steps.ts";
 
@@ -109,10 +109,6 @@ async function main(): Promise<number> {
       scale: { type: "boolean", default: false },
     },
   });
-  if (values.scale) {
-    const code = await raiseFdLimit(Deno.args);
-    if (code !== null) return code;
-  }
   const ids = values.only ? values.only.split(",").map((s) => s.trim()) : Object.keys(LINES);
   for (const id of ids) {
     if (!LINES[id]) throw new Error(`unknown line \`${id}\`; known: ${Object.keys(LINES)}`);
