@@ -21,11 +21,21 @@ const READ_CHUNK = 64 * 1024;
 export class ConnStream extends Duplex {
   #conn: Deno.Conn;
   #reading = false;
+  #readBuffer = new Uint8Array(READ_CHUNK);
+  #writing = false;
+  /** Writes that arrived while one was in flight (a Writable chunk behind a direct write). */
+  #waiting: { bytes: Uint8Array; callback: (error?: Error | null) => void }[] = [];
 
   constructor(conn: Deno.Conn) {
     super({ allowHalfOpen: false });
     this.#conn = conn;
   }
+
+  /**
+   * Sees each read before it enters the stream (only while the stream flows and holds nothing)
+   * and returns how many leading bytes it consumed; the rest is pushed as usual.
+   */
+  readHook: ((bytes: Uint8Array) => number) | null = null;
 
   override _read(): void {
     if (this.#reading) return;
@@ -33,13 +43,22 @@ export class ConnStream extends Duplex {
     (async () => {
       try {
         for (;;) {
-          const buffer = new Uint8Array(READ_CHUNK);
-          const n = await this.#conn.read(buffer);
+          const n = await this.#conn.read(this.#readBuffer);
           if (n === null) {
             this.push(null);
             return;
           }
-          if (!this.push(Buffer.from(buffer.buffer, 0, n))) return;
+          let taken = 0;
+          if (this.readHook && this.readableFlowing === true && this.readableLength === 0) {
+            taken = this.readHook(this.#readBuffer.subarray(0, n));
+            if (taken === n) {
+              if (this.readableFlowing === true) continue;
+              return; // paused by a consumer: the next _read resumes
+            }
+          }
+          // A copy of what arrived, not a fresh 64 KiB buffer per read: small messages would
+          // otherwise allocate (and zero, and collect) 64 KiB each.
+          if (!this.push(Buffer.from(this.#readBuffer.subarray(taken, n)))) return;
         }
       } catch (error) {
         this.destroy(error as Error);
@@ -54,14 +73,70 @@ export class ConnStream extends Duplex {
     _encoding: string,
     callback: (error?: Error | null) => void,
   ): void {
+    if (this.#writing) this.#waiting.push({ bytes: chunk, callback });
+    else this.#startWrite(chunk, callback);
+  }
+
+  /** Nothing in flight or buffered: a {@link writeDirect} now goes out in call order. */
+  canWriteDirect(): boolean {
+    return !this.#writing && this.writableLength === 0 && this.writable && !this.destroyed;
+  }
+
+  /**
+   * Writes `bytes` beside the Writable machinery (only when {@link canWriteDirect}); writes of
+   * either kind that follow wait for it, so bytes leave in the order of the calls.
+   */
+  writeDirect(bytes: Uint8Array): void {
+    this.#startWrite(bytes, (error) => {
+      if (error) this.destroy(error);
+    });
+  }
+
+  #startWrite(bytes: Uint8Array, callback: (error?: Error | null) => void): void {
+    this.#writing = true;
+    const conn = this.#conn;
     (async () => {
       let offset = 0;
-      while (offset < chunk.length) offset += await this.#conn.write(chunk.subarray(offset));
-    })().then(() => callback(), (error) => callback(error as Error));
+      while (offset < bytes.length) offset += await conn.write(bytes.subarray(offset));
+    })().then(
+      () => this.#writeDone(callback, null),
+      (error) => this.#writeDone(callback, error as Error),
+    );
+  }
+
+  #writeDone(callback: (error?: Error | null) => void, error: Error | null): void {
+    this.#writing = false;
+    const next = this.#waiting.shift();
+    if (next && !error) this.#startWrite(next.bytes, next.callback);
+    else if (next) next.callback(error);
+    callback(error);
+  }
+
+  /**
+   * `ws` corks the socket around a frame's header and payload: one write (one syscall, one TCP
+   * segment) for both instead of a 2-byte segment and then the payload.
+   */
+  override _writev(
+    chunks: { chunk: Uint8Array; encoding: string }[],
+    callback: (error?: Error | null) => void,
+  ): void {
+    if (chunks.length === 1) return this._write(chunks[0].chunk, "buffer", callback);
+    let length = 0;
+    for (const { chunk } of chunks) length += chunk.length;
+    const joined = new Uint8Array(length);
+    let offset = 0;
+    for (const { chunk } of chunks) {
+      joined.set(chunk, offset);
+      offset += chunk.length;
+    }
+    this._write(joined, "buffer", callback);
   }
 
   override _final(callback: (error?: Error | null) => void): void {
-    this.#conn.closeWrite().then(() => callback(), () => callback());
+    const closeWrite = () => this.#conn.closeWrite().then(() => callback(), () => callback());
+    // A direct write may still be in flight: half-close after it.
+    if (this.#writing) this.#waiting.push({ bytes: new Uint8Array(0), callback: closeWrite });
+    else closeWrite();
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {

@@ -32,6 +32,52 @@ export interface WsServer {
   ): void;
 }
 
+/** `ws` 8.x internals the fast path (`_ws_fast_path.ts`) relies on; deno.lock pins the version. */
+interface WsPrivate {
+  _receiver: {
+    _state: number;
+    _bufferedBytes: number;
+    _fragmented: number;
+    _errored: boolean;
+    _loop: boolean;
+    writableLength: number;
+    emit(event: string, ...args: unknown[]): boolean;
+  };
+  _sender: { _state: number; _queue: unknown[] };
+}
+
+/** What the fast path may ask of a `ws` socket. */
+export interface WsInternals {
+  /** The parser holds no partial frame or message and is not mid-loop. */
+  receiverIdle(): boolean;
+  /** The framer has nothing queued (it queues only while compressing, which we never do). */
+  senderIdle(): boolean;
+  /** Delivers a message exactly as the parser does once it has one. */
+  emitMessage(data: unknown, binary: boolean): void;
+}
+
+/**
+ * The parts of `ws`'s private state the fast path needs, behind one seam.
+ *
+ * @example
+ * ```ts
+ * declare const socket: WsSocket;
+ * if (wsInternals(socket).receiverIdle()) console.log("no partial frame buffered");
+ * ```
+ */
+export function wsInternals(socket: WsSocket): WsInternals {
+  const { _receiver: receiver, _sender: sender } = socket as unknown as WsPrivate;
+  return {
+    receiverIdle: () =>
+      receiver._state === 0 && receiver._bufferedBytes === 0 && receiver._fragmented === 0 &&
+      !receiver._errored && !receiver._loop && receiver.writableLength === 0,
+    senderIdle: () => sender._state === 0 && sender._queue.length === 0,
+    emitMessage: (data, binary) => {
+      receiver.emit("message", data, binary);
+    },
+  };
+}
+
 const lib = { WebSocket: WsWebSocket as any, WebSocketServer: WsWebSocketServer as any };
 
 /**

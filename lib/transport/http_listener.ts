@@ -13,6 +13,7 @@ import { log } from "../util/log.ts";
 import { MAX_MESSAGE_BYTES } from "./types.ts";
 import { wsServer, type WsSocket } from "./_ws_lib.ts";
 import { ConnStream } from "./_conn_stream.ts";
+import { installServerFastPath } from "./_ws_fast_path.ts";
 
 /** Defaults of {@link HttpListenerOptions}, named in the README's "Limits" table. */
 export const HTTP_LIMITS = {
@@ -172,7 +173,8 @@ export function serveHttp(
   const maxConnections = options.maxConnections ?? HTTP_LIMITS.maxConnections;
   const maxPending = options.maxPendingConnections ?? HTTP_LIMITS.maxPendingConnections;
   const pingMs = (options.pingIntervalSeconds ?? 30) * 1000;
-  const ws = wsServer(options.maxMessageBytes ?? MAX_MESSAGE_BYTES);
+  const maxMessageBytes = options.maxMessageBytes ?? MAX_MESSAGE_BYTES;
+  const ws = wsServer(maxMessageBytes);
   const counters = { open: 0, pending: 0, refused: 0, timedOut: 0, acceptErrors: 0 };
   const conns = new Set<Deno.Conn>();
   const upgraded = new Set<WsSocket>();
@@ -303,6 +305,7 @@ export function serveHttp(
           (accepted) => {
             // `ws` throws an 'error' event nobody listens to (e.g. a message over the limit).
             accepted.on("error", () => {});
+            installServerFastPath(accepted, stream, maxMessageBytes);
             upgraded.add(accepted);
             keepAlive(accepted);
             accepted.on("close", () => upgraded.delete(accepted));

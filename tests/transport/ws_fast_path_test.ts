@@ -1,0 +1,166 @@
+/**
+ * The websocket fast path beside npm `ws` (`lib/transport/_ws_fast_path.ts`), through a real
+ * listener and a hand-written client: frames it takes arrive whole and in order with the frames
+ * `ws` takes (pings, fragments, frames cut across reads), and every limit and check still holds
+ * (message size, UTF-8, masking).
+ * @module
+ */
+import assert from "node:assert/strict";
+import { acceptWebSocket, serveHttp } from "../../lib/transport/http_listener.ts";
+import { within } from "../relay/_helpers.ts";
+import { RawWebSocket } from "./_raw_ws.ts";
+
+const TEST = { sanitizeOps: false, sanitizeResources: false };
+const LIMIT = 1000;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** A masked client frame (non-zero key, so unmasking is exercised). */
+function clientFrame(opcode: number, payload: Uint8Array, options: { fin?: boolean } = {}) {
+  const length = payload.length;
+  const head = length < 126 ? 2 : length < 65536 ? 4 : 10;
+  const frame = new Uint8Array(head + 4 + length);
+  frame[0] = (options.fin === false ? 0 : 0x80) | opcode;
+  if (head === 2) frame[1] = 0x80 | length;
+  else if (head === 4) {
+    frame[1] = 0x80 | 126;
+    frame[2] = length >> 8;
+    frame[3] = length & 0xff;
+  } else {
+    frame[1] = 0x80 | 127;
+    new DataView(frame.buffer).setBigUint64(2, BigInt(length));
+  }
+  const mask = [0x37, 0xfa, 0x21, 0x3d];
+  frame.set(mask, head);
+  for (let i = 0; i < length; i++) frame[head + 4 + i] = payload[i] ^ mask[i % 4];
+  return frame;
+}
+
+function join(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}
+
+/** An echo server on the real listener: text back as text, binary back as `bin:<length>`. */
+async function startEcho() {
+  const listener = await serveHttp(
+    { hostname: "127.0.0.1", port: 0, label: "fast-path-test", maxMessageBytes: LIMIT },
+    () =>
+      acceptWebSocket((socket) => {
+        socket.binaryType = "arraybuffer";
+        socket.addEventListener("message", (event) => {
+          const data = event.data;
+          socket.send(
+            typeof data === "string" ? data : `bin:${(data as ArrayBuffer).byteLength}`,
+          );
+        });
+      }),
+  );
+  return {
+    url: `ws://127.0.0.1:${listener.addr.port}/`,
+    [Symbol.asyncDispose]: () => listener.shutdown(),
+  };
+}
+
+async function readText(ws: RawWebSocket): Promise<string> {
+  const frame = await within(5_000, "a frame from the server", ws.read());
+  assert.ok(frame, "the server closed the connection");
+  assert.equal(frame.opcode, 1, `expected a text frame, got opcode ${frame.opcode}`);
+  assert.ok(frame.fin);
+  return decoder.decode(frame.payload);
+}
+
+Deno.test({
+  timeout: 30_000,
+  name: "fast path: frames in one read, split across reads, beside pings and fragments, in order",
+  ...TEST,
+}, async () => {
+  await using server = await startEcho();
+  const ws = await RawWebSocket.open(server.url);
+  try {
+    const texts = Array.from({ length: 20 }, (_, i) => `message ${i} ${"é".repeat(i * 10)}`);
+    // One write: text frames, a binary frame, a ping, a fragmented message, a 16-bit length.
+    const mid = encoder.encode("frag-");
+    const batch = join(
+      ...texts.slice(0, 10).map((t) => clientFrame(1, encoder.encode(t))),
+      clientFrame(2, new Uint8Array(300)),
+      clientFrame(9, encoder.encode("ping!")),
+      clientFrame(1, mid, { fin: false }),
+      clientFrame(0, encoder.encode("mented")),
+      ...texts.slice(10).map((t) => clientFrame(1, encoder.encode(t))),
+    );
+    assert.ok(await ws.write(batch));
+    for (const text of texts.slice(0, 10)) assert.equal(await readText(ws), text);
+    assert.equal(await readText(ws), "bin:300");
+    const pong = await within(5_000, "the pong", ws.read());
+    assert.equal(pong?.opcode, 10);
+    assert.equal(decoder.decode(pong!.payload), "ping!");
+    assert.equal(await readText(ws), "frag-mented");
+    for (const text of texts.slice(10)) assert.equal(await readText(ws), text);
+    // A frame cut into one-byte writes, then one cut in the middle of its length field.
+    const cut = clientFrame(1, encoder.encode("x".repeat(200)));
+    for (let i = 0; i < cut.length; i++) assert.ok(await ws.write(cut.subarray(i, i + 1)));
+    assert.equal(await readText(ws), "x".repeat(200));
+    const again = join(
+      clientFrame(1, encoder.encode("a")),
+      clientFrame(1, encoder.encode("b".repeat(130))),
+    );
+    assert.ok(await ws.write(again.subarray(0, 9)));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.ok(await ws.write(again.subarray(9)));
+    assert.equal(await readText(ws), "a");
+    assert.equal(await readText(ws), "b".repeat(130));
+  } finally {
+    ws.close();
+  }
+});
+
+Deno.test({
+  timeout: 30_000,
+  name: "fast path: a whole frame at the limit passes, one byte over closes with 1009",
+  ...TEST,
+}, async () => {
+  await using server = await startEcho();
+  const ws = await RawWebSocket.open(server.url);
+  try {
+    assert.ok(await ws.write(clientFrame(1, encoder.encode("y".repeat(LIMIT)))));
+    assert.equal(await readText(ws), "y".repeat(LIMIT));
+    assert.ok(await ws.write(clientFrame(1, encoder.encode("z".repeat(LIMIT + 1)))));
+    assert.equal(await within(5_000, "the close", ws.closeCode()), 1009);
+  } finally {
+    ws.close();
+  }
+});
+
+Deno.test({
+  timeout: 30_000,
+  name: "fast path: invalid UTF-8 closes with 1007, an unmasked client frame with 1002",
+  ...TEST,
+}, async () => {
+  await using server = await startEcho();
+  const bad = await RawWebSocket.open(server.url);
+  try {
+    assert.ok(
+      await bad.write(join(
+        clientFrame(1, encoder.encode("fine")),
+        clientFrame(1, new Uint8Array([0x68, 0xc3, 0x28])),
+      )),
+    );
+    assert.equal(await readText(bad), "fine");
+    assert.equal(await within(5_000, "the close", bad.closeCode()), 1007);
+  } finally {
+    bad.close();
+  }
+  const unmasked = await RawWebSocket.open(server.url);
+  try {
+    assert.ok(await unmasked.write(new Uint8Array([0x81, 2, 0x68, 0x69])));
+    assert.equal(await within(5_000, "the close", unmasked.closeCode()), 1002);
+  } finally {
+    unmasked.close();
+  }
+});
