@@ -45,8 +45,10 @@ const I64_LIMIT = 2n ** 63n;
 
 function isRequestId(value: unknown): value is RequestId {
   if (typeof value === "string") return true;
-  return typeof value === "number" && Number.isInteger(value) &&
-    BigInt(value) < I64_LIMIT && BigInt(value) >= -I64_LIMIT;
+  if (typeof value !== "number") return false;
+  // Safe integers are in range; only larger ones need the exact i64 check.
+  return Number.isSafeInteger(value) ||
+    (Number.isInteger(value) && BigInt(value) < I64_LIMIT && BigInt(value) >= -I64_LIMIT);
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

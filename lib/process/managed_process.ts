@@ -8,6 +8,7 @@ import { Notification } from "../protocol/methods.ts";
 import { encodeBase64 } from "../util/base64.ts";
 import { JsonText } from "../jsonrpc/message.ts";
 import { delay, yieldToEventLoop } from "../util/async.ts";
+import { bulkSliceMs, bulkYield } from "../util/bulk_priority.ts";
 import { OutputRetention, type RetainedChunk, type RetentionLimits } from "./output_retention.ts";
 import type { DenialScanner } from "../sandbox/denial_scanner.ts";
 import type { ChildHandle, OutputStream } from "./spawner.ts";
@@ -21,8 +22,6 @@ export const OUTPUT_CHUNK_BYTES = 8192;
 const LARGEST_READ_BYTES = 64 * 1024;
 /** How long an exit waits for buffered output to drain so that it tends to follow that output. */
 const EXIT_DRAIN_GRACE_MS = 20;
-/** Longest stretch the output pump runs before letting other work in. */
-const PUMP_SLICE_MS = 0.5;
 /** How many accepted writeIds are remembered per process. */
 export const REMEMBERED_WRITE_IDS = 4096;
 
@@ -165,7 +164,8 @@ export class ManagedProcess {
     try {
       // Reads of a chatty child complete without yielding to the event loop, so the pump
       // yields itself: after every read, and within a read once its time slice is used up,
-      // so that other connections' requests wait at most about one slice.
+      // so that other connections' requests wait at most about one slice (shorter slices and
+      // a sleep between reads while requests arrive: util/bulk_priority.ts).
       let sliceStart = performance.now();
       for await (const bytes of readable) {
         for (let at = 0; at < bytes.length; at += OUTPUT_CHUNK_BYTES) {
@@ -181,12 +181,12 @@ export class ManagedProcess {
               ),
             (seq) => this.#retention.push({ seq, stream, bytes: piece }),
           );
-          if (performance.now() - sliceStart > PUMP_SLICE_MS) {
+          if (performance.now() - sliceStart > bulkSliceMs()) {
             await yieldToEventLoop();
             sliceStart = performance.now();
           }
         }
-        await yieldToEventLoop();
+        await bulkYield();
         await this.#pauseWhileDetachedAndFull();
         sliceStart = performance.now();
       }

@@ -29,6 +29,7 @@ import type { SessionOwner, SessionRegistry } from "./session_registry.ts";
 import { environmentInfo } from "./environment.ts";
 import { initializeParams } from "../protocol/environment.ts";
 import { log } from "../util/log.ts";
+import { markInteractive } from "../util/bulk_priority.ts";
 
 /**
  * With `--concurrent-requests N`, the most requests of one connection held at once (running or
@@ -181,6 +182,7 @@ export class ServerConnection implements ConnectionContext, SessionOwner {
         log.warn(`${this.label}: unexpected response id ${message.id}; closing`);
         return false;
       case "request":
+        markInteractive();
         if (this.#lanes && this.#state === "ready" && message.method !== Method.initialize) {
           const spec = this.#deps.methods[message.method];
           const lane = this.#lanes[spec?.lane ?? "ordinary"];

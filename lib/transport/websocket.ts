@@ -54,7 +54,18 @@ export function websocketTransport(
   options: WebSocketTransportOptions,
 ): MessageTransport {
   const highWaterMark = options.highWaterMark ?? 4 * 1024 * 1024;
-  const inbound = new AsyncQueue<string | Uint8Array>();
+  const inbound = new AsyncQueue<string | Uint8Array>({
+    onTake(item) {
+      if (!closedOnce) {
+        queuedBytes -= sizeOf(item);
+        budgetUsed -= sizeOf(item);
+      }
+      if (paused && queuedBytes < pauseAtBytes / 4) {
+        paused = false;
+        pausable.resume!();
+      }
+    },
+  });
   const maxQueuedBytes = options.maxQueuedBytes ?? 256 * 1024 * 1024;
   // npm `ws` sockets (all of ours) can pause reading: past 16 MiB unprocessed the socket stops
   // reading and TCP pushes back on the peer, instead of buffering or disconnecting.
@@ -118,18 +129,8 @@ export function websocketTransport(
 
   return {
     label: options.label,
-    async *receive(): AsyncGenerator<Inbound> {
-      for await (const item of inbound) {
-        if (!closedOnce) {
-          queuedBytes -= sizeOf(item);
-          budgetUsed -= sizeOf(item);
-        }
-        if (paused && queuedBytes < pauseAtBytes / 4) {
-          paused = false;
-          pausable.resume!();
-        }
-        yield item;
-      }
+    receive(): AsyncIterable<Inbound> {
+      return inbound;
     },
     async send(text: string) {
       if (socket.readyState === WebSocket.OPEN && socket.bufferedAmount > highWaterMark) {

@@ -18,6 +18,12 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
   #closed = false;
   #waiter: PromiseWithResolvers<void> | null = null;
   #space: PromiseWithResolvers<void> | null = null;
+  #onTake: ((value: T) => void) | undefined;
+
+  /** `onTake` sees each value as the consumer takes it (e.g. to release its byte budget). */
+  constructor(options: { onTake?: (value: T) => void } = {}) {
+    this.#onTake = options.onTake;
+  }
 
   /** Number of queued, unconsumed values. */
   get length(): number {
@@ -46,26 +52,41 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
     }
   }
 
-  async *[Symbol.asyncIterator](): AsyncIterator<T> {
-    while (true) {
-      if (this.#head < this.#items.length) {
-        const value = this.#items[this.#head];
-        this.#items[this.#head++] = undefined as T;
-        if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
-          this.#items = this.#items.slice(this.#head);
-          this.#head = 0;
-        }
-        if (this.#space) {
-          this.#space.resolve();
-          this.#space = null;
-        }
-        yield value;
-        continue;
-      }
-      if (this.#closed) return;
-      this.#waiter = Promise.withResolvers<void>();
-      await this.#waiter.promise;
-      this.#waiter = null;
+  /**
+   * A plain iterator, not an async generator: one settled promise per value instead of the
+   * generator's await/yield round trips (this queue sits on every message's path).
+   */
+  [Symbol.asyncIterator](): AsyncIterator<T> {
+    return {
+      next: () => this.#next(),
+      return: () => Promise.resolve({ done: true, value: undefined }),
+    };
+  }
+
+  #next(): Promise<IteratorResult<T>> {
+    if (this.#head < this.#items.length) {
+      return Promise.resolve({ done: false, value: this.#take() });
     }
+    if (this.#closed) return Promise.resolve({ done: true, value: undefined });
+    this.#waiter ??= Promise.withResolvers<void>();
+    return this.#waiter.promise.then(() => {
+      this.#waiter = null;
+      return this.#next();
+    });
+  }
+
+  #take(): T {
+    const value = this.#items[this.#head];
+    this.#items[this.#head++] = undefined as T;
+    if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+    if (this.#space) {
+      this.#space.resolve();
+      this.#space = null;
+    }
+    this.#onTake?.(value);
+    return value;
   }
 }
