@@ -5,25 +5,43 @@
 import { VERSION } from "../version.ts";
 import { log, setDefaultLogLevel } from "../util/log.ts";
 import { CliError, UsageError } from "./_args.ts";
-import { runServe, SERVE_USAGE } from "./serve.ts";
-import { REMOTE_USAGE, runRemote } from "./remote.ts";
-import { RENDEZVOUS_USAGE, runRendezvous } from "./rendezvous.ts";
-import { EXEC_USAGE, runExec } from "./exec.ts";
-import { FS_USAGE, runFs } from "./fs.ts";
 import { didYouMean } from "./_suggest.ts";
 import { FS_HELPER_SUBCOMMAND } from "../fs/sandboxed.ts";
 
 type Command = (args: string[]) => Promise<number>;
 
-const COMMANDS: Record<string, Command> = {
-  serve: runServe,
-  remote: runRemote,
-  rendezvous: runRendezvous,
-  exec: runExec,
-  fs: runFs,
+/**
+ * Each subcommand's module, imported when it runs: `serve` then never loads the relay,
+ * rendezvous, NATS, Noise or client code (from source that was ~10 MiB of resident memory).
+ */
+const COMMANDS: Record<string, () => Promise<{ run: Command; usage: string }>> = {
+  serve: async () => {
+    const m = await import("./serve.ts");
+    return { run: m.runServe, usage: m.SERVE_USAGE };
+  },
+  remote: async () => {
+    const m = await import("./remote.ts");
+    return { run: m.runRemote, usage: m.REMOTE_USAGE };
+  },
+  rendezvous: async () => {
+    const m = await import("./rendezvous.ts");
+    return { run: m.runRendezvous, usage: m.RENDEZVOUS_USAGE };
+  },
+  exec: async () => {
+    const m = await import("./exec.ts");
+    return { run: m.runExec, usage: m.EXEC_USAGE };
+  },
+  fs: async () => {
+    const m = await import("./fs.ts");
+    return { run: m.runFs, usage: m.FS_USAGE };
+  },
 };
 
-const USAGE = `codex-exec-server ${VERSION}
+async function usage(): Promise<string> {
+  const [serve, remote, rendezvous] = await Promise.all(
+    ["serve", "remote", "rendezvous"].map((name) => COMMANDS[name]()),
+  );
+  return `codex-exec-server ${VERSION}
 
 Usage: codex-exec-server [COMMAND] [options]
 
@@ -35,9 +53,10 @@ Commands:
   fs           ls, stat, cat, get, put, rm, mkdir, cp on an exec-server
 
 Run \`codex-exec-server COMMAND --help\` for a command's options.
-${SERVE_USAGE}
-${REMOTE_USAGE}
-${RENDEZVOUS_USAGE}`;
+${serve.usage}
+${remote.usage}
+${rendezvous.usage}`;
+}
 
 /**
  * Runs the CLI and returns the process exit code.
@@ -54,8 +73,8 @@ export async function runCli(args: string[]): Promise<number> {
   }
   if (args[0] === "--help" || args[0] === "-h" || args[0] === "help") {
     const topic = args[0] === "help" ? args[1] : undefined;
-    if (topic !== undefined && !(topic in HELP)) return unknownCommand(topic);
-    console.log(topic === undefined ? USAGE : HELP[topic]);
+    if (topic !== undefined && !(topic in COMMANDS)) return unknownCommand(topic);
+    console.log(topic === undefined ? await usage() : (await COMMANDS[topic]()).usage);
     return 0;
   }
   if (args[0] === FS_HELPER_SUBCOMMAND) {
@@ -67,8 +86,8 @@ export async function runCli(args: string[]): Promise<number> {
   let [name, rest] = args.length > 0 && !args[0].startsWith("-")
     ? [args[0], args.slice(1)]
     : ["serve", args];
-  const command = COMMANDS[name];
-  if (!command) return unknownCommand(name);
+  const load = COMMANDS[name];
+  if (!load) return unknownCommand(name);
   const ownArgs = rest.includes("--") ? rest.slice(0, rest.indexOf("--")) : rest;
   if (ownArgs.includes("--version") || ownArgs.includes("-V")) {
     console.log(`codex-exec-server ${VERSION}`);
@@ -78,7 +97,7 @@ export async function runCli(args: string[]): Promise<number> {
   // `deno task remote -- --remote URL ...` hands us the `--`; these commands take no operands.
   if (rest[0] === "--" && NO_OPERANDS.has(name)) rest = rest.slice(1);
   try {
-    return await command(rest);
+    return await (await load()).run(rest);
   } catch (err) {
     if (
       err instanceof UsageError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")
@@ -103,14 +122,6 @@ export async function runCli(args: string[]): Promise<number> {
 }
 
 const NO_OPERANDS = new Set(["serve", "remote", "rendezvous"]);
-
-const HELP: Record<string, string> = {
-  serve: SERVE_USAGE,
-  remote: REMOTE_USAGE,
-  rendezvous: RENDEZVOUS_USAGE,
-  exec: EXEC_USAGE,
-  fs: FS_USAGE,
-};
 
 function unknownCommand(name: string): number {
   console.error(

@@ -186,7 +186,7 @@ export class ManagedProcess {
             sliceStart = performance.now();
           }
         }
-        await bulkYield();
+        await bulkYield(bytes.length);
         await this.#pauseWhileDetachedAndFull();
         sliceStart = performance.now();
       }

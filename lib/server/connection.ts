@@ -205,10 +205,12 @@ export class ServerConnection implements ConnectionContext, SessionOwner {
   }
 
   async #answer(request: RequestMessage): Promise<void> {
-    const afterResponse: (() => void | Promise<void>)[] = [];
+    let afterResponse: (() => void | Promise<void>)[] | null = null;
     let result: unknown;
     try {
-      result = await this.#dispatch(request, afterResponse);
+      result = this.#dispatch(request, (task) => (afterResponse ??= []).push(task));
+      // Most handlers answer synchronously; only a promise costs a turn.
+      if (result instanceof Promise) result = await result;
     } catch (err) {
       if (this.#closing && !(err instanceof RpcError && this.#evicted)) return;
       const rpcError = err instanceof RpcError ? err : internalError(String(err));
@@ -217,8 +219,13 @@ export class ServerConnection implements ConnectionContext, SessionOwner {
       return;
     }
     if (this.#closing) return;
-    await this.#transport.send(encodeResponse(request.id, result)).catch(() => {});
-    for (const task of afterResponse) {
+    try {
+      await this.#transport.send(encodeResponse(request.id, result));
+    } catch {
+      // the peer is gone; the connection is closing
+    }
+    if (afterResponse === null) return;
+    for (const task of afterResponse as (() => void | Promise<void>)[]) {
       Promise.resolve().then(task).catch((err) =>
         log.error(`${request.method} background task failed: ${String(err)}`)
       );
@@ -227,7 +234,7 @@ export class ServerConnection implements ConnectionContext, SessionOwner {
 
   #dispatch(
     request: RequestMessage,
-    afterResponse: (() => void | Promise<void>)[],
+    afterResponse: (task: () => void | Promise<void>) => void,
   ): unknown {
     if (request.method === Method.initialize) return this.#initialize(request.params);
     const spec = this.#deps.methods[request.method];
@@ -248,7 +255,7 @@ export class ServerConnection implements ConnectionContext, SessionOwner {
     const context: MethodContext = {
       session: this.#session!,
       connection: this,
-      afterResponse: (task) => afterResponse.push(task),
+      afterResponse,
     };
     return spec.handle(parsed.data, context);
   }

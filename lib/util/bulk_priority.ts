@@ -11,6 +11,8 @@ import { delay, yieldToEventLoop } from "./async.ts";
 
 /** How long after the last request a pump keeps deferring to interactive traffic. */
 const INTERACTIVE_WINDOW_MS = 100;
+/** A read at least this large means more output is already waiting: the producer floods. */
+const BULK_READ_BYTES = 16 * 1024;
 /** Slice lengths of a pump, with and without recent interactive traffic. */
 const SLICE_MS = { interactive: 0.1, alone: 0.5 } as const;
 
@@ -45,14 +47,15 @@ export function bulkSliceMs(): number {
 }
 
 /**
- * Lets other work in between two reads of a bulk producer: the next event-loop turn when alone,
- * a timer tick (the thread sleeps) while interactive requests arrive.
+ * Lets other work in between two reads of a bulk producer that just read `readBytes`: a timer
+ * tick (the thread sleeps) when that read was large and interactive requests arrive, else the
+ * next event-loop turn (small output, and an EOF after it, stay as prompt as before).
  *
  * @example
  * ```ts
- * await bulkYield();
+ * await bulkYield(64 * 1024);
  * ```
  */
-export function bulkYield(): Promise<void> {
-  return interactive() ? delay(1) : yieldToEventLoop();
+export function bulkYield(readBytes: number): Promise<void> {
+  return readBytes >= BULK_READ_BYTES && interactive() ? delay(1) : yieldToEventLoop();
 }
