@@ -13,6 +13,7 @@ import { log } from "../util/log.ts";
 import { envInteger, listenOrExplain, parseFlags, UsageError } from "./_args.ts";
 import { isLoopbackHost } from "../util/loopback.ts";
 import { parseListenUrl, readTokenFile } from "./_flag_files.ts";
+import { maxConnectionsFlag, maxConnectionsUsage } from "./_max_connections_flag.ts";
 
 /**
  * Help text of `rendezvous`.
@@ -35,6 +36,7 @@ Options:
   --url-ttl SECONDS         lifetime of issued websocket URLs (default 600)
   --grace SECONDS           how long harness sockets wait for a reconnecting executor
                             (default 60)
+${maxConnectionsUsage(28)}
 
 Cluster (any number of nodes sharing one NATS with JetStream; default: one node, in memory):
   --cluster nats://HOST:PORT  keep registrations and leases in NATS KV and forward frames
@@ -151,6 +153,7 @@ export async function runRendezvous(args: string[]): Promise<number> {
       "public-url": { type: "string" },
       "url-ttl": { type: "string", default: "600" },
       grace: { type: "string", default: "60" },
+      "max-connections": { type: "string" },
       cluster: { type: "string" },
       "node-id": { type: "string" },
       "harness-routing": { type: "string", default: "direct" },
@@ -258,6 +261,7 @@ export async function runRendezvous(args: string[]): Promise<number> {
         graceMs,
         pingIntervalSeconds: envInteger("CODEX_EXEC_SERVER_PING_INTERVAL_S"),
         httpDeadlineMs: envInteger("CODEX_EXEC_SERVER_HTTP_DEADLINE_MS"),
+        maxConnections: maxConnectionsFlag(values["max-connections"]),
         store: cluster?.store,
         router: cluster?.router,
         harnessRouting: routing,

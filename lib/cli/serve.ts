@@ -11,6 +11,7 @@ import { envInteger, listenOrExplain, parseFlags, parseIntegerFlag, UsageError }
 import { isLoopbackHost } from "../util/loopback.ts";
 import { wsAuthFromFlags } from "./_ws_auth_flags.ts";
 import { parseListenUrl } from "./_flag_files.ts";
+import { maxConnectionsFlag, maxConnectionsUsage } from "./_max_connections_flag.ts";
 
 /** Help text of `serve`. */
 export const SERVE_USAGE = `Usage: codex-exec-server [serve] [options]
@@ -33,6 +34,7 @@ Options:
       --ws-max-clock-skew-seconds N leeway for exp and nbf (default 30)
   --concurrent-requests N         handle up to N requests per connection at once after the
                                   handshake (default 1: strictly in order)
+${maxConnectionsUsage(34)}
   -c, --config KEY=VALUE, --enable FEATURE, --disable FEATURE, --strict-config
                                   accepted so a launch line written for upstream starts us;
                                   they configure upstream features this server does not have
@@ -70,6 +72,7 @@ export async function runServe(args: string[]): Promise<number> {
       disable: { type: "string", multiple: true },
       "strict-config": { type: "boolean" },
       "concurrent-requests": { type: "string", default: "1" },
+      "max-connections": { type: "string" },
       ...SANDBOX_FLAG_OPTION,
       help: { type: "boolean", short: "h" },
     },
@@ -83,6 +86,7 @@ export async function runServe(args: string[]): Promise<number> {
   applySandboxFlag(values["sandbox-unavailable"]);
   const listen = parseListen(values.listen);
   const auth = await wsAuthFromFlags(values);
+  const maxConnections = maxConnectionsFlag(values["max-connections"]);
   const core = createServerCore({
     concurrentRequests: parseIntegerFlag(
       "--concurrent-requests",
@@ -122,6 +126,7 @@ export async function runServe(args: string[]): Promise<number> {
         auth,
         pingIntervalSeconds: envInteger("CODEX_EXEC_SERVER_PING_INTERVAL_S"),
         httpDeadlineMs: envInteger("CODEX_EXEC_SERVER_HTTP_DEADLINE_MS"),
+        maxConnections,
       }),
   );
   const host = server.addr.hostname.includes(":")

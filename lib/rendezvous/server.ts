@@ -67,6 +67,8 @@ export interface RendezvousOptions {
   pingIntervalSeconds?: number;
   /** Deadline for a request head and body (default 10 s; see `HTTP_LIMITS`). */
   httpDeadlineMs?: number;
+  /** Open connections at most (default: from the open-file limit; see `HTTP_LIMITS`). */
+  maxConnections?: number;
   /** Interval of keepalive frames to executors. Default: half the ping interval. */
   keepaliveMs?: number;
   /** Per-connection queue bound. Default 32 MiB. */
@@ -513,6 +515,7 @@ export async function startRendezvous(options: RendezvousOptions): Promise<Rende
     label: "rendezvous",
     pingIntervalSeconds: options.pingIntervalSeconds,
     headDeadlineMs: options.httpDeadlineMs,
+    maxConnections: options.maxConnections,
   }, (request, info) => {
     const url = new URL(request.url);
     if (url.pathname === "/readyz" && request.method === "GET") {

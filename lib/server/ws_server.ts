@@ -19,6 +19,8 @@ export interface WebSocketServerOptions {
   pingIntervalSeconds?: number;
   /** Deadline for a request head and body (default 10 s; see `HTTP_LIMITS`). */
   httpDeadlineMs?: number;
+  /** Open connections at most (default: from the open-file limit; see `HTTP_LIMITS`). */
+  maxConnections?: number;
 }
 
 /** A running listener. */
@@ -53,6 +55,7 @@ export function serveWebSocket(
     label: "exec-server",
     pingIntervalSeconds: options.pingIntervalSeconds,
     headDeadlineMs: options.httpDeadlineMs,
+    maxConnections: options.maxConnections,
   }, async (request, info) => {
     const peer = info.remoteAddr;
     const url = new URL(request.url);

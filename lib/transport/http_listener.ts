@@ -14,6 +14,7 @@ import { MAX_MESSAGE_BYTES } from "./types.ts";
 import { wsServer, type WsSocket } from "./_ws_lib.ts";
 import { ConnStream } from "./_conn_stream.ts";
 import { installServerFastPath } from "./_ws_fast_path.ts";
+import { defaultMaxConnections } from "../util/fd_limit.ts";
 
 /** Defaults of {@link HttpListenerOptions}, named in the README's "Limits" table. */
 export const HTTP_LIMITS = {
@@ -23,8 +24,12 @@ export const HTTP_LIMITS = {
   maxHeadBytes: 16 * 1024,
   /** Largest request body (`register` / `connect` JSON). */
   maxBodyBytes: 1024 * 1024,
-  /** Open connections of every kind (websockets included). */
-  maxConnections: 512,
+  /**
+   * Open connections of every kind (websockets included): by default half the open-file limit
+   * left after 256 reserved descriptors (384 at `ulimit -n 1024`, 9,872 at 20,000), between 64 and
+   * 65,536; `serve`/`rendezvous --max-connections N` overrides it.
+   */
+  maxConnections: defaultMaxConnections(),
   /** Connections that have not been answered or upgraded yet (not yet authenticated). */
   maxPendingConnections: 64,
 } as const;

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { TestClient } from "../_harness.ts";
 import { within } from "../relay/_helpers.ts";
+import { until } from "../_deadline.ts";
 import { RawWebSocket, rssMiB } from "./_raw_ws.ts";
 import { startLimited } from "./_limited_child.ts";
 import { dialWebSocket } from "../../lib/transport/websocket_dial.ts";
@@ -50,9 +51,15 @@ Deno.test({
   name: "serve: silent connections hit the head deadline; descriptor exhaustion is survived",
   ...TEST,
 }, async () => {
-  await using server = await startLimited(256, ["serve", "--listen", "ws://127.0.0.1:0"], {
-    CODEX_EXEC_SERVER_HTTP_DEADLINE_MS: "1000",
-  });
+  // A cap above what 256 descriptors hold (the default would stop at 64), so EMFILE is reached.
+  await using server = await startLimited(256, [
+    "serve",
+    "--listen",
+    "ws://127.0.0.1:0",
+    "--max-connections",
+    "1000",
+  ], { CODEX_EXEC_SERVER_HTTP_DEADLINE_MS: "1000" });
+  await server.waitForStderr("more than the open-file limit (256)");
   await silentConnectionIsDropped(server.firstLine);
   // Open websockets one by one (never more than one unanswered) until descriptors run out.
   const sockets: WebSocket[] = [];
@@ -72,6 +79,59 @@ Deno.test({
   assert.ok(server.alive(), `the server exited:\n${server.stderr().slice(-2000)}`);
   for (const socket of sockets) socket.close();
   await freshClientAnswers(server.firstLine);
+});
+
+/** Opens a websocket; `true` once open, else the HTTP status the upgrade was refused with. */
+function openOrStatus(url: string, sockets: WebSocket[]): Promise<true | number | undefined> {
+  const socket = dialWebSocket(url);
+  sockets.push(socket);
+  return within(
+    5_000,
+    "the upgrade is answered",
+    new Promise((resolve) => {
+      socket.addEventListener("open", () => resolve(true));
+      socket.addEventListener("error", (event) => {
+        const status = /server response: (\d{3})/.exec((event as ErrorEvent).message ?? "");
+        resolve(status ? Number(status[1]) : undefined);
+      });
+    }),
+  );
+}
+
+Deno.test({
+  timeout: 60_000,
+  name: "serve: the connection cap follows the open-file limit, and --max-connections sets it",
+  ...TEST,
+}, async () => {
+  // ulimit -n 256 leaves no room after the 256 reserved descriptors: the floor of 64 applies.
+  await using limited = await startLimited(256, ["serve", "--listen", "ws://127.0.0.1:0"]);
+  const sockets: WebSocket[] = [];
+  try {
+    for (let i = 0; i < 64; i++) {
+      assert.equal(await openOrStatus(limited.firstLine, sockets), true, `connection ${i + 1}`);
+    }
+    assert.equal(await openOrStatus(limited.firstLine, sockets), 503);
+    assert.doesNotMatch(limited.stderr(), /accepting a connection failed/);
+    await using capped = await startLimited(4096, [
+      "serve",
+      "--listen",
+      "ws://127.0.0.1:0",
+      "--max-connections",
+      "3",
+    ]);
+    for (let i = 0; i < 3; i++) assert.equal(await openOrStatus(capped.firstLine, sockets), true);
+    assert.equal(await openOrStatus(capped.firstLine, sockets), 503);
+    sockets.pop();
+    sockets.pop()!.close();
+    // The close reaches the server a moment later; each refused try is itself answered 503.
+    await until(
+      10_000,
+      "the freed slot is usable",
+      async () => await openOrStatus(capped.firstLine, sockets) === true,
+    );
+  } finally {
+    for (const socket of sockets) socket.close();
+  }
 });
 
 Deno.test({
