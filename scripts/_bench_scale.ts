@@ -33,6 +33,8 @@ import { runCommand } from "./_build_steps.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const BATCH = 50;
+/** A count whose units take longer than this to open stops there (the run stays bounded). */
+const OPEN_LIMIT_MS = 120_000;
 /** Why our counts stop where they do (HTTP_LIMITS.maxConnections; no flag raises it yet). */
 const OUR_CAP = ' (the listener\'s cap: 512 open connections per process, README "Limits"; ' +
   "`serve` has no flag to raise it)";
@@ -88,6 +90,10 @@ async function cumulative(
     for (const requested of counts) {
       const t0 = performance.now();
       while (clients.length < requested && !refused) {
+        if (since(t0) > OPEN_LIMIT_MS) {
+          refused = `not all opened within ${OPEN_LIMIT_MS / 1000} s`;
+          break;
+        }
         const batch = Math.min(BATCH, requested - clients.length);
         const base = clients.length;
         const opened = await Promise.allSettled(

@@ -106,7 +106,8 @@ export function verdict(series: ScaleSeries): ScaleSeries {
   let rssGrowth = "n/a (one count above the first)";
   if (p.length >= 3) {
     const mid = p[p.length - 2];
-    rssGrowth = classify(
+    const grew = mid.rssMiB > first.rssMiB && last.rssMiB > first.rssMiB;
+    rssGrowth = !grew ? "none measurable (RSS did not grow past the first count)" : classify(
       growthExponent(
         mid.n - first.n,
         mid.rssMiB - first.rssMiB,
@@ -157,6 +158,17 @@ export function renderScaleText(section: ScaleSection): string {
     out.push(
       `    per ${s.unit}: ${fixed(s.kibPerUnit)} KiB; RSS growth ${s.rssGrowth}; ` +
         `p99 growth ${s.p99Growth}`,
+    );
+  }
+  for (const s of section.series) {
+    const up = section.series.find((u) => u.id === s.id && u.server === "upstream");
+    if (s.server !== "us" || !up || s.skipped || up.skipped) continue;
+    const a = s.kibPerUnit;
+    const b = up.kibPerUnit;
+    const ratio = a && b && b > 0 ? ` (${(a / b).toFixed(2)}x)` : "";
+    out.push(
+      `  ${s.id}: per ${s.unit} us ${fixed(a)} KiB vs upstream ${fixed(b)} KiB${ratio}; ` +
+        `largest count us ${s.points.at(-1)?.n ?? "-"}, upstream ${up.points.at(-1)?.n ?? "-"}`,
     );
   }
   return out.join("\n");
