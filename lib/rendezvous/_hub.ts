@@ -41,6 +41,7 @@ export const DROP_REASONS = [
   "executor_offline",
   "queue_full",
   "closed_socket",
+  "oversize_message",
 ] as const;
 /** One of {@linkcode DROP_REASONS}. */
 export type DropReason = typeof DROP_REASONS[number];
@@ -84,7 +85,11 @@ class Peer {
   constructor(
     readonly socket: WebSocket,
     readonly label: string,
-    options: HubOptions & { onGone: () => void; overflow: "close" | "drop" },
+    options: HubOptions & {
+      onGone: () => void;
+      onOversize: () => void;
+      overflow: "close" | "drop";
+    },
   ) {
     this.paced = new PacedSocket(socket, {
       label,
@@ -93,6 +98,12 @@ class Peer {
       overflow: options.overflow,
       log: options.log,
       onOverflow: options.onGone,
+    });
+    // The listener closes a socket whose message passes its size bound (1009) before the
+    // message reaches the hub; its error event is the one place that says so.
+    socket.addEventListener("error", (event) => {
+      const error = (event as ErrorEvent).error as { code?: string } | undefined;
+      if (error?.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH") options.onOversize();
     });
     socket.addEventListener("close", options.onGone);
   }
@@ -146,6 +157,7 @@ export class ExecutorHub {
       ...this.#options,
       overflow: "drop",
       onGone: () => this.#executorGone(peer),
+      onOversize: () => this.#count("oversize_message"),
     });
     const previous = this.#executor;
     this.#executor = peer;
@@ -185,6 +197,7 @@ export class ExecutorHub {
       ...this.#options,
       overflow: "close",
       onGone: () => this.#harnessClosed(peer),
+      onOversize: () => this.#count("oversize_message"),
     });
     this.#harnesses.add(peer);
     this.#options.debug(`rendezvous: executor ${this.executorId}: harness ${label} connected`);

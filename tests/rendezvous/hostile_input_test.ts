@@ -11,7 +11,8 @@ import { peekFrame } from "../../lib/rendezvous/_frame_peek.ts";
 import { openWebSocket } from "../../lib/transport/open_websocket.ts";
 import { TestClient } from "../_harness.ts";
 import { startRemoteProcess, startRendezvousProcess } from "../remote/_chain.ts";
-import { within } from "../relay/_helpers.ts";
+import { until, within } from "../relay/_helpers.ts";
+import { metric } from "./_cluster.ts";
 import { RawWebSocket, rssMiB } from "../transport/_raw_ws.ts";
 
 const TOKEN = "hostile-rendezvous-token";
@@ -216,6 +217,12 @@ Deno.test({
     } finally {
       raw.close();
     }
+    // Counted as a dropped message, by its reason.
+    await until(5000, "oversize counted", async () =>
+      (await metric(
+        base,
+        'rendezvous_frames_dropped_total{node="local",reason="oversize_message"}',
+      )) === 1);
     const started = await within(
       10_000,
       "victim call",
