@@ -9,11 +9,12 @@
  * whole JSON-RPC dispatch of a small request.
  * @module
  */
-import { Buffer, isUtf8 } from "node:buffer";
+import { Buffer } from "node:buffer";
 import type { ConnStream } from "./_conn_stream.ts";
 import { wsInternals, type WsSocket } from "./_ws_lib.ts";
 
 const utf8 = new TextEncoder();
+const utf8Fatal = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const OPEN = 1;
 
 /**
@@ -24,7 +25,7 @@ const OPEN = 1;
 function takeFrames(
   bytes: Uint8Array,
   maxPayload: number,
-  onFrame: (payload: Buffer, binary: boolean) => boolean,
+  onFrame: (data: Buffer | string, binary: boolean) => boolean,
 ): number {
   let offset = 0;
   while (bytes.length - offset >= 6) {
@@ -51,10 +52,17 @@ function takeFrames(
       payload[i + 3] = bytes[start + i + 3] ^ m3;
     }
     const binary = b0 === 0x82;
-    // Invalid UTF-8 is left to `ws`, which closes with 1007 as before.
-    if (!binary && !isUtf8(payload)) break;
+    let data: Buffer | string = payload;
+    if (!binary) {
+      // Validated and decoded in one pass; invalid UTF-8 is left to `ws` (1007, as before).
+      try {
+        data = utf8Fatal.decode(payload);
+      } catch {
+        break;
+      }
+    }
     offset = start + length;
-    if (!onFrame(payload, binary)) break;
+    if (!onFrame(data, binary)) break;
   }
   return offset;
 }
@@ -104,9 +112,11 @@ export function installServerFastPath(
   maxPayload: number,
 ): void {
   const ws = wsInternals(socket);
-  const deliver = (payload: Buffer, binary: boolean): boolean => {
+  const deliver = (payload: Buffer | string, binary: boolean): boolean => {
+    // Text arrives decoded: `ws`'s own listeners and its DOM wrapper take a string as they take
+    // the Buffer `ws` would pass (the wrapper's `toString()` returns it unchanged).
     let data: unknown = payload;
-    if (binary && socket.binaryType === "arraybuffer") {
+    if (binary && socket.binaryType === "arraybuffer" && typeof payload !== "string") {
       data = payload.buffer.byteLength === payload.length
         ? payload.buffer
         : payload.buffer.slice(payload.byteOffset, payload.byteOffset + payload.length);

@@ -87,9 +87,10 @@ export function websocketTransport(
   const closed = Promise.withResolvers<void>();
   let closedOnce = false;
   socket.binaryType = "arraybuffer";
-  socket.addEventListener("message", (event) => {
-    const data = event.data;
-    const item = typeof data === "string" ? data : new Uint8Array(data as ArrayBuffer);
+  const onMessage = (data: unknown, binary: boolean) => {
+    const item = !binary
+      ? (typeof data === "string" ? data : String(data))
+      : new Uint8Array(data as ArrayBuffer);
     queuedBytes += sizeOf(item);
     budgetUsed += sizeOf(item);
     if (budgetUsed > MEMORY_BUDGET_BYTES) {
@@ -107,7 +108,17 @@ export function websocketTransport(
       return;
     }
     inbound.push(item);
-  });
+  };
+  // npm `ws` sockets (all of ours) are listened to directly: their DOM wrapper builds an event
+  // object per message on the hot path.
+  const ws = socket as unknown as { on?: (event: string, f: (...args: never[]) => void) => void };
+  if (typeof ws.on === "function") {
+    ws.on("message", (data: unknown, binary: boolean) => onMessage(data, binary));
+  } else {
+    socket.addEventListener("message", (event) => {
+      onMessage(event.data, typeof event.data !== "string");
+    });
+  }
   let closeInfo: { code: number; reason: string } | undefined;
   const onClose = () => {
     if (!closedOnce) {
