@@ -41,7 +41,7 @@ export function size<T>(ctx: BenchContext, quick: T, full: T): T {
 export async function perServer(
   ctx: BenchContext,
   measure: (server: ServerProcess, kind: "us" | "upstream", round: number) => Promise<number[]>,
-  options: { rounds?: number } = {},
+  options: { rounds?: number; ourArgs?: string[] } = {},
 ): Promise<{ us: Samples; upstream: Samples }> {
   const servers: Partial<Record<"us" | "upstream", ServerProcess>> = {};
   const results: Record<"us" | "upstream", Samples> = {
@@ -55,7 +55,7 @@ export async function perServer(
   };
   try {
     try {
-      servers.us = await startOurs();
+      servers.us = await startOurs(options.ourArgs);
     } catch (error) {
       fail("us", error);
     }

@@ -60,7 +60,7 @@ export async function relayClient(registry: string): Promise<RpcClient> {
  */
 export async function startRelay(
   loss: number,
-  options: { proxy?: boolean } = {},
+  options: { proxy?: boolean; rendezvousArgs?: string[] } = {},
 ): Promise<
   { registry: string; pids: { rendezvous: number; remote: number }; stop(): Promise<string> }
 > {
@@ -68,7 +68,7 @@ export async function startRelay(
   let proxy: ServerProcess | undefined;
   try {
     const port = freePort();
-    const args = ["--listen", `http://127.0.0.1:${port}`];
+    const args = ["--listen", `http://127.0.0.1:${port}`, ...(options.rendezvousArgs ?? [])];
     if (loss > 0 || options.proxy) {
       proxy = await startServerProcess([
         Deno.execPath(),

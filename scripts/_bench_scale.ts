@@ -11,8 +11,9 @@
  *   streams spread over them; RSS of the rendezvous.
  *
  * Sessions and streams are added cumulatively to one server, so each count's RSS grows from the
- * previous one's. A count the server refuses (our listeners hold at most 512 connections, see
- * README "Limits") is recorded as what was reached and why, never retried forever.
+ * previous one's. Our servers get `--max-connections` above the largest count, so only the
+ * open-file limit bounds them; a count that is refused anyway (or takes over 120 s to open) is
+ * recorded as what was reached and why, never retried forever.
  * @module
  */
 import { RpcClient, transportChannel } from "./_bench_rpc.ts";
@@ -35,11 +36,10 @@ const ROOT = new URL("..", import.meta.url).pathname;
 const BATCH = 50;
 /** A count whose units take longer than this to open stops there (the run stays bounded). */
 const OPEN_LIMIT_MS = 120_000;
-/** Why our counts stop where they do (HTTP_LIMITS.maxConnections; no flag raises it yet). */
-const OUR_CAP = ' (the listener\'s cap: 512 open connections per process, README "Limits"; ' +
-  "`serve` has no flag to raise it)";
-const RENDEZVOUS_CAP = " (the rendezvous listener's cap: 512 open connections, harness " +
-  "websockets and executor sockets together; no flag raises it)";
+/** Connection caps the scale servers get: above every count, so only descriptors bound them. */
+function capArgs(largest: number): string[] {
+  return ["--max-connections", String(largest + 200)];
+}
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -81,7 +81,6 @@ async function cumulative(
   open: (index: number) => Promise<RpcClient>,
   sample: (clients: RpcClient[]) => Promise<{ rssMiB: number; p99Ms: number }>,
   log: (line: string) => void,
-  capHint = "",
 ): Promise<ScalePoint[]> {
   const clients: RpcClient[] = [];
   const points: ScalePoint[] = [];
@@ -116,9 +115,7 @@ async function cumulative(
       const openMs = since(t0);
       await delay(1000);
       const { rssMiB, p99Ms } = await sample(clients);
-      const note = clients.length < requested
-        ? `stopped at ${clients.length}${capHint}: ${refused}`
-        : "";
+      const note = clients.length < requested ? `stopped at ${clients.length}: ${refused}` : "";
       points.push({
         n: clients.length,
         requested,
@@ -160,7 +157,7 @@ async function idleSessions(
   let server: ServerProcess | undefined;
   try {
     server = kind === "us"
-      ? await startOurs()
+      ? await startOurs(capArgs(Math.max(...counts)))
       : await startUpstream((upstream as { binary: string }).binary);
     const s = server;
     series.points = await cumulative(
@@ -171,7 +168,6 @@ async function idleSessions(
         p99Ms: await quietP99(clients[0], size(ctx, 200, 500)),
       }),
       ctx.log,
-      kind === "us" ? OUR_CAP : "",
     );
     return verdict(series);
   } catch (error) {
@@ -328,7 +324,7 @@ async function relayStreams(ctx: BenchContext, counts: number[]): Promise<ScaleS
     points: [],
   };
   try {
-    const relay = await startRelay(0);
+    const relay = await startRelay(0, { rendezvousArgs: capArgs(Math.max(...counts)) });
     try {
       series.points = await cumulative(
         counts,
@@ -342,7 +338,6 @@ async function relayStreams(ctx: BenchContext, counts: number[]): Promise<ScaleS
           };
         },
         ctx.log,
-        RENDEZVOUS_CAP,
       );
     } finally {
       await relay.stop();
@@ -370,7 +365,14 @@ async function fanout(
   let host: Deno.ChildProcess | undefined;
   try {
     rendezvous = await startServerProcess(
-      [Deno.execPath(), "run", ...ourRunFlags(), `${ROOT}main.ts`, "rendezvous"],
+      [
+        Deno.execPath(),
+        "run",
+        ...ourRunFlags(),
+        `${ROOT}main.ts`,
+        "rendezvous",
+        ...capArgs(executors + Math.max(...counts)),
+      ],
       { env: { CODEX_EXEC_SERVER_LOG: "warn" } },
     );
     const r = rendezvous;
@@ -407,7 +409,6 @@ async function fanout(
         p99Ms: await quietP99(clients[0], size(ctx, 200, 500)),
       }),
       ctx.log,
-      RENDEZVOUS_CAP,
     );
     return verdict(series);
   } catch (error) {
