@@ -1,7 +1,8 @@
 /**
- * One worker thread that waits for every terminal at once. A blocking FFI call occupies a thread
- * of Deno's blocking pool (shared with async file I/O) for as long as it waits, so one `poll`
- * per idle terminal would let a few hundred idle shells starve the whole server.
+ * One worker thread that waits for every child descriptor at once (terminals and pipes). A
+ * blocking FFI call occupies a thread of Deno's blocking pool (shared with async file I/O) for as
+ * long as it waits, so one `poll` per idle child would let a few hundred idle shells starve the
+ * whole server.
  * @module
  */
 
@@ -40,6 +41,8 @@ export class FdPoller {
   /** The `poll` in flight, and the descriptors it watches. */
   #inflight: { done: Promise<unknown>; fds: Set<number> } | undefined;
   #scratch = new Uint8Array(64);
+  #flushQueued = false;
+  #running = false;
 
   /**
    * Resolves with the `revents` once `fd` is ready for `events` or reports an error or hangup,
@@ -48,9 +51,19 @@ export class FdPoller {
   wait(fd: number, events: number): Promise<number> {
     const { promise, resolve } = Promise.withResolvers<number>();
     this.#waiters.push({ fd, events, resolve });
-    if (this.#inflight) this.#interrupt();
-    else void this.#run();
+    // Waits asked for in one turn (a child's stdout, stderr and exit) share one `poll` round:
+    // each round costs a hop to a worker thread and back.
+    if (!this.#flushQueued) {
+      this.#flushQueued = true;
+      queueMicrotask(() => this.#flush());
+    }
     return promise;
+  }
+
+  #flush(): void {
+    this.#flushQueued = false;
+    if (this.#inflight) this.#interrupt();
+    else if (!this.#running && this.#waiters.length > 0) void this.#run();
   }
 
   /**
@@ -72,11 +85,20 @@ export class FdPoller {
   }
 
   #wakePipe(): [number, number] {
-    // Lives as long as the process: the poller is shared by every terminal.
+    // Lives as long as the process: the poller is shared by every child.
     return this.#wake ??= openPipe();
   }
 
   async #run(): Promise<void> {
+    this.#running = true;
+    try {
+      await this.#rounds();
+    } finally {
+      this.#running = false;
+    }
+  }
+
+  async #rounds(): Promise<void> {
     const [wakeRead] = this.#wakePipe();
     while (this.#waiters.length > 0) {
       const interest = new Map<number, number>();

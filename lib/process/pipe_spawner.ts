@@ -1,22 +1,34 @@
 /**
- * Starts children with plain pipes, each in a new session and process group (via `setsid`), so
- * signals and kills reach the whole group as with upstream's `setpgid(0, 0)` + `killpg`.
+ * Starts children with plain pipes, each in a new session and process group, so signals and
+ * kills reach the whole group as with upstream's `setpgid(0, 0)` + `killpg`. On Linux a child
+ * costs one exec: `posix_spawn` through FFI with `POSIX_SPAWN_SETSID`, the pipe ends dup2'ed onto
+ * 0, 1 and 2, argv[0] set directly (arg0). Its pipes are read and written through nonblocking
+ * descriptors and the shared poller thread, its exit arrives as SIGCHLD, and the reaper's
+ * watchdog (not `PR_SET_PDEATHSIG`, which `posix_spawn` cannot set) kills its group if the server
+ * dies first.
  * @module
  */
 import { internalError } from "../jsonrpc/errors.ts";
 import { osErrorMessage } from "../util/os_error.ts";
-import { setsidPath } from "../util/process_group.ts";
-import { checkDirectory, findExecutable, resolveProgram } from "./_spawn_checks.ts";
+import { killGroup } from "../util/process_group.ts";
+import { checkDirectory, resolveProgram } from "./_spawn_checks.ts";
+import { commandPipeChild } from "./_command_pipe_child.ts";
+import { childExit } from "./_child_exit.ts";
+import { fdReadable, FdWriter } from "./_fd_stream.ts";
+import {
+  closeDescriptor,
+  directSpawnAvailable,
+  makePipe,
+  O_RDONLY,
+  setNonblocking,
+  spawnChild,
+  SpawnError,
+  type StdioAction,
+} from "./_posix_spawn.ts";
+import { forgetGroup, watchGroup } from "./_reaper.ts";
 import type { ChildHandle, Spawner, SpawnRequest } from "./spawner.ts";
 
-const SETSID = setsidPath() ?? "setsid";
-// perl's `exec { PROGRAM } LIST` sets argv[0] without touching the environment (bash's
-// `exec -a` would export SHLVL); perl-base is essential on Debian, bash is the fallback.
-const PERL = findExecutable("perl", "/usr/bin:/bin");
-const BASH = findExecutable("bash", "/bin:/usr/bin") ?? "bash";
-// Like upstream's PR_SET_PDEATHSIG: the child gets SIGTERM if this server dies without cleanup.
-const SETPRIV = findExecutable("setpriv", "/usr/bin:/bin");
-const DEATH_SIGNAL = SETPRIV ? [SETPRIV, "--pdeathsig", "TERM", "--"] : [];
+export { withArg0 } from "./_command_pipe_child.ts";
 
 /**
  * The pipe-mode backend.
@@ -28,86 +40,97 @@ const DEATH_SIGNAL = SETPRIV ? [SETPRIV, "--pdeathsig", "TERM", "--"] : [];
  * ```
  */
 export class PipeSpawner implements Spawner {
+  #direct = directSpawnAvailable();
+
   spawn(request: SpawnRequest): Promise<ChildHandle> {
     checkDirectory(request.cwd);
-    const [program, ...rest] = request.argv;
-    const resolved = resolveProgram(program, { cwd: request.cwd, path: request.env.PATH });
-    const args = request.arg0 != null
-      ? [...DEATH_SIGNAL, ...withArg0(request.arg0, resolved), ...rest]
-      : [...DEATH_SIGNAL, resolved, ...rest];
-    let child: Deno.ChildProcess;
-    try {
-      child = new Deno.Command(SETSID, {
-        args,
-        cwd: request.cwd,
-        clearEnv: true,
-        env: request.env,
-        stdin: request.pipeStdin ? "piped" : "null",
-        stdout: "piped",
-        stderr: "piped",
-      }).spawn();
-    } catch (err) {
-      throw internalError(osErrorMessage(err));
-    }
-    return Promise.resolve(pipeChild(child, request.pipeStdin));
+    const resolved = resolveProgram(request.argv[0], {
+      cwd: request.cwd,
+      path: request.env.PATH,
+    });
+    if (!this.#direct) return Promise.resolve(commandPipeChild(request, resolved));
+    return Promise.resolve(directPipeChild(request, resolved));
   }
 }
 
-/**
- * A command line that runs `program` with `arg0` as its argv[0] (perl's `exec { PROGRAM }`, or
- * bash's `exec -a`); the caller appends the remaining arguments.
- *
- * @example
- * ```ts
- * const argv = [...withArg0("-bash", "/bin/bash"), "-c", "echo $0"]; // prints -bash
- * ```
- */
-export function withArg0(arg0: string, program: string): string[] {
-  if (PERL) {
-    return [PERL, "-e", '$p = shift @ARGV; exec { $p } @ARGV or die "$p: $!\\n"', program, arg0];
+function directPipeChild(request: SpawnRequest, resolved: string): ChildHandle {
+  const ours: number[] = [];
+  const theirs: number[] = [];
+  /** A pipe whose one end goes to the child: returns our end. */
+  const pipe = (childReads: boolean): number => {
+    const [read, write] = makePipe();
+    ours.push(childReads ? write : read);
+    theirs.push(childReads ? read : write);
+    return ours[ours.length - 1];
+  };
+  let pid: number;
+  let stdoutFd: number, stderrFd: number, stdinFd = -1;
+  try {
+    stdoutFd = pipe(false);
+    stderrFd = pipe(false);
+    if (request.pipeStdin) stdinFd = pipe(true);
+    const [outChild, errChild, inChild] = theirs;
+    const stdio: [StdioAction, StdioAction, StdioAction] = [
+      request.pipeStdin ? { fd: inChild } : { path: "/dev/null", flags: O_RDONLY },
+      { fd: outChild },
+      { fd: errChild },
+    ];
+    // As through setsid's execvp before: argv[0] is the resolved path unless arg0 is given.
+    const argv = [request.arg0 ?? resolved, ...request.argv.slice(1)];
+    pid = spawnWithScriptFallback(resolved, argv, request, stdio);
+    for (const fd of ours) setNonblocking(fd);
+  } catch (err) {
+    for (const fd of ours) closeDescriptor(fd);
+    throw internalError(osErrorMessage(err));
+  } finally {
+    // The child has its own copies now (or there is no child).
+    for (const fd of theirs) closeDescriptor(fd);
   }
-  return [BASH, "-c", 'exec -a "$0" "$@"', arg0, program];
-}
-
-function pipeChild(child: Deno.ChildProcess, pipeStdin: boolean): ChildHandle {
-  let reaped = false;
-  const exitCode = child.status.then((status) => {
-    reaped = true;
-    return status.code;
+  watchGroup(pid);
+  const exitCode = childExit(pid).then((code) => {
+    forgetGroup(pid);
+    return code;
   });
-  const writer = pipeStdin ? child.stdin.getWriter() : null;
-  // A dead pipe rejects the writer's ready/closed promises; nobody may be awaiting them.
-  writer?.closed.catch(() => {});
+  const recheck = { recheck: exitCode };
+  const writer = request.pipeStdin ? new FdWriter(stdinFd) : null;
   return {
-    pid: child.pid,
+    pid,
     outputs: [
-      { stream: "stdout", readable: child.stdout },
-      { stream: "stderr", readable: child.stderr },
+      { stream: "stdout", readable: fdReadable(stdoutFd, recheck) },
+      { stream: "stderr", readable: fdReadable(stderrFd, recheck) },
     ],
-    hasStdin: pipeStdin,
+    hasStdin: request.pipeStdin,
     async write(bytes) {
       if (!writer) throw new Error("stdin is not a pipe");
       await writer.write(bytes);
     },
     async closeStdin() {
-      await writer?.close().catch(() => {});
+      await writer?.close();
     },
     signalGroup(signal) {
-      try {
-        Deno.kill(-child.pid, signal);
-      } catch {
-        // Until `setsid` has run, the child is still in our group and its own group does not
-        // exist yet: signal the child itself (nothing has forked from it so far). Never after
-        // it was reaped, when the pid may belong to someone else.
-        if (!reaped) {
-          try {
-            Deno.kill(child.pid, signal);
-          } catch {
-            // gone meanwhile
-          }
-        }
-      }
+      // The group exists from the start (setsid ran before exec) and may outlive its leader;
+      // its id cannot be reused while any member is left, so signalling it stays safe.
+      killGroup(pid, signal);
     },
     exitCode,
   };
+}
+
+/**
+ * `posix_spawn` has no shell fallback: an executable text file without `#!` fails with
+ * ENOEXEC, which `execvp` (and so every launch before this one) ran with `/bin/sh`.
+ */
+function spawnWithScriptFallback(
+  path: string,
+  argv: string[],
+  request: SpawnRequest,
+  stdio: [StdioAction, StdioAction, StdioAction],
+): number {
+  const spec = { path, argv, env: request.env, cwd: request.cwd, stdio };
+  try {
+    return spawnChild(spec);
+  } catch (err) {
+    if (!(err instanceof SpawnError) || err.code !== "ENOEXEC") throw err;
+    return spawnChild({ ...spec, path: "/bin/sh", argv: ["/bin/sh", path, ...argv.slice(1)] });
+  }
 }

@@ -23,6 +23,8 @@ export const ERRNO: Readonly<Record<string, Errno>> = {
   ENOENT: { errno: 2, text: "No such file or directory", kind: "notFound" },
   EIO: { errno: 5, text: "I/O error", kind: "other" },
   ENXIO: { errno: 6, text: "No such device or address", kind: "other" },
+  E2BIG: { errno: 7, text: "Argument list too long", kind: "other" },
+  ENOEXEC: { errno: 8, text: "Exec format error", kind: "other" },
   EBADF: { errno: 9, text: "Bad file descriptor", kind: "other" },
   EAGAIN: { errno: 11, text: "Resource temporarily unavailable", kind: "other" },
   EWOULDBLOCK: { errno: 11, text: "Resource temporarily unavailable", kind: "other" },

@@ -161,3 +161,58 @@ Deno.test({
     assert.equal(exitCode, 3);
   },
 });
+
+// Without the cgroup (CODEX_EXEC_SERVER_REAPER=off stands in for a host without a writable
+// hierarchy), the watchdog still knows every child's process group: each child and what stays
+// in its group dies with the server, even when it ignores SIGTERM (upstream's PR_SET_PDEATHSIG
+// reaches the child alone, and only with SIGTERM).
+const GROUP_SCRIPT = `
+sleep 300 & echo $!
+sh -c 'trap "" TERM HUP INT; while :; do sleep 1; done' & echo $!
+echo $$
+echo ready
+trap "" TERM HUP
+while :; do sleep 1; done
+`;
+
+Deno.test({
+  name: "without the cgroup, kill -9 of the server still kills each child's process group",
+  ignore: Deno.build.os !== "linux",
+  timeout: 30_000,
+  async fn() {
+    const server = await startServer({ env: { CODEX_EXEC_SERVER_REAPER: "off" } });
+    const client = await TestClient.connect(server.url);
+    await client.initialize();
+    const pids: number[] = [];
+    try {
+      for (const tty of [false]) {
+        const processId = `group-${tty}`;
+        await client.call("process/start", {
+          processId,
+          argv: ["/bin/sh", "-c", GROUP_SCRIPT],
+          cwd: fileUri("/tmp"),
+          env: ENV,
+          tty,
+        });
+        pids.push(...await pidsOf(client, processId));
+      }
+      assert.equal(pids.length, 3, `expected 3 pids per process, got ${pids}`);
+      for (const pid of pids) assert(isAlive(pid), `${pid} should be running before the kill`);
+      await server.stop("SIGKILL");
+      await until(5000, "every group member dead", () => pids.every((pid) => !isAlive(pid)))
+        .catch((err) => {
+          throw new Error(`${err.message}; alive of ${pids}: ${pids.filter(isAlive)}`);
+        });
+    } finally {
+      for (const pid of pids) {
+        try {
+          Deno.kill(pid, "SIGKILL");
+        } catch {
+          // dead, as it should be
+        }
+      }
+      await client.close().catch(() => {});
+      await server.stop();
+    }
+  },
+});

@@ -1,0 +1,181 @@
+/**
+ * Streams over our nonblocking ends of a child's pipes: reads and writes are plain FFI calls
+ * that never block, and waiting for readiness goes through the one shared poller thread. A
+ * read happens only when the consumer pulls, so an absent consumer leaves the bytes in the
+ * pipe and the child blocks on write (backpressure through the kernel).
+ * @module
+ */
+import {
+  POLLERR,
+  POLLHUP,
+  POLLIN,
+  pollNow,
+  POLLNVAL,
+  POLLOUT,
+  readNow,
+  writeNow,
+} from "./_libc.ts";
+import { sharedPoller } from "./_fd_poller.ts";
+import { closeDescriptor } from "./_posix_spawn.ts";
+
+/** A pipe holds 64 KiB on Linux: one read takes what the child wrote since the last one. */
+const READ_BYTES = 64 * 1024;
+/** Consecutive failed reads/writes that poll calls ready before the pipe is given up. */
+const MAX_SPINS = 100;
+// Reads are synchronous and copied out at once, so every stream can share one buffer.
+const scratch = new Uint8Array(READ_BYTES);
+
+/** Options of {@link fdReadable}. */
+export interface FdReadableOptions {
+  /**
+   * Settles when the writer is likely gone (the child exited): the stream then reads again at
+   * once instead of waiting for the poller thread to report the hangup, which saves a round
+   * trip through that thread for every short-lived child.
+   */
+  recheck?: Promise<unknown>;
+}
+
+/**
+ * A byte stream reading `fd` (nonblocking, ours) until EOF; the descriptor is closed when the
+ * stream ends or is cancelled.
+ *
+ * @example
+ * ```ts
+ * declare const fd: number;
+ * for await (const bytes of fdReadable(fd)) console.log(bytes.length);
+ * ```
+ */
+export function fdReadable(
+  fd: number,
+  options: FdReadableOptions = {},
+): ReadableStream<Uint8Array> {
+  let done = false;
+  let pending: Promise<number> | null = null;
+  let recheck: Promise<number> | null = options.recheck?.then(() => -1, () => -1) ?? null;
+  const finish = async () => {
+    if (done) return;
+    done = true;
+    // A descriptor number must not be closed (and reused) while the poller thread watches it.
+    await sharedPoller().release(fd);
+    closeDescriptor(fd);
+  };
+  /** Readiness from the poller, or -1 once `recheck` settles (then never again). */
+  const ready = async (): Promise<number> => {
+    pending ??= sharedPoller().wait(fd, POLLIN).then((revents) => {
+      pending = null;
+      return revents;
+    });
+    if (!recheck) return await pending;
+    const revents = await Promise.race([pending, recheck]);
+    if (revents === -1) recheck = null;
+    return revents;
+  };
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      let spins = 0;
+      while (!done) {
+        const n = readNow(fd, scratch);
+        if (n > 0) {
+          controller.enqueue(scratch.slice(0, n));
+          return;
+        }
+        if (n === 0) break;
+        // -1: EAGAIN (nothing yet) or an error; poll tells which without errno.
+        const revents = pollNow(fd, POLLIN);
+        if (revents & (POLLERR | POLLNVAL)) break;
+        if (revents & (POLLIN | POLLHUP)) {
+          if (++spins > MAX_SPINS) break;
+          continue;
+        }
+        if (await ready() === 0) break; // released: cancelled
+      }
+      controller.close();
+      // Closing waits for the poller thread to let go of the descriptor: not on the way to EOF.
+      void finish();
+    },
+    cancel: finish,
+  }, { highWaterMark: 0 });
+}
+
+interface PendingWrite {
+  bytes: Uint8Array;
+  offset: number;
+  resolve(): void;
+  reject(error: Error): void;
+}
+
+/**
+ * Writes to `fd` (nonblocking, ours) in order; each write resolves once the kernel took all of
+ * it. `close` closes the descriptor after the queued writes (EOF for the child).
+ *
+ * @example
+ * ```ts
+ * declare const fd: number;
+ * const writer = new FdWriter(fd);
+ * await writer.write(new TextEncoder().encode("hello\n"));
+ * await writer.close();
+ * ```
+ */
+export class FdWriter {
+  #fd: number;
+  #queue: PendingWrite[] = [];
+  #pumping: Promise<void> | null = null;
+  #closed = false;
+  #broken = false;
+
+  constructor(fd: number) {
+    this.#fd = fd;
+  }
+
+  /** Queues `bytes`; rejects if the reader is gone or the writer was closed. */
+  write(bytes: Uint8Array): Promise<void> {
+    if (this.#closed || this.#broken) return Promise.reject(new Error("stdin is closed"));
+    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    this.#queue.push({ bytes, offset: 0, resolve, reject });
+    if (!this.#pumping) {
+      const pumped = Promise.withResolvers<void>();
+      this.#pumping = pumped.promise;
+      void this.#pump().finally(() => {
+        this.#pumping = null;
+        pumped.resolve();
+      });
+    }
+    return promise;
+  }
+
+  /** Closes the descriptor once the queued writes are done (or failed). Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#pumping;
+    await sharedPoller().release(this.#fd);
+    closeDescriptor(this.#fd);
+  }
+
+  async #pump(): Promise<void> {
+    let spins = 0;
+    while (this.#queue.length > 0 && !this.#broken) {
+      const item = this.#queue[0];
+      const n = writeNow(this.#fd, item.bytes.subarray(item.offset));
+      if (n > 0 || item.offset >= item.bytes.length) {
+        spins = 0;
+        item.offset += Math.max(n, 0);
+        if (item.offset >= item.bytes.length) {
+          this.#queue.shift();
+          item.resolve();
+        }
+        continue;
+      }
+      // -1: the pipe is full (EAGAIN) or the reader is gone (EPIPE, POLLERR).
+      const revents = pollNow(this.#fd, POLLOUT);
+      if (revents & (POLLERR | POLLNVAL | POLLHUP) || ++spins > MAX_SPINS) {
+        this.#broken = true;
+        break;
+      }
+      if (!(revents & POLLOUT) && await sharedPoller().wait(this.#fd, POLLOUT) === 0) {
+        this.#broken = true;
+      }
+    }
+    for (const item of this.#queue.splice(0)) item.reject(new Error("stdin is closed"));
+  }
+}
