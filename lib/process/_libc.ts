@@ -45,6 +45,7 @@ const SYMBOLS = {
   tcgetattr: { parameters: ["i32", "buffer"], result: "i32" },
   poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
   getpgrp: { parameters: [], result: "i32" },
+  kill: { parameters: ["i32", "i32"], result: "i32" },
   poll_wait: {
     name: "poll",
     parameters: ["buffer", "u64", "i32"],
@@ -283,6 +284,20 @@ export function openPipe(): [number, number] {
  */
 export function ownProcessGroup(): number {
   return lib().getpgrp();
+}
+
+/**
+ * Sends SIGHUP to process group `pgid` (> 1); an empty group is no error. Unlike `Deno.kill`, a
+ * group that is gone costs no exception (a stack trace per exiting terminal).
+ *
+ * @example
+ * ```ts
+ * declare const pgid: number;
+ * hangUpGroup(pgid);
+ * ```
+ */
+export function hangUpGroup(pgid: number): void {
+  if (pgid > 1) lib().kill(-pgid, 1);
 }
 
 /**

@@ -10,6 +10,7 @@ import {
   closeFd,
   eofChar,
   foregroundGroup,
+  hangUpGroup,
   ownProcessGroup,
   POLLERR,
   POLLHUP,
@@ -31,8 +32,6 @@ import { sharedPoller } from "./_fd_poller.ts";
 const READ_CHUNK = 8192;
 /** After a forced close, at most this many more chunks are drained before the stream ends. */
 const FINAL_DRAIN_CHUNKS = 64;
-/** How long a child may take to become a session leader before spawn gives up waiting. */
-const SETUP_TIMEOUT_MS = 2000;
 /** Consecutive failed reads/writes that poll calls ready before we give the terminal up. */
 const MAX_SPINS = 100;
 
@@ -60,13 +59,14 @@ interface PendingWrite {
 }
 
 /**
- * One child on one terminal, and the descriptors it owns. {@link PtyChild.ready} must resolve
- * before the handle is given out (see there).
+ * One child on one terminal, and the descriptors it owns. The child must already lead its own
+ * session with the terminal as controlling tty (posix_spawn's setsid and first file action
+ * did that before exec), so a signal to its group can never miss.
  *
  * @example
  * ```ts ignore
- * const child = new PtyChild(openPty(24, 80), command.spawn(), 100);
- * await child.ready();
+ * declare const pid: number;
+ * const child = new PtyChild(openPty(24, 80), { pid, exitCode: childExit(pid) }, 100);
  * ```
  */
 export class PtyChild implements ChildHandle {
@@ -90,9 +90,13 @@ export class PtyChild implements ChildHandle {
   /** Descriptors closed. */
   #released = false;
   #writes: PendingWrite[] = [];
+  /** The poller wait for input in flight, shared by successive pulls. */
+  #readable: Promise<void> | null = null;
+  /** Settles at the child's exit; consumed by the first wait that sees it. */
+  #exitSeen: Promise<void> | null = null;
   #pumping = false;
 
-  constructor(pair: PtyPair, child: Deno.ChildProcess, graceMs: number) {
+  constructor(pair: PtyPair, child: { pid: number; exitCode: Promise<number> }, graceMs: number) {
     this.pid = child.pid;
     this.#master = pair.master;
     this.#slave = pair.slave;
@@ -102,23 +106,11 @@ export class PtyChild implements ChildHandle {
       cancel: () => this.#finishReading(),
     }, { highWaterMark: 0 });
     this.outputs = [{ stream: "pty", readable }];
-    this.exitCode = child.status.then((status) => status.code, () => -1).then((code) => {
+    this.exitCode = child.exitCode.catch(() => -1).then((code) => {
       this.#onExit();
       return code;
     });
-  }
-
-  /**
-   * Resolves once the child leads its own session with the terminal as controlling tty (or has
-   * exited). Until then it still sits in our process group, where a signal to its group would
-   * find no such group and be lost: `process/terminate` right after `process/start` must work.
-   */
-  async ready(): Promise<void> {
-    const deadline = performance.now() + SETUP_TIMEOUT_MS;
-    while (!this.#exited && foregroundGroup(this.#master) !== this.pid) {
-      if (performance.now() > deadline) return; // setsid failed: its message is on the terminal
-      await new Promise((resolve) => setTimeout(resolve, 1));
-    }
+    this.#exitSeen = this.exitCode.then(() => {});
   }
 
   write(bytes: Uint8Array): Promise<void> {
@@ -175,7 +167,7 @@ export class PtyChild implements ChildHandle {
         const broken = (revents & POLLIN) !== 0 && ++spins >= MAX_SPINS;
         if (n < 0 && (revents & POLLIN) && !broken) continue;
         if (n < 0 && !(revents & (POLLHUP | POLLERR | POLLNVAL)) && !this.#closing && !broken) {
-          await this.#wait([this.#master, POLLIN]);
+          await this.#waitReadable();
           continue;
         }
       }
@@ -219,6 +211,23 @@ export class PtyChild implements ChildHandle {
   }
 
   /** Waits for the master off the event loop; {@link PtyChild.#close} ends the wait early. */
+  /**
+   * Waits until the master is readable. Once, the child's exit ends the wait early: its side of
+   * the terminal is closed by then, so reading at once finds the rest of the output and the
+   * hangup without another round trip through the poller thread.
+   */
+  async #waitReadable(): Promise<void> {
+    if (this.#closing) return;
+    this.#readable ??= sharedPoller().wait(this.#master, POLLIN).then(() => {
+      this.#readable = null;
+    });
+    if (this.#exitSeen) {
+      const exitSeen = this.#exitSeen;
+      this.#exitSeen = null;
+      await Promise.race([this.#readable, exitSeen]);
+    } else await this.#readable;
+  }
+
   async #wait(on: [number, number]): Promise<void> {
     if (!this.#closing) await sharedPoller().wait(on[0], on[1]);
   }
@@ -227,7 +236,7 @@ export class PtyChild implements ChildHandle {
     this.#exited = true;
     // Our slave descriptor only kept the terminal alive until the child had its own; from now
     // on the master reports EOF as soon as the last other holder goes.
-    closeFd(this.#slave);
+    if (this.#slave >= 0) closeFd(this.#slave);
     this.#slave = -1;
     if (this.#readerDone) {
       void this.#release();
@@ -236,7 +245,7 @@ export class PtyChild implements ChildHandle {
     // The kernel hangs up only the foreground group when a session leader dies; background jobs
     // would keep the slave open and delay `process/closed`. Hang up the leader's group too, then
     // kill whatever in the session still holds the terminal after the grace period.
-    killGroup(this.pid, "SIGHUP");
+    hangUpGroup(this.pid);
     this.#graceTimer = setTimeout(() => {
       this.#graceTimer = undefined;
       if (this.#readerDone) return;

@@ -1,8 +1,9 @@
 /**
- * The pseudo-terminal backend of {@link Spawner}: Deno FFI on libc for the terminal itself and
- * `setsid(1)` so that the child becomes a session leader with the slave as its controlling
- * terminal (spec §4.1). Linux only; another platform would add its own backend behind the same
- * interface (e.g. a prebuilt node-pty).
+ * The pseudo-terminal backend of {@link Spawner}: Deno FFI on libc for the terminal itself, and
+ * one `posix_spawn` (one exec) with `POSIX_SPAWN_SETSID` whose first file action opens the slave
+ * on descriptor 0 without `O_NOCTTY`, so the child is a session leader with the slave as its
+ * controlling terminal before its program runs (spec §4.1). Linux only; another platform would
+ * add its own backend behind the same interface (e.g. a prebuilt node-pty).
  *
  * Exit codes follow spec §4.5 with one deliberate choice: a child killed by signal N reports
  * 128+N, as in pipe mode (upstream's portable-pty path reports 1 for every signal death).
@@ -15,23 +16,14 @@ import { checkDirectory, resolveProgram } from "./_spawn_checks.ts";
 import type { ChildHandle, Spawner, SpawnRequest } from "./spawner.ts";
 import { closeFd, openPty, type PtyPair } from "./_libc.ts";
 import { PtyChild, windowDimension } from "./_pty_child.ts";
-import { setsidPath } from "../util/process_group.ts";
+import { childExit } from "./_child_exit.ts";
+import { O_RDWR, spawnChild, SpawnError } from "./_posix_spawn.ts";
+import { forgetGroup, watchGroup } from "./_reaper.ts";
 
 /** Window size used when `process/start` gives none (spec §4.2). */
 export const DEFAULT_PTY_ROWS = 24;
 /** Window size used when `process/start` gives none (spec §4.2). */
 export const DEFAULT_PTY_COLS = 80;
-
-/**
- * Opens the slave as stdin/stdout/stderr, then execs `setsid -w -c` which starts a new session
- * and makes stdin its controlling terminal before exec'ing the program. The shell does not
- * fork, so the pid we get from Deno is the program's pid, its pgid and its session id. `$2` is
- * the requested `PWD` after a `+`, or `-` for none: the shell exports its own `PWD` otherwise,
- * and the child must see exactly the requested environment.
- */
-const LAUNCH_SCRIPT = "t=$1 p=$2; shift 2; " +
-  "case $p in -) unset PWD ;; *) PWD=${p#+}; export PWD ;; esac; " +
-  'exec "$0" -w -c "$@" <>"$t" >&0 2>&0';
 
 /** Options of {@link PtySpawner}. */
 export interface PtySpawnerOptions {
@@ -40,10 +32,6 @@ export interface PtySpawnerOptions {
    * jobs) get between SIGHUP and SIGKILL before the `pty` stream is ended anyway. Default 100.
    */
   hangupGraceMs?: number;
-  /** `setsid(1)` from util-linux. Default: `/usr/bin/setsid` or `/bin/setsid`. */
-  setsidPath?: string;
-  /** POSIX shell used to set up the child's descriptors. Default `/bin/sh`. */
-  shellPath?: string;
 }
 
 /**
@@ -69,19 +57,13 @@ export interface PtySpawnerOptions {
  */
 export class PtySpawner implements Spawner {
   #graceMs: number;
-  #setsidPath: string | undefined;
-  #shellPath: string;
 
   constructor(options: PtySpawnerOptions = {}) {
     this.#graceMs = options.hangupGraceMs ?? 100;
-    this.#setsidPath = options.setsidPath;
-    this.#shellPath = options.shellPath ?? "/bin/sh";
   }
 
-  async spawn(request: SpawnRequest): Promise<ChildHandle> {
-    const child = this.#start(request);
-    await child.ready();
-    return child;
+  spawn(request: SpawnRequest): Promise<ChildHandle> {
+    return Promise.resolve(this.#start(request));
   }
 
   #start(request: SpawnRequest): PtyChild {
@@ -91,46 +73,52 @@ export class PtySpawner implements Spawner {
     if (program === undefined) throw invalidParams("argv must not be empty");
     checkDirectory(request.cwd);
     const resolved = resolveProgram(program, { cwd: request.cwd, path: request.env.PATH });
-    // execvp in setsid searches the child's PATH, as the check above did; without one, run
-    // what the check found. A name searched again keeps argv[0] as the client sent it.
-    const executable = request.env.PATH === undefined ? resolved : program;
-    const setsid = this.#setsidPath ??= locateSetsid();
+    // argv[0] as before through execvp: the name as sent when the child has a PATH to search.
+    const argv0 = request.env.PATH === undefined ? resolved : program;
     let pair: PtyPair;
     try {
       pair = openPty(rows, cols);
     } catch (error) {
       throw internalError(`failed to open a pseudo-terminal: ${(error as Error).message}`);
     }
-    let child: Deno.ChildProcess;
+    let pid: number;
     try {
-      child = new Deno.Command(this.#shellPath, {
-        args: [
-          "-c",
-          LAUNCH_SCRIPT,
-          setsid,
-          pair.slavePath,
-          request.env.PWD === undefined ? "-" : `+${request.env.PWD}`,
-          executable,
-          ...request.argv.slice(1),
-        ],
-        cwd: request.cwd,
+      const spec = {
+        path: resolved,
+        argv: [argv0, ...request.argv.slice(1)],
         env: request.env,
-        clearEnv: true,
-        stdin: "null",
-        stdout: "null",
-        stderr: "null",
-      }).spawn();
+        cwd: request.cwd,
+        stdio: [{ path: pair.slavePath, flags: O_RDWR }, { fd: 0 }, { fd: 0 }] as [
+          { path: string; flags: number },
+          { fd: number },
+          { fd: number },
+        ],
+      };
+      try {
+        pid = spawnChild(spec);
+      } catch (err) {
+        // As execvp did: an executable text file without `#!` runs under /bin/sh.
+        if (!(err instanceof SpawnError) || err.code !== "ENOEXEC") throw err;
+        pid = spawnChild({
+          ...spec,
+          path: "/bin/sh",
+          argv: ["/bin/sh", resolved, ...spec.argv.slice(1)],
+        });
+      }
     } catch (error) {
       closeFd(pair.master);
       closeFd(pair.slave);
       throw internalError(osErrorMessage(error));
     }
-    return new PtyChild(pair, child, this.#graceMs);
+    // The child holds the slave from before its exec: ours can go now, so the master reports
+    // hangup as soon as the child's side is closed, in the same poll round as its exit.
+    closeFd(pair.slave);
+    pair.slave = -1;
+    watchGroup(pid);
+    const exitCode = childExit(pid).then((code) => {
+      forgetGroup(pid);
+      return code;
+    });
+    return new PtyChild(pair, { pid, exitCode }, this.#graceMs);
   }
-}
-
-function locateSetsid(): string {
-  const found = setsidPath();
-  if (found) return found;
-  throw internalError("PTY processes need setsid(1) from util-linux; install util-linux");
 }

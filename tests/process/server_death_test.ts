@@ -185,7 +185,7 @@ Deno.test({
     await client.initialize();
     const pids: number[] = [];
     try {
-      for (const tty of [false]) {
+      for (const tty of [false, true]) {
         const processId = `group-${tty}`;
         await client.call("process/start", {
           processId,
@@ -196,7 +196,7 @@ Deno.test({
         });
         pids.push(...await pidsOf(client, processId));
       }
-      assert.equal(pids.length, 3, `expected 3 pids per process, got ${pids}`);
+      assert.equal(pids.length, 6, `expected 3 pids per process, got ${pids}`);
       for (const pid of pids) assert(isAlive(pid), `${pid} should be running before the kill`);
       await server.stop("SIGKILL");
       await until(5000, "every group member dead", () => pids.every((pid) => !isAlive(pid)))

@@ -81,7 +81,7 @@ Deno.test({
     await using server = await startServer();
     await using client = await TestClient.connect(server.url);
     await client.initialize();
-    for (const tty of [false]) {
+    for (const tty of [false, true]) {
       const processId = `plain-${tty}`;
       await client.call("process/start", {
         processId,
