@@ -76,7 +76,9 @@ export function isRuntimeDownloadFailure(stderr: string): boolean {
  */
 export async function bundle(output: string): Promise<void> {
   const result = await runCommand(Deno.execPath(), {
-    args: ["bundle", "--quiet", "--platform", "deno", "--output", output, "main.ts"],
+    // Minified: V8 keeps every function's source for lazy compilation, and the idle server's
+    // resident memory drops by ~6 MiB (65.5-67.0 -> 58.8-60.6 MiB after start + initialize).
+    args: ["bundle", "--quiet", "--platform", "deno", "--minify", "--output", output, "main.ts"],
   });
   if (!result.success) throw new Error(`deno bundle failed:\n${result.stderr}`);
   const code = await Deno.readTextFile(output);

@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
 import { BUNDLE_NAME, PERMISSIONS } from "../../scripts/_build_config.ts";
 import { smokeArtifact } from "../../scripts/_smoke_artifact.ts";
+import { startServerProcess } from "../../scripts/_server_process.ts";
+import { RpcClient } from "../../scripts/_bench_rpc.ts";
+import { workspaceWrite } from "../sandbox/_profiles.ts";
+import { within } from "../_deadline.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 const SFX = "codex-exec-server-x86_64-unknown-linux-gnu";
@@ -48,6 +52,34 @@ Deno.test({
           log: () => {},
         });
       });
+
+      await t.step(
+        "the executable serves a sandboxed fs/readFile (helper with read/write only)",
+        async () => {
+          // The helper re-runs the bundle with --allow-read --allow-write: it must not evaluate
+          // modules that read the environment at load (npm ws did, and every sandboxed fs call
+          // of a release artifact failed with NotCapable).
+          const ws = await Deno.makeTempDir({ prefix: "codex-build-sandbox-" });
+          await using server = await startServerProcess([`${out}/${SFX}`, "serve"], { cwd: ws });
+          const client = await within(10_000, "connect", RpcClient.connect(server.url));
+          try {
+            await within(10_000, "initialize", client.initialize());
+            await Deno.writeTextFile(`${ws}/note.txt`, "inside the sandbox");
+            const read = await within(
+              20_000,
+              "fs/readFile",
+              client.call("fs/readFile", {
+                path: `file://${ws}/note.txt`,
+                sandbox: workspaceWrite(ws),
+              }),
+            );
+            assert.equal(atob(read.dataBase64 as string), "inside the sandbox");
+          } finally {
+            await client.close();
+            await Deno.remove(ws, { recursive: true });
+          }
+        },
+      );
 
       await t.step("concurrent first runs unpack once and all start", async () => {
         const cache = `${out}/cache`;
