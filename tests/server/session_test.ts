@@ -40,6 +40,15 @@ Deno.test({
   );
   const read = await second.call("process/read", { processId: "late", waitMs: 5000 });
   assert.equal(b64text((read.chunks as { chunk: string }[])[0].chunk), "late");
+  // The output can arrive before the child has finished exiting: wait for the exit itself.
+  await until(5000, "late exited", async () => {
+    const r = await second.call("process/read", {
+      processId: "late",
+      afterSeq: (read.nextSeq as number) - 1,
+      waitMs: 500,
+    });
+    return r.exited === true;
+  });
   assert.deepEqual(await second.call("process/terminate", { processId: "late" }), {
     running: false,
   });
