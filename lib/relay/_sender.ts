@@ -1,6 +1,7 @@
 /**
  * Send half of a reliable relay stream: segmentation, the bounded window of unacknowledged
- * segments, cumulative + selective ack processing, and the adaptive retransmission timeout.
+ * segments, cumulative + selective ack processing, loss detection from acks (holes, and
+ * RACK-style "a later transmission arrived") and one adaptive retransmission timer.
  * @module
  */
 import type { ResolvedRelayOptions } from "./limits.ts";
@@ -15,6 +16,8 @@ export interface OutSegment {
 
 interface Inflight extends OutSegment {
   sentAt: number;
+  /** Position of its latest transmission in this sender's send order. */
+  order: number;
   transmissions: number;
   /** Queued for retransmission (in `#due`). */
   due: boolean;
@@ -57,6 +60,14 @@ export class Sender {
   fastRetransmissions = 0;
   #srtt: number | undefined;
   #rttvar = 0;
+  /** Transmissions so far (the send order; many segments share one `now`). */
+  #sendOrder = 0;
+  /**
+   * Send order of the most recently sent segment known to have arrived. The link delivers in
+   * order, so an unacknowledged segment sent before it (and within the ack bits' reach) was
+   * lost, whether it is a first copy or a resend: RACK (RFC 8985) in its simplest form.
+   */
+  #deliveredOrder = 0;
   /** Highest seq the peer acknowledged in any way (cumulative or selective), -1 before any. */
   #highestAcked = -1;
   #outbox: OutMessage[] = [];
@@ -131,6 +142,7 @@ export class Sender {
       this.#inflight.set(segment.seq, {
         ...segment,
         sentAt: now,
+        order: ++this.#sendOrder,
         transmissions: 1,
         due: false,
         fast: false,
@@ -150,6 +162,7 @@ export class Sender {
       segment.due = false;
       segment.fast = false;
       segment.sentAt = now;
+      segment.order = ++this.#sendOrder;
       segment.transmissions++;
       return segment;
     }
@@ -183,15 +196,16 @@ export class Sender {
         }, never sent (highest sent ${highestSent})`;
       }
     }
-    // One RTT sample per ack, from the youngest segment it newly acknowledges (the one that
-    // most likely triggered it). Older ones may have waited behind a hole or beyond the 32
-    // ack bits, and would inflate the RTT estimate and with it the timeout.
-    let youngest = Infinity;
-    // Karn: an ack that releases a resent segment may have been triggered by either copy.
-    let ambiguous = false;
+    // One RTT sample per ack, from the most recently sent segment it newly acknowledges (the
+    // one that most likely triggered it). Older ones may have waited behind a hole or beyond
+    // the 32 ack bits, and would inflate the RTT estimate and with it the timeout. Karn: if
+    // that segment was resent, either copy may have triggered the ack, so no sample.
+    let youngest: Inflight | undefined;
     const release = (seq: number, segment: Inflight) => {
-      if (segment.transmissions === 1) youngest = Math.min(youngest, now - segment.sentAt);
-      else ambiguous = true;
+      if (youngest === undefined || segment.order > youngest.order) youngest = segment;
+      if (this.#countsAsDelivered(segment) && segment.order > this.#deliveredOrder) {
+        this.#deliveredOrder = segment.order;
+      }
       this.#inflight.delete(seq);
       this.inflightBytes -= segment.payload.length;
     };
@@ -207,10 +221,23 @@ export class Sender {
       const segment = this.#inflight.get(base + i);
       if (segment) release(base + i, segment);
     }
-    if (!ambiguous && youngest !== Infinity) this.#sampleRtt(youngest);
+    const sampled: Inflight | undefined = youngest;
+    if (sampled !== undefined && sampled.transmissions === 1) {
+      this.#sampleRtt(now - sampled.sentAt);
+    }
     const highest = ackBits === 0 ? ack ?? -1 : base + 31 - Math.clz32(ackBits);
     if (highest > this.#highestAcked) this.#highestAcked = highest;
     return undefined;
+  }
+
+  /**
+   * Whether an acknowledged segment proves that everything sent before it and still
+   * unacknowledged was lost (the link delivers in order). Only a first copy does: for a
+   * resent one, the ack may be for an earlier copy, and under queueing delay (RTT samples
+   * far above the minimum) no age test tells them apart.
+   */
+  #countsAsDelivered(segment: Inflight): boolean {
+    return segment.transmissions === 1;
   }
 
   #sampleRtt(sample: number): void {
@@ -241,16 +268,21 @@ export class Sender {
     // filled, so such a segment's age says nothing about its loss: timing it out would resend
     // data that most likely arrived. The oldest segment's timer keeps the stream alive.
     const lastVisible = this.peerAck + 32;
+    let oldest = true;
     for (const [seq, segment] of this.#inflight) {
       if (seq > lastVisible) break;
+      const first = oldest;
+      oldest = false;
       if (segment.due) continue;
-      const backoff = Math.min(
-        this.#options.maxRtoMs,
-        this.rto * 2 ** Math.min(segment.transmissions - 1, 8),
-      );
-      let deadline = segment.sentAt + backoff;
+      let deadline = Infinity;
       let fast = false;
-      if (seq + REORDER_SEGMENTS <= this.#highestAcked) {
+      if (segment.order < this.#deliveredOrder) {
+        // Something sent after this segment arrived and this one did not: lost. Covers the
+        // last segments before the window filled (no three later seqs to show the hole) and
+        // resends that were lost again, without waiting for a timer.
+        deadline = now;
+        fast = true;
+      } else if (seq + REORDER_SEGMENTS <= this.#highestAcked) {
         // A hole: later seqs arrived, this one did not. Waiting for its timeout would stall
         // in-order delivery and pin the window, so resend now. A first copy is already about
         // an RTT old when acks for later seqs come back; a resent copy waits one RTT estimate
@@ -261,17 +293,28 @@ export class Sender {
           : this.#srtt === undefined
           ? this.rto
           : this.#srtt + this.#rttvar;
-        const fastAt = segment.sentAt + guard;
-        if (fastAt < deadline) {
-          deadline = fastAt;
-          fast = true;
+        deadline = segment.sentAt + guard;
+        fast = true;
+      }
+      if (first) {
+        // Only the oldest segment has a retransmission timer (exponential backoff): when the
+        // acks stop, one resend is enough to learn what the peer holds (its answer carries the
+        // whole ack state); timing out every segment resent a window of data the peer had,
+        // because the acks were lost or late, not the data.
+        const backoff = Math.min(
+          this.#options.maxRtoMs,
+          this.rto * 2 ** Math.min(segment.transmissions - 1, 8),
+        );
+        if (segment.sentAt + backoff < deadline) {
+          deadline = segment.sentAt + backoff;
+          fast = false;
         }
       }
       if (deadline <= now) {
         segment.due = true;
         segment.fast = fast;
         this.#due.push(seq);
-      } else if (next === undefined || deadline < next) {
+      } else if (deadline !== Infinity && (next === undefined || deadline < next)) {
         next = deadline;
       }
     }
