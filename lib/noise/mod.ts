@@ -54,7 +54,9 @@ export {
 } from "./keys.ts";
 export { noisePrologue, type PrologueParts } from "./prologue.ts";
 export {
+  checkMessageLength,
   frameMessage,
+  frameMessages,
   InnerFrameDecoder,
   MAX_NOISE_MESSAGE_BYTES,
   NOISE_RECORD_PLAINTEXT_BYTES,

@@ -1,0 +1,148 @@
+/**
+ * The Noise relay stream's send path: small messages queued together share records (one
+ * relay frame per 60 KiB, as upstream's writer), nothing is lost, duplicated or reordered, and
+ * `close()` writes what `send()` accepted. Two real Noise sessions (a full hybrid IK
+ * handshake) over an in-memory link that decodes every frame it carries.
+ */
+import assert from "node:assert/strict";
+import {
+  generateHybridKeyPair,
+  HybridIkInitiator,
+  HybridIkResponder,
+  NoiseChannel,
+  noisePrologue,
+} from "../../lib/noise/mod.ts";
+import { decodeFrame, type RelayLink } from "../../lib/relay/mod.ts";
+import { NoiseStream } from "../../lib/relay/_noise_stream.ts";
+import { textOf, within } from "./_helpers.ts";
+
+const encoder = new TextEncoder();
+
+async function sessionPair(): Promise<[NoiseChannel, NoiseChannel]> {
+  const [harness, executor] = await Promise.all([generateHybridKeyPair(), generateHybridKeyPair()]);
+  const prologue = noisePrologue({ environmentId: "e", registrationId: "r", streamId: "s" });
+  const initiator = new HybridIkInitiator({
+    prologue,
+    localStatic: harness,
+    remoteStatic: executor.public,
+  });
+  const message1 = await initiator.writeMessage1(encoder.encode("authz"));
+  const responder = await HybridIkResponder.readMessage1(message1, {
+    prologue,
+    localStatic: executor,
+  });
+  const { message, ciphers } = await responder.writeMessage2();
+  return [new NoiseChannel(await initiator.readMessage2(message)), new NoiseChannel(ciphers)];
+}
+
+/** A sender stream whose link hands each `data` frame to a receiving stream. */
+async function streamPair() {
+  const [sendChannel, receiveChannel] = await sessionPair();
+  const errors: Error[] = [];
+  const dataFrames: number[] = [];
+  let ended = "";
+  const receiver = new NoiseStream({
+    id: "s",
+    label: "receiver",
+    channel: receiveChannel,
+    link: { label: "unused", bufferedAmount: 0, send() {}, attach() {}, close() {} },
+    onEnd: () => {},
+  });
+  const link: RelayLink = {
+    label: "memory",
+    bufferedAmount: 0,
+    send(bytes) {
+      const frame = decodeFrame(bytes as Uint8Array);
+      if (frame.body.case !== "data") return;
+      dataFrames.push(frame.body.value.payload.length);
+      receiver.deliver(frame.body.value.seq, frame.body.value.payload, (e) => errors.push(e));
+    },
+    attach() {},
+    close() {},
+  };
+  const sender = new NoiseStream({
+    id: "s",
+    label: "sender",
+    channel: sendChannel,
+    link,
+    onEnd: (_local, reason) => ended = reason,
+  });
+  return { sender, receiver, errors, dataFrames, ended: () => ended };
+}
+
+async function receiveN(stream: NoiseStream, n: number): Promise<string[]> {
+  const got: string[] = [];
+  for await (const item of stream.receive()) {
+    got.push(textOf(item));
+    if (got.length === n) break;
+  }
+  return got;
+}
+
+Deno.test({
+  name:
+    "noise stream: a burst of 8 KiB messages shares 60 KiB records, delivered exactly once in order",
+  timeout: 15_000,
+}, async () => {
+  const { sender, receiver, errors, dataFrames } = await streamPair();
+  const messages = Array.from(
+    { length: 100 },
+    (_, i) =>
+      JSON.stringify({ method: "process/output", params: { seq: i, chunk: "x".repeat(8192) } }),
+  );
+  const got = within(10_000, "100 messages", receiveN(receiver, 100));
+  // As the output pump does: each send awaited before the next.
+  for (const message of messages) await sender.send(message);
+  assert.deepEqual(await got, messages);
+  assert.deepEqual(errors, []);
+  const bytes = messages.reduce((sum, m) => sum + 4 + m.length, 0);
+  // Full records except where a batch ended; one record per message before.
+  assert.ok(dataFrames.length <= Math.ceil(bytes / 61440) + 4, `${dataFrames.length} records`);
+  assert.ok(dataFrames.every((length) => length <= 61440 + 16), dataFrames.join(","));
+  sender.close();
+  receiver.close();
+});
+
+Deno.test({
+  name: "noise stream: close() writes every message send() accepted before the stream ends",
+  timeout: 15_000,
+}, async () => {
+  const { sender, receiver, errors, ended } = await streamPair();
+  const got = within(10_000, "the last messages", receiveN(receiver, 50));
+  for (let i = 0; i < 50; i++) {
+    void sender.send(JSON.stringify({ id: i, result: "y".repeat(3000) }));
+  }
+  sender.close();
+  await assert.rejects(sender.send("{}"), /closed/);
+  const ids = (await got).map((text) => JSON.parse(text).id);
+  assert.deepEqual(ids, Array.from({ length: 50 }, (_, i) => i));
+  await within(5000, "sender end", sender.closed);
+  assert.equal(ended(), "closed locally");
+  assert.deepEqual(errors, []);
+  receiver.close();
+});
+
+Deno.test({
+  name: "noise stream: send() waits while more than the send buffer is queued, then drains",
+  timeout: 15_000,
+}, async () => {
+  const { sender, receiver } = await streamPair();
+  const got = within(10_000, "every message", receiveN(receiver, 40));
+  let resolvedAtOnce = 0;
+  const sends: Promise<void>[] = [];
+  for (let i = 0; i < 40; i++) {
+    let done = false;
+    const send = sender.send(JSON.stringify({ id: i, blob: "z".repeat(100_000) })).then(() => {
+      done = true;
+    });
+    await Promise.resolve();
+    if (done) resolvedAtOnce++;
+    sends.push(send);
+  }
+  // 4 MB queued in one task against a 1 MiB buffer: most sends had to wait.
+  assert.ok(resolvedAtOnce < 40, `${resolvedAtOnce} of 40 resolved at once`);
+  await within(10_000, "every send", Promise.all(sends));
+  assert.equal((await got).length, 40);
+  sender.close();
+  receiver.close();
+});
