@@ -4,13 +4,15 @@
  * segmentation).
  * @module
  */
-import { create, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
+import type { MessageInitShape } from "@bufbuild/protobuf";
 import {
   type RelayData,
   type RelayMessageFrame,
   RelayMessageFrameSchema,
 } from "./gen/codex/exec_server/relay/v1/relay_pb.ts";
 import { RelayError } from "./errors.ts";
+import { encodeFrameFast } from "./_frame_encode.ts";
+import { decodeFrameFast } from "./_frame_decode.ts";
 import { MAX_STREAM_ID_BYTES, RELAY_FRAME_VERSION } from "./limits.ts";
 
 export type { RelayData, RelayMessageFrame };
@@ -30,7 +32,8 @@ const encoder = new TextEncoder();
 
 /**
  * Encodes one frame as the bytes of one binary websocket message (standard proto3 binary:
- * default scalars omitted, empty oneof members still emitted).
+ * default scalars omitted, empty oneof members still emitted; the bytes protobuf-es writes,
+ * by a direct encoder, see `_frame_encode.ts`).
  *
  * @example
  * ```ts
@@ -40,10 +43,7 @@ const encoder = new TextEncoder();
  * ```
  */
 export function encodeFrame(init: RelayFrameInit): Uint8Array {
-  return toBinary(
-    RelayMessageFrameSchema,
-    create(RelayMessageFrameSchema, { version: RELAY_FRAME_VERSION, ...init }),
-  );
+  return encodeFrameFast(init);
 }
 
 /**
@@ -63,7 +63,7 @@ export function encodeFrame(init: RelayFrameInit): Uint8Array {
 export function decodeFrame(bytes: Uint8Array): RelayMessageFrame {
   let frame: RelayMessageFrame;
   try {
-    frame = fromBinary(RelayMessageFrameSchema, bytes);
+    frame = decodeFrameFast(bytes);
   } catch (error) {
     throw new RelayError(
       "invalid_frame",
