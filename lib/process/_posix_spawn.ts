@@ -11,6 +11,7 @@
  * @module
  */
 import { ERRNO } from "../util/os_error.ts";
+import { internalError } from "../jsonrpc/errors.ts";
 
 const POSIX_SPAWN_SETSIGDEF = 0x04;
 const POSIX_SPAWN_SETSIGMASK = 0x08;
@@ -96,7 +97,9 @@ function errno(): number {
 
 const encoder = new TextEncoder();
 
+/** `text` as a C string; a NUL inside it would silently cut it short, so it is refused. */
 function cString(text: string): Uint8Array<ArrayBuffer> {
+  if (text.includes("\0")) throw internalError("nul byte found in provided data");
   return encoder.encode(text + "\0") as Uint8Array<ArrayBuffer>;
 }
 
@@ -105,7 +108,7 @@ function cString(text: string): Uint8Array<ArrayBuffer> {
  * and the string buffer: both must stay referenced until the call that uses them returns.
  */
 function cStringArray(items: string[]): [BigUint64Array<ArrayBuffer>, Uint8Array<ArrayBuffer>] {
-  const encoded = items.map((item) => encoder.encode(item + "\0"));
+  const encoded = items.map(cString);
   const strings = new Uint8Array(encoded.reduce((n, e) => n + e.length, 0));
   const pointers = new BigUint64Array(items.length + 1);
   let at = 0;

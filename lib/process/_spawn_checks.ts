@@ -61,3 +61,26 @@ export function checkDirectory(cwd: string): void {
   }
   if (!info.isDirectory) throw internalError(osErrorText("ENOTDIR"));
 }
+
+/**
+ * Refuses a NUL byte in an argument or in the environment, with upstream's -32603 texts. A C
+ * string ends at its first NUL, so `posix_spawn` would run `echo a` for `["echo", "a\0b"]`: the
+ * command that runs must be the command that was asked for (and that a policy may have checked).
+ *
+ * @example
+ * ```ts
+ * checkNoNulBytes({ argv: ["echo", "hi"], env: { HOME: "/root" } }); // passes
+ * ```
+ */
+export function checkNoNulBytes(
+  command: { argv: string[]; arg0?: string | null; env: Record<string, string> },
+): void {
+  if (command.argv.some((arg) => arg.includes("\0")) || command.arg0?.includes("\0")) {
+    throw internalError("nul byte found in provided data");
+  }
+  for (const [key, value] of Object.entries(command.env)) {
+    if (key.includes("\0") || value.includes("\0")) {
+      throw internalError("data provided contains a nul byte");
+    }
+  }
+}

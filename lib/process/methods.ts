@@ -20,6 +20,7 @@ import { decodeBase64 } from "../util/base64.ts";
 import { buildChildEnv } from "./env_policy.ts";
 import { sandboxCommand } from "./_sandboxed_start.ts";
 import { ShellSnapshots } from "./shell_snapshot.ts";
+import { checkNoNulBytes } from "./_spawn_checks.ts";
 
 const SHELL_SNAPSHOTS = "process.shellSnapshots";
 import { ProcessTable, type ProcessTableOptions } from "./process_table.ts";
@@ -86,6 +87,7 @@ export function processHandlers(options: ProcessHandlersOptions): ProcessHandler
           policy: params.envPolicy,
           serverEnv: Deno.env.toObject(),
         });
+        checkNoNulBytes({ argv: params.argv, arg0: params.arg0, env });
         // A login profile only runs outside a restricted sandbox when nothing confines it.
         const unconfined = params.sandbox == null ||
           (params.sandbox as { permissions?: { type?: string } }).permissions?.type === "disabled";

@@ -2,7 +2,7 @@
  * The one-exec spawn path at its edges: a server out of descriptors refuses `process/start`
  * with the OS error and recovers once children are gone; an executable script without `#!`
  * still runs under /bin/sh (as `execvp` ran it); a child does not inherit the server's
- * ignored SIGPIPE.
+ * ignored SIGPIPE; a NUL byte in argv, arg0 or env is refused as upstream refuses it, never cut.
  */
 import assert from "node:assert/strict";
 import {
@@ -107,5 +107,48 @@ Deno.test({
     assert.equal(mask & (1n << 12n), 0n, `SIGPIPE ignored in the child: ${stdout}`);
   } finally {
     Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test({
+  name: "process/start refuses a NUL byte in argv, arg0 or env (upstream's -32603), runs nothing",
+  timeout: 30_000,
+}, async () => {
+  await using server = await startServer();
+  await using client = await TestClient.connect(server.url);
+  await client.initialize();
+  const dir = await Deno.makeTempDir();
+  try {
+    const marker = `${dir}/ran`;
+    const cases = [
+      { argv: ["sh", "-c", `touch ${marker}\0; echo cut`], env: ENV, text: "nul byte found" },
+      { argv: ["sh", "-c", `touch ${marker}`], arg0: "s\0h", env: ENV, text: "nul byte found" },
+      {
+        argv: ["sh", "-c", `touch ${marker}`],
+        env: { ...ENV, X: "a\0b" },
+        text: "data provided contains a nul byte",
+      },
+      {
+        argv: ["sh", "-c", `touch ${marker}`],
+        env: { ...ENV, "LD_PRELOAD=/x.so\0": "" },
+        text: "data provided contains a nul byte",
+      },
+    ];
+    for (const [i, { text, ...params }] of cases.entries()) {
+      for (const tty of [false, true]) {
+        const error = await client.call("process/start", {
+          processId: `nul-${i}-${tty}`,
+          cwd: fileUri(dir),
+          tty,
+          ...params,
+        }).then(() => undefined, (err: RpcCallError) => err);
+        assert.ok(error, `case ${i} (tty ${tty}) started a process`);
+        assert.equal(error.code, -32603);
+        assert.match(error.message, new RegExp(text));
+      }
+    }
+    await assert.rejects(Deno.stat(marker), Deno.errors.NotFound);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
