@@ -63,6 +63,7 @@ export class ManagedProcess {
   #options: ManagedProcessOptions;
   #resume = Promise.withResolvers<void>();
   #neverPause = false;
+  #childExited = false;
 
   constructor(id: string, options: ManagedProcessOptions) {
     this.id = id;
@@ -82,6 +83,13 @@ export class ManagedProcess {
   /** Whether the exit code is known. */
   get exited(): boolean {
     return this.exitCode !== null;
+  }
+  /**
+   * Whether the child is known to have exited, possibly before {@link exitCode} is published
+   * (the exit event waits briefly for output to drain): a terminate then has nothing to kill.
+   */
+  get childExited(): boolean {
+    return this.#childExited;
   }
   /** Bytes of output currently retained. */
   get retainedBytes(): number {
@@ -143,6 +151,7 @@ export class ManagedProcess {
     this.child = child;
     const drained = Promise.all(child.outputs.map((o) => this.#pump(o.stream, o.readable)));
     const exited = child.exitCode.then(async (code) => {
+      this.#childExited = true;
       await Promise.race([drained, delay(EXIT_DRAIN_GRACE_MS)]);
       this.exitCode = code;
       this.sandboxDenied = code !== 0 && (this.denials?.seen ?? false);

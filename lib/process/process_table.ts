@@ -211,7 +211,10 @@ export class ProcessTable implements Disposable {
       this.#processes.delete(processId);
       return { running: true };
     }
-    if (proc.exited) return { running: false };
+    // Once the child is reaped the answer is `running: false` even while its exit event still
+    // waits for output to drain: answering true would promise a kill whose exit code (the
+    // child's own) the client then sees contradict it.
+    if (proc.exited || proc.childExited) return { running: false };
     proc.child!.signalGroup("SIGKILL");
     return { running: true };
   }

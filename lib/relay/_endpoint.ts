@@ -51,6 +51,8 @@ export class RelayEndpoint implements StreamHost {
   #tickTimer: ReturnType<typeof setTimeout> | undefined;
   #detachTimer: ReturnType<typeof setTimeout> | undefined;
   #lastInboundAt = 0;
+  #tickIntervalMs: number;
+  #lastTickAt = performance.now();
   #closed = false;
 
   constructor(init: EndpointInit) {
@@ -60,6 +62,7 @@ export class RelayEndpoint implements StreamHost {
       10,
       Math.min(this.#options.heartbeatIntervalMs, this.#options.deadAfterMs) / 2,
     );
+    this.#tickIntervalMs = interval;
     this.#tickTimer = setInterval(() => this.#tick(), interval);
   }
 
@@ -318,6 +321,7 @@ export class RelayEndpoint implements StreamHost {
   #tick(): void {
     if (this.#closed || !this.#link) return;
     const now = performance.now();
+    this.#discountStall(now);
     // Streams first, with twice the link's patience: a silent stream whose link is otherwise
     // alive lost its peer; if everything is silent, the link check below fires first.
     for (const stream of [...this.streams.values()]) {
@@ -335,6 +339,23 @@ export class RelayEndpoint implements StreamHost {
       const link = this.#link;
       this.#linkGone(`no traffic for ${silentMs} ms`);
       link.close();
+    }
+  }
+
+  /**
+   * A tick far later than its interval means this process did not run (load, a GC pause, a
+   * suspended laptop): it could neither read the peer's frames (they wait in the socket) nor
+   * send its own heartbeats, so that time is not the peer's silence. It is left out of every
+   * silence clock; a dead link is still found, after `deadAfterMs` of ticks that ran on time
+   * (each tick counts at most two intervals of silence).
+   */
+  #discountStall(now: number): void {
+    const stalledMs = now - this.#lastTickAt - 2 * this.#tickIntervalMs;
+    this.#lastTickAt = now;
+    if (stalledMs <= 0) return;
+    this.#lastInboundAt = Math.min(now, this.#lastInboundAt + stalledMs);
+    for (const stream of this.streams.values()) {
+      stream.lastInboundAt = Math.min(now, stream.lastInboundAt + stalledMs);
     }
   }
 }

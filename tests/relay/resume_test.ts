@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  decodeFrame,
   ExecutorMux,
   openHarnessStream,
   type RelayStreamOptions,
@@ -111,7 +112,16 @@ Deno.test({
   let lostReason = "";
   const executorStreams: RelayTransport[] = [];
   const served: Promise<string[]>[] = [];
-  const mux = new ExecutorMux(rendezvous.connectExecutor(), {
+  // Frames each end puts on its link, counted without touching them: heartbeats from the
+  // harness, and anything at all (the acks that answer them) from the executor.
+  let harnessHeartbeats = 0;
+  let executorFrames = 0;
+  const executorLink = rendezvous.connectExecutor();
+  executorLink.dropMatching(() => {
+    executorFrames++;
+    return false;
+  }, Infinity);
+  const mux = new ExecutorMux(executorLink, {
     ...fast,
     log: executor.log,
     detachedTtlMs: 100,
@@ -124,15 +134,25 @@ Deno.test({
     },
   });
   const harnessLink = rendezvous.connectHarness();
+  harnessLink.dropMatching((frame) => {
+    if (decodeFrame(frame).body.case === "heartbeat") harnessHeartbeats++;
+    return false;
+  }, Infinity);
   const harnessLog = captureLog();
   const harness = openHarnessStream(harnessLink, { ...fast, streamId: "hb", log: harnessLog.log });
   try {
     await harness.send(JSON.stringify({ id: 1, method: "echo", params: 1 }));
     for await (const _ of harness.receive()) break;
-    // Idle but alive: heartbeats keep both ends up well past deadAfterMs.
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    assert.equal(harness.endReason, undefined);
-    assert.equal(lostReason, "");
+    // Idle but alive: heartbeats keep both ends up well past deadAfterMs. Counted, not timed:
+    // the harness heartbeats only after a heartbeat interval of silence, so 10 of them, each
+    // answered, span at least 10 x 40 ms = twice deadAfterMs of nothing but heartbeats and
+    // acks, however late a loaded machine runs the timers.
+    const answeredBefore = executorFrames;
+    await until(10_000, "10 heartbeats, each answered", () => {
+      assert.equal(harness.endReason, undefined);
+      assert.equal(lostReason, "");
+      return harnessHeartbeats >= 10 && executorFrames - answeredBefore >= 10;
+    });
     harnessLink.blackhole();
     await within(2000, "harness notices", harness.closed);
     assert.match(harness.endReason ?? "", /no traffic/);

@@ -1,5 +1,14 @@
 import assert from "node:assert/strict";
-import { b64text, fileUri, isAlive, startServer, TestClient, textb64, until } from "../_harness.ts";
+import {
+  b64text,
+  fileUri,
+  isAlive,
+  readToClose,
+  startServer,
+  TestClient,
+  textb64,
+  until,
+} from "../_harness.ts";
 
 const ENV = { PATH: "/usr/local/bin:/usr/bin:/bin" };
 const CWD = fileUri("/tmp");
@@ -18,9 +27,11 @@ Deno.test({
   const [first, sessionId] = await connected(server.url);
   // The process prints only when told to (stdin), and the old long poll waits 60 s, twice the
   // test's deadline: a resume that waited for that poll cannot finish in time (no clock needed).
+  // It then waits for more input it never gets, so the terminate below meets a running process
+  // whatever the load (a process exiting on its own would race the terminate).
   await first.call("process/start", {
     processId: "late",
-    argv: ["/bin/sh", "-c", "read go; printf late"],
+    argv: ["/bin/sh", "-c", "read go; printf late; read never"],
     cwd: CWD,
     env: ENV,
     tty: false,
@@ -40,15 +51,13 @@ Deno.test({
   );
   const read = await second.call("process/read", { processId: "late", waitMs: 5000 });
   assert.equal(b64text((read.chunks as { chunk: string }[])[0].chunk), "late");
-  // The output can arrive before the child has finished exiting: wait for the exit itself.
-  await until(5000, "late exited", async () => {
-    const r = await second.call("process/read", {
-      processId: "late",
-      afterSeq: (read.nextSeq as number) - 1,
-      waitMs: 500,
-    });
-    return r.exited === true;
+  // terminate works on the resumed session: it kills the process (SIGKILL: 137), and once the
+  // exit is known a second terminate finds nothing running.
+  assert.deepEqual(await second.call("process/terminate", { processId: "late" }), {
+    running: true,
   });
+  const killed = await readToClose(second, "late");
+  assert.equal(killed.exitCode, 137);
   assert.deepEqual(await second.call("process/terminate", { processId: "late" }), {
     running: false,
   });
