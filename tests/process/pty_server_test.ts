@@ -65,6 +65,12 @@ function foregroundCommand(sid: number): string {
   }
 }
 
+/** The one-letter state of `pid` (`T` when stopped). */
+function procState(pid: number): string {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+}
+
 function vmRssKiB(pid: number): number {
   const status = Deno.readTextFileSync(`/proc/${pid}/status`);
   return Number(status.match(/VmRSS:\s+(\d+) kB/)![1]);
@@ -344,10 +350,18 @@ Deno.test({
   });
   const client = await TestClient.connect(server.url);
   const init = await client.initialize();
-  await client.call("process/start", startParams("y", ["yes"]));
+  // The shell stops itself before it becomes `yes`: output that flowed while still attached
+  // would be evicted at full speed, and under load the server can take long to see the detach.
+  await client.call(
+    "process/start",
+    startParams("y", ["sh", "-c", "echo pid=$$; kill -STOP $$; exec yes"]),
+  );
+  const pid = await pidOf(client, "y");
+  await until(5000, "the shell to stop itself", () => procState(pid) === "T");
   // Detach: nobody receives notifications or reads; the server fills the 1 MiB retention, then
   // stops reading the terminal (issue 12) instead of evicting at full speed.
   await client.close();
+  Deno.kill(pid, "SIGCONT");
   const baseline = vmRssKiB(server.child.pid);
   const samples: number[] = [];
   for (let i = 0; i < 12; i++) {
@@ -362,6 +376,10 @@ Deno.test({
         (lateGrowth / 1024).toFixed(1)
       } MiB`,
   );
+  // Stop `yes` before resuming: an attach resumes reading, and what it then reads would evict
+  // the oldest chunks before this read; stopped, only the terminal's own buffer is left.
+  Deno.kill(pid, "SIGSTOP");
+  await until(5000, "yes to stop", () => procState(pid) === "T");
   await using again = await TestClient.connect(server.url);
   await again.initialize(init.sessionId as string);
   const r = await again.call("process/read", { processId: "y", afterSeq: 0 });
