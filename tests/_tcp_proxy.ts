@@ -19,6 +19,13 @@ export interface TcpProxy extends AsyncDisposable {
   cut(): void;
   /** Black-holes every open connection (bytes are read and discarded, nothing is closed). */
   freeze(): void;
+  /**
+   * Stops reading what the target sends until {@link TcpProxy.resume} (a slow client link: the
+   * target's writes back up in TCP, nothing is lost).
+   */
+  stall(): void;
+  /** Ends a {@link TcpProxy.stall}. */
+  resume(): void;
   close(): Promise<void>;
 }
 
@@ -42,6 +49,8 @@ export function startTcpProxy(target: string | number): TcpProxy {
   const pumps = new Set<Promise<void>>();
   let accepted = 0;
   let refusing = false;
+  let stalled: PromiseWithResolvers<void> | undefined;
+  const outbounds = new Set<Deno.Conn>();
   function closeConn(conn: Deno.Conn) {
     if (!open.delete(conn)) return;
     try {
@@ -54,6 +63,7 @@ export function startTcpProxy(target: string | number): TcpProxy {
     const buffer = new Uint8Array(64 * 1024);
     try {
       for (;;) {
+        while (stalled && outbounds.has(from)) await stalled.promise;
         const n = await from.read(buffer);
         if (n === null) break;
         if (frozen.has(from)) continue;
@@ -83,6 +93,7 @@ export function startTcpProxy(target: string | number): TcpProxy {
       }
       open.add(inbound);
       open.add(outbound);
+      outbounds.add(outbound);
       for (const p of [pipe(inbound, outbound), pipe(outbound, inbound)]) {
         pumps.add(p);
         p.finally(() => pumps.delete(p));
@@ -108,7 +119,15 @@ export function startTcpProxy(target: string | number): TcpProxy {
     freeze() {
       for (const conn of open) frozen.add(conn);
     },
+    stall() {
+      stalled ??= Promise.withResolvers<void>();
+    },
+    resume() {
+      stalled?.resolve();
+      stalled = undefined;
+    },
     async close() {
+      proxy.resume();
       listener.close();
       frozen.clear();
       proxy.cut();

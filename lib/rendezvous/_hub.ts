@@ -7,7 +7,12 @@
 import { encodeFrame } from "../relay/mod.ts";
 import { EXECUTOR_REPLACED_REASON } from "../relay/executor_replaced.ts";
 import { KEEPALIVE_FRAME } from "../relay/keepalive.ts";
-import { addQueueDepth, PacedSocket, type QueueDepths } from "./_paced_socket.ts";
+import {
+  addQueueDepth,
+  NOT_DRAINING_CLOSE_CODE,
+  PacedSocket,
+  type QueueDepths,
+} from "./_paced_socket.ts";
 import { peekFrame } from "./_frame_peek.ts";
 
 /** Tunables shared by every hub of a rendezvous. */
@@ -77,6 +82,18 @@ export const ORPHAN_STREAM_REASON = "no_harness";
 const MAX_PENDING_RESETS = 4096;
 /** Drop log lines per peer before only every 1000th is written. */
 const DROP_LOG_BURST = 20;
+/**
+ * How long a harness may hold its executor's socket paused without draining before it is
+ * closed as not reading (every other stream of that executor waits meanwhile).
+ */
+const STALL_MS = 10_000;
+
+/** npm `ws` sockets stop reading (TCP backpressure) while paused; other sockets cannot. */
+function setReading(socket: WebSocket, reading: boolean): void {
+  const ws = socket as unknown as { pause?: () => void; resume?: () => void };
+  if (reading) ws.resume?.();
+  else ws.pause?.();
+}
 
 class Peer {
   readonly paced: PacedSocket;
@@ -88,6 +105,7 @@ class Peer {
     options: HubOptions & {
       onGone: () => void;
       onOversize: () => void;
+      onRelieved: () => void;
       overflow: "close" | "drop";
     },
   ) {
@@ -98,6 +116,7 @@ class Peer {
       overflow: options.overflow,
       log: options.log,
       onOverflow: options.onGone,
+      onRelieved: options.onRelieved,
     });
     // The listener closes a socket whose message passes its size bound (1009) before the
     // message reaches the hub; its error event is the one place that says so.
@@ -129,6 +148,10 @@ export class ExecutorHub {
   /** Streams reset by {@linkcode ExecutorHub.#resetOrphan} (bounded; once per stream). */
   #orphansReset = new Set<string>();
   #graceTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Set while the executor's socket is paused because a harness is behind. */
+  #stallTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Harness sockets paused because the executor is behind. */
+  #pausedHarnesses = new Set<Peer>();
   #keepaliveTimer: ReturnType<typeof setInterval> | undefined;
 
   constructor(executorId: string, options: HubOptions) {
@@ -158,6 +181,7 @@ export class ExecutorHub {
       overflow: "drop",
       onGone: () => this.#executorGone(peer),
       onOversize: () => this.#count("oversize_message"),
+      onRelieved: () => this.#resumeHarnesses(),
     });
     const previous = this.#executor;
     this.#executor = peer;
@@ -183,6 +207,8 @@ export class ExecutorHub {
   #executorGone(peer: Peer): void {
     if (this.#executor !== peer) return;
     this.#executor = undefined;
+    this.#clearStall();
+    this.#resumeHarnesses();
     clearInterval(this.#keepaliveTimer);
     this.#keepaliveTimer = undefined;
     this.#options.info(
@@ -198,6 +224,7 @@ export class ExecutorHub {
       overflow: "close",
       onGone: () => this.#harnessClosed(peer),
       onOversize: () => this.#count("oversize_message"),
+      onRelieved: () => this.#maybeResumeExecutor(),
     });
     this.#harnesses.add(peer);
     this.#options.debug(`rendezvous: executor ${this.executorId}: harness ${label} connected`);
@@ -206,6 +233,7 @@ export class ExecutorHub {
 
   /** Closes every socket of this hub. */
   close(code: number, reason: string): void {
+    this.#clearStall();
     if (this.#graceTimer !== undefined) clearTimeout(this.#graceTimer);
     this.#graceTimer = undefined;
     clearInterval(this.#keepaliveTimer);
@@ -268,7 +296,47 @@ export class ExecutorHub {
     if (owner.paced.send(bytes)) {
       this.stats.framesToHarness++;
       this.stats.bytesRouted += bytes.length;
+      if (owner.paced.pressured) this.#pauseExecutor(peer);
     } else this.#count(wasOpen ? "queue_full" : "closed_socket");
+  }
+
+  /**
+   * A harness is behind: stop reading the executor (its frames wait in TCP, not here), until
+   * every harness has caught up or the one behind is closed after {@link STALL_MS}.
+   */
+  #pauseExecutor(executor: Peer): void {
+    if (this.#stallTimer !== undefined) return;
+    setReading(executor.socket, false);
+    this.#stallTimer = setTimeout(() => {
+      this.#stallTimer = undefined;
+      for (const harness of this.#harnesses) {
+        if (!harness.paced.pressured) continue;
+        this.#options.log(
+          `rendezvous: executor ${this.executorId}: harness ${harness.label} did not drain for ${STALL_MS} ms; closing it`,
+        );
+        harness.paced.close(NOT_DRAINING_CLOSE_CODE, "peer not draining");
+        this.#harnessClosed(harness);
+      }
+      this.#maybeResumeExecutor();
+    }, STALL_MS);
+  }
+
+  #maybeResumeExecutor(): void {
+    if (this.#stallTimer === undefined) return;
+    for (const harness of this.#harnesses) if (harness.paced.pressured) return;
+    this.#clearStall();
+    if (this.#executor) setReading(this.#executor.socket, true);
+  }
+
+  #clearStall(): void {
+    if (this.#stallTimer !== undefined) clearTimeout(this.#stallTimer);
+    this.#stallTimer = undefined;
+  }
+
+  /** The executor caught up (or left): harnesses paused for it read again. */
+  #resumeHarnesses(): void {
+    for (const harness of this.#pausedHarnesses) setReading(harness.socket, true);
+    this.#pausedHarnesses.clear();
   }
 
   #fromHarness(peer: Peer, data: unknown): void {
@@ -306,6 +374,10 @@ export class ExecutorHub {
     if (executor.paced.send(bytes)) {
       this.stats.framesToExecutor++;
       this.stats.bytesRouted += bytes.length;
+      if (executor.paced.pressured && !this.#pausedHarnesses.has(peer)) {
+        this.#pausedHarnesses.add(peer);
+        setReading(peer.socket, false);
+      }
     } else this.#count(wasOpen ? "queue_full" : "closed_socket");
   }
 
@@ -333,6 +405,8 @@ export class ExecutorHub {
 
   #harnessClosed(peer: Peer): void {
     if (!this.#harnesses.delete(peer)) return;
+    this.#pausedHarnesses.delete(peer);
+    this.#maybeResumeExecutor();
     this.#options.debug(
       `rendezvous: executor ${this.executorId}: harness ${peer.label} closed (${peer.streams.size} stream(s))`,
     );

@@ -27,6 +27,8 @@ export interface PacedSocketOptions {
    * finish (it does not read), so routing must forget it now rather than on `close`.
    */
   onOverflow?: () => void;
+  /** Called when the queue has drained below {@link PacedSocket.pressured}'s mark again. */
+  onRelieved?: () => void;
 }
 
 /**
@@ -93,6 +95,7 @@ export class PacedSocket {
   #queuedBytes = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
+  #pressured = false;
   /** Frames dropped because the queue was full (`overflow: "drop"`). */
   dropped = 0;
 
@@ -110,6 +113,15 @@ export class PacedSocket {
   /** Frames queued here. */
   get queuedFrames(): number {
     return this.#queue.length;
+  }
+
+  /**
+   * Whether the peer is behind by more than a quarter of the bound: whoever feeds it should stop
+   * reading its own socket (TCP backpressure) until {@link PacedSocketOptions.onRelieved}, since a
+   * frame past the bound is lost, and an E5 Noise stream has no retransmission to recover it.
+   */
+  get pressured(): boolean {
+    return this.#pressured;
   }
 
   /** Whether the socket is open and this writer still accepts frames. */
@@ -139,6 +151,7 @@ export class PacedSocket {
     }
     this.#queue.push(bytes);
     this.#queuedBytes += bytes.length;
+    if (this.#queuedBytes > this.#options.maxQueuedBytes / 4) this.#pressured = true;
     if (this.#queuedBytes > this.#options.maxQueuedBytes) {
       this.#options.log(
         `rendezvous: ${this.#options.label} is not reading (${this.#queuedBytes} bytes queued); closing it`,
@@ -167,6 +180,10 @@ export class PacedSocket {
 
   #stop(): void {
     this.#closed = true;
+    if (this.#pressured) {
+      this.#pressured = false;
+      this.#options.onRelieved?.();
+    }
     this.#queue = [];
     this.#queuedBytes = 0;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
@@ -189,5 +206,10 @@ export class PacedSocket {
       this.socket.send(bytes);
     }
     if (this.#queue.length > 0) this.#schedule();
+    // Relieved at half the mark, so a peer near it does not pause and resume its feeder per frame.
+    if (this.#pressured && this.#queuedBytes <= this.#options.maxQueuedBytes / 8) {
+      this.#pressured = false;
+      this.#options.onRelieved?.();
+    }
   }
 }

@@ -9,6 +9,7 @@ import { within } from "../relay/_helpers.ts";
 import { spawnMain } from "../_harness.ts";
 import { startRendezvousProcess } from "./_chain.ts";
 import { RawHarness, startExecutor, UPSTREAM } from "./_e5.ts";
+import { startTcpProxy } from "../_tcp_proxy.ts";
 
 const TOKEN = "e5-secret-token-0123456789";
 const KINDS = ["ours", "upstream"] as const;
@@ -188,3 +189,55 @@ Deno.test("e5: our executor resets a handshake whose /validate never answers, af
     await front.shutdown();
   }
 });
+
+for (const kind of KINDS) {
+  Deno.test({
+    timeout: 90_000,
+    name: `e5: a harness link that stalls loses nothing: the rendezvous holds the ${kind} executor`,
+    ignore: kind === "upstream" && !haveUpstream,
+    async fn() {
+      await using rendezvous = await startRendezvousProcess({ token: TOKEN });
+      const env = `env-stall-${kind}`;
+      await using _executor = await startExecutor(kind, rendezvous.firstLine, env, {
+        token: TOKEN,
+      });
+      // Only the harness goes through the proxy (issued URLs name the host asked).
+      await using proxy = startTcpProxy(rendezvous.firstLine.replace(/^http/, "ws"));
+      const bytes = 96 * 1024 * 1024;
+      const child = spawnMain([
+        "exec",
+        "--registry",
+        proxy.url.replace(/^ws/, "http"),
+        "--environment-id",
+        env,
+        "--",
+        "head",
+        "-c",
+        String(bytes),
+        "/dev/zero",
+      ], { CODEX_EXEC_SERVER_NOISE_AUTH_TOKEN: TOKEN, CODEX_EXEC_SERVER_LOG: "warn" });
+      child.stdin.close().catch(() => {});
+      const stderr = new Response(child.stderr).text();
+      let got = 0;
+      let stalled = false;
+      const reading = (async () => {
+        for await (const chunk of child.stdout) {
+          got += chunk.length;
+          if (!stalled) {
+            // The executor keeps producing while the harness link takes nothing: more than the
+            // rendezvous's 32 MiB queue bound would pile up in it without backpressure.
+            stalled = true;
+            proxy.stall();
+            setTimeout(() => proxy.resume(), 4_000);
+          }
+        }
+      })();
+      const status = await within(75_000, "exec completes", child.status);
+      await reading;
+      assert.equal(status.code, 0, await stderr);
+      assert.equal(got, bytes);
+      const metrics = await (await fetch(`${rendezvous.firstLine}/metrics`)).text();
+      assert.match(metrics, /rendezvous_frames_dropped_total\{[^}]*reason="queue_full"\} 0\n/);
+    },
+  });
+}
