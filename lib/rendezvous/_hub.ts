@@ -21,6 +21,11 @@ export interface HubOptions {
   graceMs: number;
   /** Per-connection queue bound (bytes not yet handed to the socket). */
   maxQueuedBytes: number;
+  /**
+   * How long a harness may hold its executor's socket paused without draining before it is
+   * closed as not reading (every other stream of that executor waits meanwhile).
+   */
+  stallMs: number;
   /** Start queueing when a socket buffers more than this. */
   highWaterBytes: number;
   /** Most streams one harness socket may claim. */
@@ -82,12 +87,6 @@ export const ORPHAN_STREAM_REASON = "no_harness";
 const MAX_PENDING_RESETS = 4096;
 /** Drop log lines per peer before only every 1000th is written. */
 const DROP_LOG_BURST = 20;
-/**
- * How long a harness may hold its executor's socket paused without draining before it is
- * closed as not reading (every other stream of that executor waits meanwhile).
- */
-const STALL_MS = 10_000;
-
 /** npm `ws` sockets stop reading (TCP backpressure) while paused; other sockets cannot. */
 function setReading(socket: WebSocket, reading: boolean): void {
   const ws = socket as unknown as { pause?: () => void; resume?: () => void };
@@ -302,23 +301,22 @@ export class ExecutorHub {
 
   /**
    * A harness is behind: stop reading the executor (its frames wait in TCP, not here), until
-   * every harness has caught up or the one behind is closed after {@link STALL_MS}.
+   * every harness has caught up or the one behind is closed after `stallMs`.
    */
   #pauseExecutor(executor: Peer): void {
     if (this.#stallTimer !== undefined) return;
     setReading(executor.socket, false);
     this.#stallTimer = setTimeout(() => {
-      this.#stallTimer = undefined;
       for (const harness of this.#harnesses) {
         if (!harness.paced.pressured) continue;
         this.#options.log(
-          `rendezvous: executor ${this.executorId}: harness ${harness.label} did not drain for ${STALL_MS} ms; closing it`,
+          `rendezvous: executor ${this.executorId}: harness ${harness.label} did not drain for ${this.#options.stallMs} ms; closing it`,
         );
         harness.paced.close(NOT_DRAINING_CLOSE_CODE, "peer not draining");
         this.#harnessClosed(harness);
       }
       this.#maybeResumeExecutor();
-    }, STALL_MS);
+    }, this.#options.stallMs);
   }
 
   #maybeResumeExecutor(): void {

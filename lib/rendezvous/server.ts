@@ -73,6 +73,8 @@ export interface RendezvousOptions {
   keepaliveMs?: number;
   /** Per-connection queue bound. Default 32 MiB. */
   maxQueuedBytes?: number;
+  /** How long a harness may hold its executor paused without draining. Default 10 s. */
+  stallMs?: number;
   /** Queue instead of writing while a socket buffers more than this. Default 1 MiB. */
   highWaterBytes?: number;
   /** Most streams one harness socket may claim. Default 16. */
@@ -167,6 +169,7 @@ export async function startRendezvous(options: RendezvousOptions): Promise<Rende
   const hubOptions: HubOptions = {
     graceMs: options.graceMs ?? 60_000,
     maxQueuedBytes: options.maxQueuedBytes ?? 32 * 1024 * 1024,
+    stallMs: options.stallMs ?? 10_000,
     highWaterBytes: options.highWaterBytes ?? 1024 * 1024,
     maxStreamsPerHarness: options.maxStreamsPerHarness ?? 16,
     keepaliveMs: options.keepaliveMs ?? (options.pingIntervalSeconds ?? 30) * 500,
