@@ -306,16 +306,32 @@ export class ExecutorHub {
   #pauseExecutor(executor: Peer): void {
     if (this.#stallTimer !== undefined) return;
     setReading(executor.socket, false);
+    this.#armStall(new Map());
+  }
+
+  /**
+   * Every `stallMs` while the executor is paused: a harness still behind whose queue did not
+   * shrink since the last look (`seen`) is closed; one that drains, however slowly, stays.
+   */
+  #armStall(seen: Map<Peer, number>): void {
     this.#stallTimer = setTimeout(() => {
+      const now = new Map<Peer, number>();
       for (const harness of this.#harnesses) {
         if (!harness.paced.pressured) continue;
+        const queued = harness.paced.queuedBytes;
+        const before = seen.get(harness);
+        if (before === undefined || queued < before) {
+          now.set(harness, queued);
+          continue;
+        }
         this.#options.log(
           `rendezvous: executor ${this.executorId}: harness ${harness.label} did not drain for ${this.#options.stallMs} ms; closing it`,
         );
         harness.paced.close(NOT_DRAINING_CLOSE_CODE, "peer not draining");
         this.#harnessClosed(harness);
       }
-      this.#maybeResumeExecutor();
+      if (now.size > 0) this.#armStall(now);
+      else this.#maybeResumeExecutor();
     }, this.#options.stallMs);
   }
 
