@@ -76,6 +76,20 @@ export class BearerToken {
 }
 
 /**
+ * Wraps a token given as a plain string (trimmed) so that it stays out of errors and logs; a
+ * {@linkcode BearerToken} is returned as is.
+ *
+ * @example
+ * ```ts
+ * import { asBearerToken } from "./bearer_token.ts";
+ * asBearerToken(" s3cret\n").authorization(); // "Bearer s3cret"
+ * ```
+ */
+export function asBearerToken(token: string | BearerToken): BearerToken {
+  return typeof token === "string" ? new BearerToken(token.trim()) : token;
+}
+
+/**
  * Reads and trims the token from an environment variable (default
  * {@linkcode REMOTE_TOKEN_ENV}), every time it is called, so a rotated value is picked up.
  *

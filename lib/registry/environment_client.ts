@@ -10,15 +10,19 @@ import {
   publicKeyToJson,
   SECURITY_PROFILE,
 } from "../noise/mod.ts";
-import { BearerToken } from "./bearer_token.ts";
+import { asBearerToken, type BearerToken } from "./bearer_token.ts";
 import { RegistryError } from "./errors.ts";
-import { normalizeBaseUrl, registryPost } from "./registry_client.ts";
+import {
+  checkWebsocketUrl,
+  normalizeBaseUrl,
+  registryPost,
+  validatePathId,
+} from "./registry_client.ts";
 
-const ENVIRONMENT_ID = /^[A-Za-z0-9_-]{1,256}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
- * Checks an environment id: 1–256 ASCII letters, digits, `-` or `_` (it goes into URL paths).
+ * Checks an environment id ({@linkcode validatePathId}).
  *
  * @throws {RegistryError} code `invalid_argument`.
  * @example
@@ -28,15 +32,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * ```
  */
 export function validateEnvironmentId(id: string): string {
-  if (!ENVIRONMENT_ID.test(id)) {
-    throw new RegistryError(
-      "invalid_argument",
-      `environment id \`${
-        id.slice(0, 300)
-      }\` is invalid: use 1-256 ASCII letters, digits, '-' or '_'`,
-    );
-  }
-  return id;
+  return validatePathId("environment", id);
 }
 
 /**
@@ -78,20 +74,6 @@ export interface RegisterEnvironmentOptions {
 
 function text(value: unknown): string {
   return typeof value === "string" ? value : "";
-}
-
-function checkWsUrl(value: unknown, where: string): string {
-  const url = text(value);
-  let parsed: URL | undefined;
-  try {
-    parsed = new URL(url);
-  } catch {
-    parsed = undefined;
-  }
-  if (!parsed || (parsed.protocol !== "ws:" && parsed.protocol !== "wss:")) {
-    throw new RegistryError("invalid_response", `${where} answered without a ws:// or wss:// url`);
-  }
-  return url;
 }
 
 function checkRegistrationId(value: unknown, where: string): string {
@@ -164,7 +146,7 @@ export async function registerEnvironment(
   checkCommon(body, environmentId, where);
   return {
     environmentId,
-    url: checkWsUrl(body.url, where),
+    url: checkWebsocketUrl(body.url, where),
     registrationId: checkRegistrationId(body.executor_registration_id, where),
   };
 }
@@ -309,9 +291,7 @@ export async function connectEnvironment(
 ): Promise<ConnectionBundle> {
   const base = normalizeBaseUrl(options.registry);
   const environmentId = validateEnvironmentId(options.environmentId);
-  const token = typeof options.token === "string"
-    ? new BearerToken(options.token.trim())
-    : options.token;
+  const token = asBearerToken(options.token);
   const path = `/cloud/environment/${environmentId}/connect`;
   const where = `registry POST ${base}${path}`;
   const body = asObject(
@@ -337,7 +317,7 @@ export async function connectEnvironment(
   }
   return {
     environmentId,
-    url: checkWsUrl(body.url, where),
+    url: checkWebsocketUrl(body.url, where),
     registrationId: checkRegistrationId(body.executor_registration_id, where),
     executorKey,
     authorization,

@@ -4,7 +4,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import { BearerToken } from "./bearer_token.ts";
+import { asBearerToken, type BearerToken } from "./bearer_token.ts";
 import { RegistryError } from "./errors.ts";
 
 /**
@@ -51,9 +51,31 @@ export function normalizeBaseUrl(raw: string): string {
   return trimmed;
 }
 
+const PATH_ID = /^[A-Za-z0-9_-]{1,256}$/;
+
 /**
- * Checks an executor id: 1–256 ASCII letters, digits, `-` or `_` (it is interpolated into
- * authenticated URL paths, so `x/../../status` must not get through).
+ * Checks an id that goes into an authenticated URL path (an executor or environment id): 1–256
+ * ASCII letters, digits, `-` or `_`, so that `x/../../status` does not get through.
+ *
+ * @throws {RegistryError} code `invalid_argument`, naming the `kind` of id.
+ * @example
+ * ```ts
+ * import { validatePathId } from "./registry_client.ts";
+ * validatePathId("environment", "env-1"); // "env-1"
+ * ```
+ */
+export function validatePathId(kind: "executor" | "environment", id: string): string {
+  if (!PATH_ID.test(id)) {
+    throw new RegistryError(
+      "invalid_argument",
+      `${kind} id \`${id.slice(0, 300)}\` is invalid: use 1-256 ASCII letters, digits, '-' or '_'`,
+    );
+  }
+  return id;
+}
+
+/**
+ * Checks an executor id ({@linkcode validatePathId}).
  *
  * @throws {RegistryError} code `invalid_argument`.
  * @example
@@ -63,13 +85,32 @@ export function normalizeBaseUrl(raw: string): string {
  * ```
  */
 export function validateExecutorId(id: string): string {
-  if (!/^[A-Za-z0-9_-]{1,256}$/.test(id)) {
-    throw new RegistryError(
-      "invalid_argument",
-      `executor id \`${id.slice(0, 300)}\` is invalid: use 1-256 ASCII letters, digits, '-' or '_'`,
-    );
+  return validatePathId("executor", id);
+}
+
+/**
+ * The `url` a registry answered, checked to be a ws:// or wss:// URL (`where` names the request
+ * in the error).
+ *
+ * @throws {RegistryError} code `invalid_response`.
+ * @example
+ * ```ts
+ * import { checkWebsocketUrl } from "./registry_client.ts";
+ * checkWebsocketUrl("ws://127.0.0.1:1/r?role=harness", "registry POST /connect");
+ * ```
+ */
+export function checkWebsocketUrl(value: unknown, where: string): string {
+  const url = typeof value === "string" ? value.trim() : "";
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    parsed = undefined;
   }
-  return id;
+  if (!parsed || (parsed.protocol !== "ws:" && parsed.protocol !== "wss:")) {
+    throw new RegistryError("invalid_response", `${where} answered without a ws:// or wss:// url`);
+  }
+  return url;
 }
 
 /**
@@ -292,7 +333,7 @@ export async function registerExecutor(
       metadata: options.metadata,
     },
   }) as Record<string, unknown>;
-  const url = websocketUrlField(body, `${base}${path}`);
+  const url = checkWebsocketUrl(body?.url, `registry POST ${base}${path}`);
   const executorId = body?.executor_id;
   if (executorId !== undefined && executorId !== options.executorId) {
     throw new RegistryError(
@@ -306,23 +347,6 @@ export async function registerExecutor(
     ? body.id
     : undefined;
   return { executorId: options.executorId, registrationId, url };
-}
-
-function websocketUrlField(body: Record<string, unknown>, where: string): string {
-  const url = typeof body?.url === "string" ? body.url.trim() : "";
-  let parsed: URL | undefined;
-  try {
-    parsed = new URL(url);
-  } catch {
-    parsed = undefined;
-  }
-  if (!parsed || (parsed.protocol !== "ws:" && parsed.protocol !== "wss:")) {
-    throw new RegistryError(
-      "invalid_response",
-      `registry POST ${where} answered without a ws:// or wss:// \`url\``,
-    );
-  }
-  return url;
 }
 
 /**
@@ -362,9 +386,7 @@ export interface ResolveHarnessOptions {
 export async function resolveHarnessUrl(options: ResolveHarnessOptions): Promise<string> {
   const base = normalizeBaseUrl(options.registry);
   const executorId = validateExecutorId(options.executorId);
-  const token = typeof options.token === "string"
-    ? new BearerToken(options.token.trim())
-    : options.token;
+  const token = asBearerToken(options.token);
   const path = `/cloud/executor/${executorId}/connect`;
   const body = await registryPost(base, path, {
     token,
@@ -374,5 +396,5 @@ export async function resolveHarnessUrl(options: ResolveHarnessOptions): Promise
   if (body?.executor_id !== undefined && body.executor_id !== executorId) {
     throw new RegistryError("invalid_response", "registry returned a different executor id");
   }
-  return websocketUrlField(body, `${base}${path}`);
+  return checkWebsocketUrl(body?.url, `registry POST ${base}${path}`);
 }
