@@ -104,9 +104,18 @@ interface PendingWrite {
   reject(error: Error): void;
 }
 
+/** Options of {@link FdWriter}. */
+export interface FdWriterOptions {
+  /** The error text of a write that cannot be done any more. Default "stdin is closed". */
+  closedText?: string;
+}
+
 /**
  * Writes to `fd` (nonblocking, ours) in order; each write resolves once the kernel took all of
- * it. `close` closes the descriptor after the queued writes (EOF for the child).
+ * it. Once the reader is gone (EPIPE, a hangup) or {@link FdWriter.stop} was called, queued and
+ * later writes fail. `close` closes the descriptor after the queued writes (EOF for the child);
+ * a writer sharing its descriptor with a reader (a terminal's master) calls `stop` instead and
+ * leaves closing to the owner.
  *
  * @example
  * ```ts
@@ -118,29 +127,32 @@ interface PendingWrite {
  */
 export class FdWriter {
   #fd: number;
+  #closedText: string;
   #queue: PendingWrite[] = [];
   #pumping: Promise<void> | null = null;
   #closed = false;
-  #broken = false;
+  #stopped = false;
 
-  constructor(fd: number) {
+  constructor(fd: number, options: FdWriterOptions = {}) {
     this.#fd = fd;
+    this.#closedText = options.closedText ?? "stdin is closed";
   }
 
-  /** Queues `bytes`; rejects if the reader is gone or the writer was closed. */
+  /** Queues `bytes`; rejects if the reader is gone or the writer was closed or stopped. */
   write(bytes: Uint8Array): Promise<void> {
-    if (this.#closed || this.#broken) return Promise.reject(new Error("stdin is closed"));
+    if (this.#closed || this.#stopped) return Promise.reject(new Error(this.#closedText));
     const { promise, resolve, reject } = Promise.withResolvers<void>();
     this.#queue.push({ bytes, offset: 0, resolve, reject });
-    if (!this.#pumping) {
-      const pumped = Promise.withResolvers<void>();
-      this.#pumping = pumped.promise;
-      void this.#pump().finally(() => {
-        this.#pumping = null;
-        pumped.resolve();
-      });
-    }
+    this.#pumping ??= this.#pump().finally(() => {
+      this.#pumping = null;
+    });
     return promise;
+  }
+
+  /** Fails the queued writes and every later one; the descriptor stays open. */
+  stop(): void {
+    this.#stopped = true;
+    this.#failQueued();
   }
 
   /** Closes the descriptor once the queued writes are done (or failed). Idempotent. */
@@ -154,7 +166,7 @@ export class FdWriter {
 
   async #pump(): Promise<void> {
     let spins = 0;
-    while (this.#queue.length > 0 && !this.#broken) {
+    while (this.#queue.length > 0 && !this.#stopped) {
       const item = this.#queue[0];
       const n = writeNow(this.#fd, item.bytes.subarray(item.offset));
       if (n > 0 || item.offset >= item.bytes.length) {
@@ -168,14 +180,14 @@ export class FdWriter {
       }
       // -1: the pipe is full (EAGAIN) or the reader is gone (EPIPE, POLLERR).
       const revents = pollNow(this.#fd, POLLOUT);
-      if (revents & (POLLERR | POLLNVAL | POLLHUP) || ++spins > MAX_SPINS) {
-        this.#broken = true;
-        break;
-      }
-      if (!(revents & POLLOUT) && await sharedPoller().wait(this.#fd, POLLOUT) === 0) {
-        this.#broken = true;
-      }
+      if (revents & (POLLERR | POLLNVAL | POLLHUP) || ++spins > MAX_SPINS) break;
+      // 0: the poller let go of the descriptor (it is being closed).
+      if (!(revents & POLLOUT) && await sharedPoller().wait(this.#fd, POLLOUT) === 0) break;
     }
-    for (const item of this.#queue.splice(0)) item.reject(new Error("stdin is closed"));
+    if (this.#queue.length > 0) this.stop();
+  }
+
+  #failQueued(): void {
+    for (const item of this.#queue.splice(0)) item.reject(new Error(this.#closedText));
   }
 }

@@ -17,16 +17,15 @@ import {
   POLLIN,
   pollNow,
   POLLNVAL,
-  POLLOUT,
   type PtyPair,
   readNow,
   setWindowSize,
-  writeNow,
 } from "./_libc.ts";
 import { invalidParams } from "../jsonrpc/errors.ts";
 import { killGroup } from "../util/process_group.ts";
 import { sessionGroups } from "./_session_kill.ts";
 import { sharedPoller } from "./_fd_poller.ts";
+import { FdWriter } from "./_fd_stream.ts";
 
 /** Upper bound of one output chunk (spec §4.1). */
 const READ_CHUNK = 8192;
@@ -49,13 +48,6 @@ export function windowDimension(value: number | undefined, fallback: number, nam
     throw invalidParams(`${name} must be an integer between 1 and 65535`);
   }
   return value;
-}
-
-interface PendingWrite {
-  bytes: Uint8Array;
-  offset: number;
-  resolve(): void;
-  reject(error: Error): void;
 }
 
 /**
@@ -89,18 +81,18 @@ export class PtyChild implements ChildHandle {
   #closing = false;
   /** Descriptors closed. */
   #released = false;
-  #writes: PendingWrite[] = [];
+  #writer: FdWriter;
   /** The poller wait for input in flight, shared by successive pulls. */
   #readable: Promise<void> | null = null;
   /** Settles at the child's exit; consumed by the first wait that sees it. */
   #exitSeen: Promise<void> | null = null;
-  #pumping = false;
 
   constructor(pair: PtyPair, child: { pid: number; exitCode: Promise<number> }, graceMs: number) {
     this.pid = child.pid;
     this.#master = pair.master;
     this.#slave = pair.slave;
     this.#graceMs = graceMs;
+    this.#writer = new FdWriter(pair.master, { closedText: "the terminal is closed" });
     const readable = new ReadableStream<Uint8Array>({
       pull: (controller) => this.#pull(controller),
       cancel: () => this.#finishReading(),
@@ -114,11 +106,7 @@ export class PtyChild implements ChildHandle {
   }
 
   write(bytes: Uint8Array): Promise<void> {
-    if (this.#closing) return Promise.reject(new Error("the terminal is closed"));
-    const { promise, resolve, reject } = Promise.withResolvers<void>();
-    this.#writes.push({ bytes, offset: 0, resolve, reject });
-    void this.#pump();
-    return promise;
+    return this.#writer.write(bytes);
   }
 
   closeStdin(): Promise<void> {
@@ -177,40 +165,6 @@ export class PtyChild implements ChildHandle {
     }
   }
 
-  async #pump(): Promise<void> {
-    if (this.#pumping) return;
-    this.#pumping = true;
-    try {
-      let spins = 0;
-      while (this.#writes.length > 0 && !this.#closing) {
-        const item = this.#writes[0];
-        const n = writeNow(this.#master, item.bytes.subarray(item.offset));
-        if (n > 0 || item.offset >= item.bytes.length) {
-          spins = 0;
-          item.offset += Math.max(n, 0);
-          if (item.offset >= item.bytes.length) {
-            this.#writes.shift();
-            item.resolve();
-          }
-          continue;
-        }
-        const revents = pollNow(this.#master, POLLOUT);
-        if (revents & (POLLERR | POLLNVAL | POLLHUP) || ++spins > MAX_SPINS) break;
-        if (!(revents & POLLOUT)) await this.#wait([this.#master, POLLOUT]);
-      }
-    } finally {
-      this.#pumping = false;
-    }
-    this.#failWrites();
-  }
-
-  #failWrites(): void {
-    for (const item of this.#writes.splice(0)) {
-      item.reject(new Error("the terminal is closed"));
-    }
-  }
-
-  /** Waits for the master off the event loop; {@link PtyChild.#close} ends the wait early. */
   /**
    * Waits until the master is readable. Once, the child's exit ends the wait early: its side of
    * the terminal is closed by then, so reading at once finds the rest of the output and the
@@ -226,10 +180,6 @@ export class PtyChild implements ChildHandle {
       this.#exitSeen = null;
       await Promise.race([this.#readable, exitSeen]);
     } else await this.#readable;
-  }
-
-  async #wait(on: [number, number]): Promise<void> {
-    if (!this.#closing) await sharedPoller().wait(on[0], on[1]);
   }
 
   #onExit(): void {
@@ -266,7 +216,7 @@ export class PtyChild implements ChildHandle {
     if (this.#closing) return;
     this.#closing = true;
     void sharedPoller().release(this.#master);
-    this.#failWrites();
+    this.#writer.stop();
   }
 
   async #release(): Promise<void> {
