@@ -1,8 +1,11 @@
 /**
  * Benchmark line: `fs/open {mode: "replace"}` + 1 MiB `fs/writeBlock` upload (4 blocks in
- * flight, as our client sends them) on ours vs upstream, against a `fs/readBlock` download of
- * the same size from ours as the floor; plus one `fs put` of the file through our CLI with its
- * peak RSS (flat: the upload streams).
+ * flight, as our client sends them) on ours vs upstream, against the same upload to a sink
+ * (`_bench_sink.ts`: a bare websocket server that answers each request unread) as the floor: what
+ * the client and the loopback carry. Beside it, in the note: a `fs/readBlock` download of the
+ * same file from ours (the other direction, `fs get`; it was the floor once, but measures our own
+ * read path, not a bound on uploads) and one `fs put` of the file through our CLI with its peak RSS
+ * (flat: the upload streams).
  * @module
  */
 import { pathToFileURL } from "node:url";
@@ -16,8 +19,9 @@ import {
   since,
   size,
 } from "./_bench_context.ts";
-import { type LineResult, makeLine } from "./_bench_stats.ts";
+import { type LineResult, makeLine, summarize } from "./_bench_stats.ts";
 import { ourRunFlags, rssBytes, startOurs } from "./_bench_servers.ts";
+import { startServerProcess } from "./_server_process.ts";
 
 const BLOCK = 1048576;
 const IN_FLIGHT = 4;
@@ -31,7 +35,14 @@ function blockOf(index: number): string {
   return bytes.toBase64();
 }
 
-async function upload(url: string, path: string, blocks: string[], count: number): Promise<number> {
+/** MiB/s of one upload; `check` (not for the sink, which writes nothing) verifies the file. */
+async function upload(
+  url: string,
+  path: string,
+  blocks: string[],
+  count: number,
+  check = true,
+): Promise<number> {
   const client = await RpcClient.connect(url);
   try {
     await client.initialize();
@@ -51,7 +62,7 @@ async function upload(url: string, path: string, blocks: string[], count: number
     await Promise.all(inflight);
     await client.call("fs/close", { handleId });
     const ms = since(t0);
-    const written = (await Deno.stat(path)).size;
+    const written = check ? (await Deno.stat(path)).size : count * BLOCK;
     if (written !== count * BLOCK) throw new Error(`uploaded ${written} of ${count * BLOCK} bytes`);
     return mibPerSec(written, ms);
   } finally {
@@ -138,20 +149,36 @@ export async function uploadLine(ctx: BenchContext): Promise<LineResult> {
     const rate = await upload(server.url, path, blocks, count);
     return [rate];
   }, { rounds: reps });
-  // The file the last upload left is what the floor downloads and the CLI puts.
   const floor = await guarded(ctx, "floor", async () => {
-    await using server = await startOurs();
+    await using sink = await startServerProcess(
+      [Deno.execPath(), "run", "--allow-net", `${ROOT}scripts/_bench_sink.ts`],
+      { cwd: ROOT },
+    );
     const samples: number[] = [];
-    for (let r = 0; r < reps; r++) samples.push(await download(server.url, path, bytes));
+    for (let r = 0; r < reps; r++) samples.push(await upload(sink.url, path, blocks, count, false));
     return samples;
   });
-  let note: string | undefined;
+  // The file the last upload left is what the download reads and the CLI puts.
+  const notes: string[] = [];
   try {
-    note = await cliPut(ctx, path, bytes);
-    ctx.log(`  ${note}`);
+    await using server = await startOurs();
+    const rates: number[] = [];
+    for (let r = 0; r < reps; r++) rates.push(await download(server.url, path, bytes));
+    notes.push(
+      `fs/readBlock download of the same file from ours: ${
+        summarize(rates).median.toFixed(0)
+      } MiB/s`,
+    );
+  } catch (error) {
+    ctx.log(`  download failed: ${(error as Error).message}`);
+  }
+  try {
+    notes.push(await cliPut(ctx, path, bytes));
   } catch (error) {
     ctx.log(`  fs put failed: ${(error as Error).message}`);
   }
+  for (const text of notes) ctx.log(`  ${text}`);
+  const note = notes.length > 0 ? notes.join("; ") : undefined;
   await Deno.remove(path).catch(() => {});
   return makeLine({
     id: "writeblock_upload",
@@ -160,7 +187,8 @@ export async function uploadLine(ctx: BenchContext): Promise<LineResult> {
     better: "higher",
     us,
     floor,
-    floorLabel: "fs/readBlock download of the same file from ours (what fs get does)",
+    floorLabel: "the same upload to a websocket sink that answers each request unread " +
+      "(what the client and loopback carry)",
     upstream,
     targets: [{ ratio: "upstream", op: ">=", value: 1 }],
     ...(note ? { note } : {}),

@@ -8,6 +8,7 @@ import type fsp from "node:fs/promises";
 import { ErrorCode, invalidRequest, RpcError } from "../jsonrpc/errors.ts";
 import { encodeBase64 } from "../util/base64.ts";
 import { ioError } from "./io_error.ts";
+import { pwriteOffThread } from "./_pwrite.ts";
 import { type FollowOptions, type OpenMode, openRegularFile } from "./read_write.ts";
 
 /**
@@ -189,13 +190,13 @@ export class FileHandleTable implements AsyncDisposable {
       let written = 0;
       try {
         while (written < chunk.length) {
-          const { bytesWritten } = await file.write(
-            chunk,
-            written,
-            chunk.length - written,
-            offset + written,
-          );
-          written += bytesWritten;
+          const remaining = chunk.subarray(written);
+          let n = await pwriteOffThread(file.fd, remaining, offset + written);
+          // Failed (or no FFI): node:fs repeats the write and raises the error by its name.
+          if (n < 0) {
+            n = (await file.write(remaining, 0, remaining.length, offset + written)).bytesWritten;
+          }
+          written += n;
         }
       } catch (err) {
         throw ioError(err, { operation: "write", path: `file handle ${handleId}` });

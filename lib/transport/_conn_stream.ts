@@ -9,6 +9,7 @@ import { Duplex } from "node:stream";
 import { Buffer } from "node:buffer";
 
 const READ_CHUNK = 64 * 1024;
+const EMPTY = Buffer.alloc(0);
 
 /**
  * @example
@@ -37,24 +38,37 @@ export class ConnStream extends Duplex {
    */
   readHook: ((bytes: Uint8Array) => number) | null = null;
 
+  /**
+   * While `target()` returns a buffer, reads land straight in it (a large websocket frame being
+   * filled, whose bytes the stream never sees) and `filled(n)` is told how many arrived.
+   */
+  readInto: { target(): Uint8Array | null; filled(n: number): void } | null = null;
+
   override _read(): void {
     if (this.#reading) return;
     this.#reading = true;
     (async () => {
       try {
         for (;;) {
-          const n = await this.#conn.read(this.#readBuffer);
+          const into = this.readInto?.target() ?? null;
+          const n = await this.#conn.read(into ?? this.#readBuffer);
           if (n === null) {
             this.push(null);
             return;
           }
           let taken = 0;
-          if (this.readHook && this.readableFlowing === true && this.readableLength === 0) {
+          if (into) {
+            this.readInto!.filled(n);
+            taken = n;
+          } else if (this.readHook && this.readableFlowing === true && this.readableLength === 0) {
             taken = this.readHook(this.#readBuffer.subarray(0, n));
-            if (taken === n) {
-              if (this.readableFlowing === true) continue;
-              return; // paused by a consumer: the next _read resumes
-            }
+          }
+          if (taken === n) {
+            if (this.readableFlowing === true || this.readInto?.target()) continue;
+            // Paused by a consumer. A _read that pushes nothing would never be called again
+            // (the stream stays "reading"): an empty push ends this read, and resume() reads on.
+            this.push(EMPTY);
+            return;
           }
           // A copy of what arrived, not a fresh 64 KiB buffer per read: small messages would
           // otherwise allocate (and zero, and collect) 64 KiB each.

@@ -9,13 +9,88 @@
  * whole JSON-RPC dispatch of a small request.
  * @module
  */
-import { Buffer } from "node:buffer";
+import { Buffer, isUtf8 } from "node:buffer";
 import type { ConnStream } from "./_conn_stream.ts";
 import { wsInternals, type WsSocket } from "./_ws_lib.ts";
 
 const utf8 = new TextEncoder();
 const utf8Fatal = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const utf8Checked = new TextDecoder("utf-8", { ignoreBOM: true });
 const OPEN = 1;
+const CLOSED = 3;
+/** A frame at least this long that one read does not hold whole is filled here (a LargeFrame). */
+const LARGE_FRAME_BYTES = 64 * 1024;
+/**
+ * A large frame's buffer starts this big (a 1 MiB upload block's message, base64 and JSON, fits)
+ * and doubles as its bytes arrive: a peer that announces a 64 MiB frame and sends nothing more
+ * holds 2 MiB, not 64 MiB.
+ */
+const LARGE_FRAME_START = 2 * 1024 * 1024;
+
+/**
+ * XORs `payload` with the 4-byte client mask in place, a 32-bit word at a time (8-10x faster than
+ * a byte loop on a 1 MiB upload block); `payload` must start on a 4-byte boundary.
+ */
+function unmaskInPlace(payload: Uint8Array, mask: Uint8Array): void {
+  const words = payload.length >>> 2;
+  const view = new Uint32Array(payload.buffer, payload.byteOffset, words);
+  // The mask's bytes in memory order, as one word in the platform's byte order.
+  const word = new Uint32Array(Uint8Array.from(mask).buffer)[0];
+  for (let i = 0; i < words; i++) view[i] ^= word;
+  for (let i = words << 2; i < payload.length; i++) payload[i] ^= mask[i & 3];
+}
+
+/**
+ * A whole, final, masked data frame too large for one read, filled straight from the socket into
+ * its own buffer (no copy into `ws`'s chunk list, no join, no byte-wise unmask).
+ */
+class LargeFrame {
+  readonly header: Uint8Array;
+  readonly length: number;
+  #buffer: Uint8Array<ArrayBuffer>;
+  #filled: number;
+
+  /** `header` ends with the 4 mask bytes; `first` is the start of the payload (shorter than `length`). */
+  constructor(header: Uint8Array, length: number, first: Uint8Array) {
+    this.header = header.slice();
+    this.length = length;
+    this.#buffer = new Uint8Array(Math.min(length, Math.max(LARGE_FRAME_START, first.length * 2)));
+    this.#buffer.set(first);
+    this.#filled = first.length;
+  }
+
+  get binary(): boolean {
+    return this.header[0] === 0x82;
+  }
+
+  /** Where the next read goes: never past the frame's end, so no byte of the next frame. */
+  target(): Uint8Array {
+    if (this.#filled === this.#buffer.length) {
+      const grown = new Uint8Array(Math.min(this.length, this.#buffer.length * 2));
+      grown.set(this.#buffer);
+      this.#buffer = grown;
+    }
+    return this.#buffer.subarray(this.#filled);
+  }
+
+  /** `n` bytes landed in {@link target}; true once the frame is whole. */
+  filled(n: number): boolean {
+    this.#filled += n;
+    return this.#filled === this.length;
+  }
+
+  /** The whole payload, (un)masked in place: applying it twice restores the bytes as received. */
+  toggleMask(): Buffer {
+    unmaskInPlace(this.#buffer, this.header.subarray(this.header.length - 4));
+    return Buffer.from(this.#buffer.buffer, 0, this.length);
+  }
+}
+
+/** A large text payload as a string, or null when it is not valid UTF-8. */
+function largeText(payload: Buffer): string | null {
+  // Checked natively first: a fatal TextDecoder is 7x slower than this check plus a plain decode.
+  return isUtf8(payload) ? utf8Checked.decode(payload) : null;
+}
 
 /**
  * How many bytes at the start of `bytes` are whole, final, masked text/binary frames of at most
@@ -26,6 +101,7 @@ function takeFrames(
   bytes: Uint8Array,
   maxPayload: number,
   onFrame: (data: Buffer | string, binary: boolean) => boolean,
+  onLarge: (frame: LargeFrame) => void,
 ): number {
   let offset = 0;
   while (bytes.length - offset >= 6) {
@@ -35,13 +111,25 @@ function takeFrames(
     if ((b0 !== 0x81 && b0 !== 0x82) || (b1 & 0x80) === 0) break;
     let length = b1 & 0x7f;
     let head = offset + 2;
-    if (length === 127) break; // 64-bit lengths: large messages, `ws`'s job
-    if (length === 126) {
+    if (length === 127) {
+      if (bytes.length - offset < 14) break;
+      // Over 4 GiB (high word set) is over any limit: `ws` closes with its error.
+      if (bytes[head] | bytes[head + 1] | bytes[head + 2] | bytes[head + 3]) break;
+      length = ((bytes[head + 4] << 24) | (bytes[head + 5] << 16) | (bytes[head + 6] << 8) |
+        bytes[head + 7]) >>> 0;
+      head += 8;
+    } else if (length === 126) {
       if (bytes.length - offset < 8) break;
       length = (bytes[head] << 8) | bytes[head + 1];
       head += 2;
     }
-    if (length > maxPayload || bytes.length - head - 4 < length) break;
+    if (length > maxPayload) break;
+    if (bytes.length - head - 4 < length) {
+      if (length < LARGE_FRAME_BYTES || bytes.length - head < 4) break;
+      // The rest of this read is the start of the frame; the reads that follow fill it.
+      onLarge(new LargeFrame(bytes.subarray(offset, head + 4), length, bytes.subarray(head + 4)));
+      return bytes.length;
+    }
     const m0 = bytes[head], m1 = bytes[head + 1], m2 = bytes[head + 2], m3 = bytes[head + 3];
     const start = head + 4;
     const payload = Buffer.allocUnsafe(length);
@@ -125,11 +213,31 @@ export function installServerFastPath(
     // A listener may have paused the socket (backpressure) or closed it: stop taking frames.
     return socket.readyState === OPEN && stream.readableFlowing === true;
   };
+  let large: LargeFrame | null = null;
+  const startLarge = (frame: LargeFrame) => large = frame;
   stream.readHook = (bytes) => {
     if (socket.readyState !== OPEN || !ws.receiverIdle()) return 0;
     const binaryType = socket.binaryType;
     if (binaryType !== "nodebuffer" && binaryType !== "arraybuffer") return 0;
-    return takeFrames(bytes, maxPayload, deliver);
+    return takeFrames(bytes, maxPayload, deliver, startLarge);
+  };
+  stream.readInto = {
+    target: () => large?.target() ?? null,
+    filled(n) {
+      const frame = large!;
+      if (!frame.filled(n)) return;
+      large = null;
+      const payload = frame.toggleMask();
+      const data = frame.binary ? payload : largeText(payload);
+      if (data === null) {
+        // Invalid UTF-8: `ws` gets the frame exactly as it arrived and closes with 1007.
+        frame.toggleMask();
+        stream.push(Buffer.from(frame.header));
+        stream.push(payload);
+      } else if (socket.readyState !== CLOSED) {
+        deliver(data, frame.binary);
+      }
+    },
   };
   const send = socket.send.bind(socket);
   socket.send = (data: string | Uint8Array, ...rest: unknown[]) => {

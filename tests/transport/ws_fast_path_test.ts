@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { acceptWebSocket, serveHttp } from "../../lib/transport/http_listener.ts";
 import { within } from "../relay/_helpers.ts";
 import { RawWebSocket } from "./_raw_ws.ts";
+import { websocketTransport } from "../../lib/transport/websocket.ts";
 
 const TEST = { sanitizeOps: false, sanitizeResources: false };
 const LIMIT = 1000;
@@ -47,9 +48,9 @@ function join(...parts: Uint8Array[]): Uint8Array {
 }
 
 /** An echo server on the real listener: text back as text, binary back as `bin:<length>`. */
-async function startEcho() {
+async function startEcho(maxMessageBytes = LIMIT) {
   const listener = await serveHttp(
-    { hostname: "127.0.0.1", port: 0, label: "fast-path-test", maxMessageBytes: LIMIT },
+    { hostname: "127.0.0.1", port: 0, label: "fast-path-test", maxMessageBytes },
     () =>
       acceptWebSocket((socket) => {
         socket.binaryType = "arraybuffer";
@@ -162,5 +163,141 @@ Deno.test({
     assert.equal(await within(5_000, "the close", unmasked.closeCode()), 1002);
   } finally {
     unmasked.close();
+  }
+});
+
+/** Writes `bytes` in pieces of pseudo-random sizes (1 byte to 100 KiB), as TCP may deliver them. */
+async function writeCut(ws: RawWebSocket, bytes: Uint8Array, seed: number): Promise<void> {
+  let state = seed;
+  for (let offset = 0; offset < bytes.length;) {
+    state = (state * 1103515245 + 12345) % 2147483648;
+    const size = 1 + (state % 100_000);
+    assert.ok(await ws.write(bytes.subarray(offset, offset + size)));
+    offset += size;
+  }
+}
+
+function text(length: number, seed: number): string {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  const rotated = alphabet.slice(seed % 64) + alphabet.slice(0, seed % 64);
+  return rotated.repeat(Math.ceil(length / 64)).slice(0, length);
+}
+
+Deno.test({
+  timeout: 60_000,
+  name: "fast path: large frames arrive whole and in order, cut anywhere, beside small frames",
+  ...TEST,
+}, async () => {
+  await using server = await startEcho(8 * 1024 * 1024);
+  const ws = await RawWebSocket.open(server.url);
+  try {
+    // Odd lengths (the unmask's tail), non-ASCII text, past the 2 MiB first buffer (growth).
+    const texts = [
+      text(300_001, 1),
+      `${"é".repeat(40_000)}${text(3, 2)}`,
+      text(65_536, 3),
+      text(3 * 1024 * 1024 + 3, 4),
+    ];
+    const small = "small after large";
+    const batch = join(
+      ...texts.flatMap((
+        t,
+      ) => [clientFrame(1, encoder.encode(t)), clientFrame(1, encoder.encode(small))]),
+      clientFrame(2, new Uint8Array(70_001)),
+      clientFrame(9, encoder.encode("ping!")),
+      clientFrame(1, encoder.encode("last")),
+    );
+    const reading = (async () => {
+      for (const t of texts) {
+        assert.equal(await readText(ws), t);
+        assert.equal(await readText(ws), small);
+      }
+      assert.equal(await readText(ws), "bin:70001");
+      assert.equal((await within(5_000, "the pong", ws.read()))?.opcode, 10);
+      assert.equal(await readText(ws), "last");
+    })();
+    await writeCut(ws, batch, 7);
+    await within(30_000, "every echo", reading);
+  } finally {
+    ws.close();
+  }
+});
+
+Deno.test({
+  timeout: 30_000,
+  name: "fast path: a large frame of invalid UTF-8 closes with 1007, one over the limit with 1009",
+  ...TEST,
+}, async () => {
+  await using server = await startEcho(1024 * 1024);
+  const bad = await RawWebSocket.open(server.url);
+  try {
+    const payload = encoder.encode(text(200_000, 5));
+    payload[199_999] = 0xc3; // a lead byte with nothing after it
+    assert.ok(
+      await bad.write(join(clientFrame(1, encoder.encode("fine")), clientFrame(1, payload))),
+    );
+    assert.equal(await readText(bad), "fine");
+    assert.equal(await within(5_000, "the close", bad.closeCode()), 1007);
+  } finally {
+    bad.close();
+  }
+  const big = await RawWebSocket.open(server.url);
+  try {
+    assert.ok(await big.write(clientFrame(1, encoder.encode(text(1024 * 1024, 6)))));
+    assert.equal(await readText(big), text(1024 * 1024, 6));
+    // Only the header and a little of the payload: the limit applies before any buffering.
+    const over = clientFrame(1, encoder.encode(text(1024 * 1024 + 1, 7)));
+    assert.ok(await big.write(over.subarray(0, 1000)));
+    assert.equal(await within(5_000, "the close", big.closeCode()), 1009);
+  } finally {
+    big.close();
+  }
+});
+
+Deno.test({
+  timeout: 60_000,
+  name: "fast path: a reader that pauses on large frames (backpressure) resumes, every time",
+  ...TEST,
+}, async () => {
+  // websocketTransport pauses the socket past 16 MiB unprocessed and resumes below 4 MiB.
+  const COUNT = 48;
+  const received = Promise.withResolvers<string[]>();
+  const listener = await serveHttp(
+    { hostname: "127.0.0.1", port: 0, label: "fast-path-test", maxMessageBytes: 4 << 20 },
+    () =>
+      acceptWebSocket((socket) => {
+        const transport = websocketTransport(socket, { label: "paused reader" });
+        (async () => {
+          // Read nothing until the sender has filled the queue past the pause point.
+          await new Promise((resolve) => setTimeout(resolve, 500));
+          const texts: string[] = [];
+          for await (const item of transport.receive()) {
+            texts.push(item as string);
+            if (texts.length === COUNT) break;
+            // Slower than the socket: the queue refills past the pause point, again and again.
+            await new Promise((resolve) => setTimeout(resolve, 10));
+          }
+          received.resolve(texts);
+        })().catch(received.reject);
+      }),
+  );
+  const ws = await RawWebSocket.open(`ws://127.0.0.1:${listener.addr.port}/`);
+  try {
+    const texts = Array.from({ length: COUNT }, (_, i) => text(1024 * 1024 + i, i));
+    const writing = (async () => {
+      let written = 0;
+      for (const t of texts) {
+        if (!await ws.write(clientFrame(1, encoder.encode(t)))) break;
+        written++;
+      }
+      return written;
+    })();
+    const got = await within(20_000, "every message through the pauses", received.promise);
+    assert.equal(await writing, COUNT);
+    assert.equal(got.length, COUNT);
+    got.forEach((t, i) => assert.equal(t, texts[i], `message ${i}`));
+  } finally {
+    ws.close();
+    await listener.shutdown();
   }
 });
