@@ -7,8 +7,8 @@
 import { Notification } from "../protocol/methods.ts";
 import { encodeBase64 } from "../util/base64.ts";
 import { JsonText } from "../jsonrpc/message.ts";
-import { delay, yieldToEventLoop } from "../util/async.ts";
-import { bulkSliceMs, bulkYield } from "../util/bulk_priority.ts";
+import { delay } from "../util/async.ts";
+import { bulkTurn } from "../util/bulk_priority.ts";
 import { OutputRetention, type RetainedChunk, type RetentionLimits } from "./output_retention.ts";
 import type { DenialScanner } from "../sandbox/denial_scanner.ts";
 import type { ChildHandle, OutputStream } from "./spawner.ts";
@@ -172,10 +172,8 @@ export class ManagedProcess {
   async #pump(stream: OutputStream, readable: ReadableStream<Uint8Array>): Promise<void> {
     try {
       // Reads of a chatty child complete without yielding to the event loop, so the pump
-      // yields itself: after every read, and within a read once its time slice is used up,
-      // so that other connections' requests wait at most about one slice (shorter slices and
-      // a sleep between reads while requests arrive: util/bulk_priority.ts).
-      let sliceStart = performance.now();
+      // yields itself between pieces once the pumps' shared slice is used up: other
+      // connections' requests then wait about one slice (util/bulk_priority.ts).
       for await (const bytes of readable) {
         for (let at = 0; at < bytes.length; at += OUTPUT_CHUNK_BYTES) {
           const piece = bytes.subarray(at, at + OUTPUT_CHUNK_BYTES);
@@ -190,14 +188,10 @@ export class ManagedProcess {
               ),
             (seq) => this.#retention.push({ seq, stream, bytes: piece }),
           );
-          if (performance.now() - sliceStart > bulkSliceMs()) {
-            await yieldToEventLoop();
-            sliceStart = performance.now();
-          }
+          // Checked again after each turn: the pumps woken together share the next slice.
+          for (let pause = bulkTurn(); pause; pause = bulkTurn()) await pause;
         }
-        await bulkYield(bytes.length);
         await this.#pauseWhileDetachedAndFull();
-        sliceStart = performance.now();
       }
     } catch {
       // A read error ends this stream like EOF; the exit still arrives through exitCode.

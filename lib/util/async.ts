@@ -108,8 +108,9 @@ export function settleWithin(
 }
 
 /**
- * Resolves on a fresh macrotask (unclamped, unlike nested `setTimeout(0)`), letting socket and
- * timer events run: a busy loop over always-ready I/O otherwise starves other connections.
+ * Resolves on a fresh macrotask (unclamped, unlike nested `setTimeout(0)`), letting timers and
+ * other queued tasks run. Not sockets: while work stays ready, Deno polls them only every ~60
+ * loop turns (a flood that must let requests in waits on `bulkTurn` in `bulk_priority.ts`).
  *
  * @example
  * ```ts

@@ -1,22 +1,31 @@
 /**
- * Interactive requests before bulk output, on the one JS thread they share. Every JSON-RPC
- * request a server answers marks the time; output pumps ask {@link bulkYield} between reads.
- * While requests keep arriving, a pump works in short slices and sleeps a timer tick between
- * reads, so a quiet connection's request waits for at most one slice instead of competing with
- * a flood for the thread (and, on a busy machine, for a CPU the flood keeps the process asking
- * for). Alone, a pump runs at full speed.
+ * Interactive requests before bulk output, on the one JS thread they share. Output pumps call
+ * {@link bulkTurn} between pieces; once the pumps together have run for a slice, every pump
+ * waits for one turn of the socket reactor, so that requests (and write completions) of every
+ * connection are seen at least once per slice, however many pumps flood.
+ *
+ * Why a reactor turn and not `setImmediate`: Deno's event loop polls sockets only when it runs
+ * out of ready work or every so many loop turns. Pumps that hand off with `setImmediate` always
+ * leave ready work, so sockets were polled about every 60 turns: with 10 such loops of 0.1 ms a
+ * loopback round trip took 93-160 ms (and 100 flooding `cat`s made a quiet connection's
+ * requests wait 0.2-2 s). A timer also makes the loop poll sockets, but costs 2 ms (the timer
+ * granularity). A byte sent to ourselves through a loopback TCP connection can only be read
+ * after a socket poll: ~30 µs per turn, and a round trip to another connection stays ~0.14 ms
+ * while 10 loops keep the thread 99% busy.
  * @module
  */
-import { delay, yieldToEventLoop } from "./async.ts";
 
 /** How long after the last request a pump keeps deferring to interactive traffic. */
 const INTERACTIVE_WINDOW_MS = 100;
-/** A read at least this large means more output is already waiting: the producer floods. */
-const BULK_READ_BYTES = 16 * 1024;
-/** Slice lengths of a pump, with and without recent interactive traffic. */
-const SLICE_MS = { interactive: 0.1, alone: 0.5 } as const;
+/** Slice lengths of the pumps together, with and without recent interactive traffic. */
+const SLICE_MS = { interactive: 0.1, alone: 2 } as const;
 
 let lastRequestAt = -Infinity;
+let sliceStart = 0;
+let turn: Promise<void> | null = null;
+let pair: Promise<{ send: Deno.Conn; receive: Deno.Conn } | null> | null = null;
+const one = new Uint8Array(1);
+const sink = new Uint8Array(64);
 
 /**
  * Notes an interactive request (call once per request answered).
@@ -30,32 +39,70 @@ export function markInteractive(): void {
   lastRequestAt = performance.now();
 }
 
-function interactive(): boolean {
-  return performance.now() - lastRequestAt < INTERACTIVE_WINDOW_MS;
+function sliceMs(): number {
+  return performance.now() - lastRequestAt < INTERACTIVE_WINDOW_MS
+    ? SLICE_MS.interactive
+    : SLICE_MS.alone;
 }
 
 /**
- * How long a bulk producer may run before it yields (milliseconds).
+ * Undefined while the current slice lasts (go on); else the one turn of the socket reactor all
+ * pumps wait for. Ask again after it: the pumps it wakes share the next slice, so one that
+ * resumes later may find it used up and wait for the following turn.
  *
  * @example
  * ```ts
- * const sliceEnd = performance.now() + bulkSliceMs();
+ * for (let pause = bulkTurn(); pause; pause = bulkTurn()) await pause;
  * ```
  */
-export function bulkSliceMs(): number {
-  return interactive() ? SLICE_MS.interactive : SLICE_MS.alone;
+export function bulkTurn(): Promise<void> | undefined {
+  if (turn) return turn;
+  if (performance.now() - sliceStart < sliceMs()) return undefined;
+  turn = reactorTurn().finally(() => {
+    turn = null;
+    sliceStart = performance.now();
+  });
+  return turn;
+}
+
+async function reactorTurn(): Promise<void> {
+  const conns = await (pair ??= loopbackPair());
+  if (!conns) {
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    return;
+  }
+  try {
+    await conns.send.write(one);
+    await conns.receive.read(sink);
+  } catch {
+    pair = null; // closed under us (the process is ending): a timer the next time
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  }
 }
 
 /**
- * Lets other work in between two reads of a bulk producer that just read `readBytes`: a timer
- * tick (the thread sleeps) when that read was large and interactive requests arrive, else the
- * next event-loop turn (small output, and an EOF after it, stay as prompt as before).
- *
- * @example
- * ```ts
- * await bulkYield(64 * 1024);
- * ```
+ * A TCP connection to ourselves on 127.0.0.1, kept for the life of the process (two descriptors;
+ * no pending operation between turns, so it never keeps the process alive). Null when loopback
+ * is not available (no permission): turns then wait for a timer.
  */
-export function bulkYield(readBytes: number): Promise<void> {
-  return readBytes >= BULK_READ_BYTES && interactive() ? delay(1) : yieldToEventLoop();
+async function loopbackPair(): Promise<{ send: Deno.Conn; receive: Deno.Conn } | null> {
+  let listener: Deno.Listener | undefined;
+  try {
+    listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const { port } = listener.addr as Deno.NetAddr;
+    const send = await Deno.connect({ hostname: "127.0.0.1", port });
+    // Nagle would hold a byte back until the previous one is acknowledged (delayed ACK: 40 ms).
+    send.setNoDelay(true);
+    const ours = (send.localAddr as Deno.NetAddr).port;
+    // Another local process may connect first: only our own connection is kept.
+    for (;;) {
+      const receive = await listener.accept();
+      if ((receive.remoteAddr as Deno.NetAddr).port === ours) return { send, receive };
+      receive.close();
+    }
+  } catch {
+    return null;
+  } finally {
+    listener?.close();
+  }
 }
