@@ -11,6 +11,7 @@ import { generateHybridKeyPair, type HybridKeyPair } from "../noise/mod.ts";
 import { NoiseExecutorMux, type NoiseRelayTransport } from "../relay/noise_executor.ts";
 import { connectWsLink } from "../relay/ws_link.ts";
 import type { MessageTransport } from "../transport/types.ts";
+import { ServedSessions } from "./_served_sessions.ts";
 import { backoffDelay, delay } from "../util/async.ts";
 import type { BearerToken } from "../registry/mod.ts";
 import {
@@ -123,7 +124,7 @@ export class EnvironmentExecutor {
   #mux: NoiseExecutorMux | undefined;
   #log: NonNullable<EnvironmentExecutorOptions["log"]>;
   #key: Promise<HybridKeyPair>;
-  #sessions = new Set<Promise<void>>();
+  #sessions: ServedSessions;
   #registration: EnvironmentRegistration | undefined;
 
   /**
@@ -136,6 +137,7 @@ export class EnvironmentExecutor {
     this.#base = normalizeBaseUrl(options.registry);
     validateEnvironmentId(options.environmentId);
     this.#log = options.log ?? SILENT;
+    this.#sessions = new ServedSessions(options.serve, this.#log);
     this.#key = options.staticKey ? Promise.resolve(options.staticKey) : generateHybridKeyPair();
   }
 
@@ -153,7 +155,7 @@ export class EnvironmentExecutor {
 
   /** Resolves when every session served so far has ended. */
   async sessionsDone(): Promise<void> {
-    await Promise.allSettled([...this.#sessions]);
+    await this.#sessions.settled();
   }
 
   /** Registers and serves until {@linkcode EnvironmentExecutor.stop}. */
@@ -272,18 +274,7 @@ export class EnvironmentExecutor {
         }),
       onStream: (transport: NoiseRelayTransport) => {
         this.stats.streams++;
-        this.#log.debug(`remote: new Noise session stream ${transport.id}`);
-        const session = options.serve(transport).catch((error) => {
-          this.#log.warn(`remote: session ${transport.id} failed: ${String(error)}`);
-        }).finally(() => {
-          this.#sessions.delete(session);
-          this.#log.debug(
-            `remote: session stream ${transport.id} ended${
-              transport.endReason ? ` (${transport.endReason})` : ""
-            }`,
-          );
-        });
-        this.#sessions.add(session);
+        this.#sessions.start(transport, "Noise session");
       },
       log: (line) => {
         if (line.includes("reset stream")) this.stats.rejected = mux.stats.rejected;

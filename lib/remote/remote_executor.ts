@@ -12,6 +12,7 @@ import {
 } from "../relay/mod.ts";
 import { openWebSocket, WebSocketOpenError } from "../transport/open_websocket.ts";
 import type { MessageTransport } from "../transport/types.ts";
+import { ServedSessions } from "./_served_sessions.ts";
 import { backoffDelay, delay } from "../util/async.ts";
 import type { BearerToken } from "../registry/bearer_token.ts";
 import { EXECUTOR_REPLACED_REASON } from "../relay/executor_replaced.ts";
@@ -129,7 +130,7 @@ export class RemoteExecutor {
   #log: NonNullable<RemoteExecutorOptions["log"]>;
   #lost: PromiseWithResolvers<string> | undefined;
   #socket: WebSocket | undefined;
-  #sessions = new Set<Promise<void>>();
+  #sessions: ServedSessions;
 
   /**
    * @param options registry, identity, token source and the session server
@@ -146,6 +147,7 @@ export class RemoteExecutor {
       registrationUuid: crypto.randomUUID(),
     });
     this.#log = options.log ?? SILENT;
+    this.#sessions = new ServedSessions(options.serve, this.#log);
   }
 
   /** Stops the loop: resets every stream and closes the websocket. `run()` then resolves. */
@@ -159,7 +161,7 @@ export class RemoteExecutor {
 
   /** Resolves when every session served so far has ended. */
   async sessionsDone(): Promise<void> {
-    await Promise.allSettled([...this.#sessions]);
+    await this.#sessions.settled();
   }
 
   /**
@@ -329,18 +331,7 @@ export class RemoteExecutor {
         log: this.#options.relay?.log ?? ((line) => this.#log.warn(line)),
         onStream: (transport) => {
           this.stats.streams++;
-          this.#log.debug(`remote: new session stream ${transport.id}`);
-          const session = this.#options.serve(transport).catch((error) => {
-            this.#log.warn(`remote: session ${transport.id} failed: ${String(error)}`);
-          }).finally(() => {
-            this.#sessions.delete(session);
-            this.#log.debug(
-              `remote: session stream ${transport.id} ended${
-                transport.endReason ? ` (${transport.endReason})` : ""
-              }`,
-            );
-          });
-          this.#sessions.add(session);
+          this.#sessions.start(transport);
         },
         onLinkLost: (reason) => this.#lost?.resolve(reason),
       });
