@@ -65,6 +65,8 @@ function directPipeChild(request: SpawnRequest, resolved: string): ChildHandle {
   };
   let pid: number;
   let stdoutFd: number, stderrFd: number, stdinFd = -1;
+  /** The child's ends of stdout and stderr, kept until its exit is seen (see below). */
+  let held: number[] = [];
   try {
     stdoutFd = pipe(false);
     stderrFd = pipe(false);
@@ -79,16 +81,23 @@ function directPipeChild(request: SpawnRequest, resolved: string): ChildHandle {
     const argv = [request.arg0 ?? resolved, ...request.argv.slice(1)];
     pid = spawnWithScriptFallback(resolved, argv, request, stdio);
     for (const fd of ours) setNonblocking(fd);
+    // Like the PTY's slave: holding the write ends means the child's exit does not hang the
+    // pipes up, so the poller thread is not woken (and does not wake us) for it; the exit
+    // arrives once, as SIGCHLD, and the reads right after it find EOF. The hop through that
+    // thread at every exit made a pipe child slower than a PTY one (spawn_pipe line).
+    held = [outChild, errChild];
   } catch (err) {
     for (const fd of ours) closeDescriptor(fd);
     throw internalError(osErrorMessage(err));
   } finally {
     // The child has its own copies now (or there is no child).
-    for (const fd of theirs) closeDescriptor(fd);
+    for (const fd of theirs) if (!held.includes(fd)) closeDescriptor(fd);
   }
   watchGroup(pid);
   const exitCode = childExit(pid).then((code) => {
     forgetGroup(pid);
+    // Before the streams' recheck reads: from now on EOF means every other writer is gone.
+    for (const fd of held) closeDescriptor(fd);
     return code;
   });
   const recheck = { recheck: exitCode };
