@@ -17,8 +17,6 @@ import { Notification } from "../protocol/methods.ts";
 import type { WatchMissingResult } from "../protocol/fs.ts";
 
 const WATCH_MISSING_RESOURCE = "fs.watchMissing";
-import { Base64Error, decodeBase64 } from "../util/base64.ts";
-import { invalidParams } from "../jsonrpc/errors.ts";
 
 /**
  * Key of the per-connection {@linkcode FileHandleTable}.
@@ -164,15 +162,7 @@ export const fsHandlers = {
     family: "filesystem",
     params: schema.writeBlockParams,
     handle(params, context) {
-      let chunk: Uint8Array;
-      try {
-        chunk = decodeBase64(params.chunk);
-      } catch (err) {
-        if (err instanceof Base64Error) throw invalidParams(err.message);
-        throw err;
-      }
-      return fileHandles(context).writeBlock(params.handleId, { offset: params.offset, chunk })
-        .then(() => ({}));
+      return fileHandles(context).writeBase64Block(params.handleId, params).then(() => ({}));
     },
   }),
   watchMissing: defineMethod({

@@ -42,7 +42,12 @@ export class ConnStream extends Duplex {
    * While `target()` returns a buffer, reads land straight in it (a large websocket frame being
    * filled, whose bytes the stream never sees) and `filled(n)` is told how many arrived.
    */
-  readInto: { target(): Uint8Array | null; filled(n: number): void } | null = null;
+  readInto: {
+    target(): Uint8Array | null;
+    filled(n: number): void;
+    /** No more reads will come (the connection ended), and none is in flight. */
+    abandon(): void;
+  } | null = null;
 
   override _read(): void {
     if (this.#reading) return;
@@ -53,6 +58,7 @@ export class ConnStream extends Duplex {
           const into = this.readInto?.target() ?? null;
           const n = await this.#conn.read(into ?? this.#readBuffer);
           if (n === null) {
+            this.readInto?.abandon();
             this.push(null);
             return;
           }
@@ -75,6 +81,7 @@ export class ConnStream extends Duplex {
           if (!this.push(Buffer.from(this.#readBuffer.subarray(taken, n)))) return;
         }
       } catch (error) {
+        this.readInto?.abandon();
         this.destroy(error as Error);
       } finally {
         this.#reading = false;
@@ -154,6 +161,8 @@ export class ConnStream extends Duplex {
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    // A read in flight ends with the connection (its own abandon); none in flight: abandon now.
+    if (!this.#reading) this.readInto?.abandon();
     try {
       this.#conn.close();
     } catch {

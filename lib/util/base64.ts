@@ -30,23 +30,35 @@ export class Base64Error extends Error {
 }
 
 /**
- * Decodes padded standard base64, rejecting anything the Rust `STANDARD` engine rejects.
+ * Decodes padded standard base64, rejecting anything the Rust `STANDARD` engine rejects. With
+ * `into` long enough for the result, the bytes are decoded into it (the start of `into` is
+ * returned): a reused buffer saves a fresh allocation, which costs more than the decoding.
  *
  * @example
  * ```ts
  * decodeBase64("aGk="); // Uint8Array [104, 105]
+ * decodeBase64("aGk=", new Uint8Array(16)); // the same bytes, in the first 2 of the 16
  * ```
  */
-export function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
+export function decodeBase64(
+  text: string,
+  into?: Uint8Array<ArrayBuffer>,
+): Uint8Array<ArrayBuffer> {
   // Fast path (1 MiB fs/writeBlock blocks): the native strict decoder, ~10x faster than the
   // checking loop below. It also skips ASCII whitespace, which Rust rejects; any skipped
   // character shows as a shorter result than the text's length implies. Anything else takes the
   // loop, which names the first fault the way the Rust engine does.
   if (text.length % 4 === 0) {
+    const pad = text.endsWith("==") ? 2 : text.endsWith("=") ? 1 : 0;
+    const expected = (text.length / 4) * 3 - pad;
     try {
-      const bytes = Uint8Array.fromBase64(text, { lastChunkHandling: "strict" });
-      const pad = text.endsWith("==") ? 2 : text.endsWith("=") ? 1 : 0;
-      if (bytes.length === (text.length / 4) * 3 - pad) return bytes;
+      if (into !== undefined && expected <= into.length) {
+        const { read, written } = into.setFromBase64(text, { lastChunkHandling: "strict" });
+        if (read === text.length && written === expected) return into.subarray(0, written);
+      } else {
+        const bytes = Uint8Array.fromBase64(text, { lastChunkHandling: "strict" });
+        if (bytes.length === expected) return bytes;
+      }
     } catch {
       // fall through for the exact error
     }

@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { Base64Error, decodeBase64, encodeBase64 } from "../../lib/util/base64.ts";
 
-function decodeError(text: string): string | undefined {
+function decodeError(text: string, into?: Uint8Array<ArrayBuffer>): string | undefined {
   try {
-    decodeBase64(text);
+    decodeBase64(text, into);
     return undefined;
   } catch (err) {
     assert(err instanceof Base64Error);
@@ -54,6 +54,7 @@ Deno.test({
         platform = false;
       }
       assert.equal(decodeError(text) === undefined, platform, `disagreement on ${text}`);
+      assert.equal(decodeError(text, new Uint8Array(12)), decodeError(text), `into: ${text}`);
     }),
     { numRuns: 2000 },
   );
@@ -73,7 +74,24 @@ Deno.test({
   ];
   for (const [text, message] of cases) {
     assert.throws(() => decodeBase64(text), { message }, JSON.stringify(text));
+    assert.throws(() => decodeBase64(text, new Uint8Array(8)), { message }, JSON.stringify(text));
   }
   const big = new Uint8Array(1 << 20).map((_, i) => i * 7);
   assert.deepEqual(decodeBase64(big.toBase64()), big);
+});
+
+Deno.test({
+  name: "decodeBase64 into a buffer: the same bytes at its start, or a new array when too small",
+  timeout: 15_000,
+}, () => {
+  const into = new Uint8Array(64).fill(0xee);
+  fc.assert(fc.property(fc.uint8Array({ maxLength: 100 }), (bytes) => {
+    const decoded = decodeBase64(encodeBase64(bytes), into);
+    assert.deepEqual(decoded, bytes);
+    // Fits: the buffer's own start; too long for it: a fresh array, the buffer untouched.
+    assert.equal(decoded.buffer === into.buffer, bytes.length <= into.length);
+  }));
+  const untouched = new Uint8Array(2).fill(0xee);
+  assert.deepEqual(decodeBase64("aGVsbG8=", untouched), new TextEncoder().encode("hello"));
+  assert.deepEqual(untouched, new Uint8Array([0xee, 0xee]));
 });
