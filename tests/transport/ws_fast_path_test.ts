@@ -301,3 +301,36 @@ Deno.test({
     await listener.shutdown();
   }
 });
+
+Deno.test({
+  timeout: 30_000,
+  name:
+    "fast path: a socket its listener paused on a frame the fast path took whole reads again on resume",
+  ...TEST,
+}, async () => {
+  // The rendezvous pauses a socket from its message listener (backpressure) and resumes it
+  // later; when that frame ended the read, the connection must still be read after resume.
+  const listener = await serveHttp(
+    { hostname: "127.0.0.1", port: 0, label: "fast-path-pause-test", maxMessageBytes: LIMIT },
+    () =>
+      acceptWebSocket((socket) => {
+        const ws = socket as unknown as { pause(): void; resume(): void };
+        socket.addEventListener("message", (event) => {
+          socket.send(`echo:${event.data}`);
+          ws.pause();
+          setTimeout(() => ws.resume(), 20);
+        });
+      }),
+  );
+  const ws = await RawWebSocket.open(`ws://127.0.0.1:${listener.addr.port}/`);
+  try {
+    for (let i = 0; i < 5; i++) {
+      // One frame per write, each answered before the next: every read ends at a frame's end.
+      assert.ok(await ws.write(clientFrame(1, encoder.encode(`m${i}`))));
+      assert.equal(await readText(ws), `echo:m${i}`);
+    }
+  } finally {
+    ws.close();
+    await listener.shutdown();
+  }
+});
