@@ -29,11 +29,27 @@ export interface NoiseStreamInit {
   onEnd: (local: boolean, reason: string) => void;
   /** Most decrypted messages waiting for the application (above: the stream fails). */
   maxQueuedMessages?: number;
+  /**
+   * Stop reading the link ({@linkcode RelayLink.setReading}) while the application is
+   * {@linkcode INBOUND_HIGH_WATER} messages behind, and read again once it has caught up to a
+   * quarter of that. Only for a link that carries this stream alone (the harness): pausing a
+   * shared link would stall every other stream on it. Default false.
+   */
+  pauseLinkWhenBehind?: boolean;
   /** Pause writing while the link buffers more than this. Default 1 MiB. */
   highWaterBytes?: number;
   /** `send()` waits while more than this many bytes are queued and not sealed. Default 1 MiB. */
   sendBufferBytes?: number;
 }
+
+/**
+ * Messages waiting for the application (decrypted, or in records being opened) at which a
+ * {@linkcode NoiseStreamInit.pauseLinkWhenBehind} stream stops reading its link: an E5 peer
+ * never retransmits, so the alternative to pausing is failing the stream at
+ * {@linkcode NoiseStreamInit.maxQueuedMessages} (1024), which a burst after a stalled link
+ * reached (the executor's 60 KiB records carry 5-7 output notifications each).
+ */
+export const INBOUND_HIGH_WATER = 256;
 
 /** At most this many plaintext bytes are sealed per writer pass (16 records). */
 const BATCH_BYTES = 16 * 60 * 1024;
@@ -46,7 +62,11 @@ export class NoiseStream implements MessageTransport {
   readonly label: string;
   readonly closed: Promise<void>;
   #init: NoiseStreamInit;
-  #inbound = new AsyncQueue<Inbound>();
+  #inbound = new AsyncQueue<Inbound>({ onTake: () => this.#pace() });
+  /** Records handed to {@linkcode NoiseStream.deliver} whose messages are not queued yet. */
+  #opening = 0;
+  /** Whether this stream stopped reading its link (the application is behind). */
+  #linkPaused = false;
   #closed = Promise.withResolvers<void>();
   #endReason: string | undefined;
   #delivering: Promise<void> = Promise.resolve();
@@ -152,6 +172,8 @@ export class NoiseStream implements MessageTransport {
   deliver(seq: number, record: Uint8Array, onError: (error: Error) => void): void {
     if (this.#endReason !== undefined) return;
     const opened = this.#init.channel.open(seq, record);
+    this.#opening++;
+    this.#pace();
     this.#delivering = this.#delivering.then(async () => {
       let messages: Uint8Array[];
       try {
@@ -159,6 +181,8 @@ export class NoiseStream implements MessageTransport {
       } catch (error) {
         onError(error as Error);
         return;
+      } finally {
+        this.#opening--;
       }
       const limit = this.#init.maxQueuedMessages ?? 1024;
       for (const message of messages) {
@@ -168,7 +192,27 @@ export class NoiseStream implements MessageTransport {
         }
         this.#inbound.push(message);
       }
+      // A record that only continues a large message queues nothing: look again here too.
+      this.#pace();
     });
+  }
+
+  /** Messages the application has not taken yet, counting a record being opened as one. */
+  get #behind(): number {
+    return this.#inbound.length + this.#opening;
+  }
+
+  /** Stops or restarts reading the link as the application falls behind or catches up. */
+  #pace(): void {
+    if (!this.#init.pauseLinkWhenBehind) return;
+    const behind = this.#behind;
+    if (!this.#linkPaused && behind >= INBOUND_HIGH_WATER && this.#endReason === undefined) {
+      this.#linkPaused = true;
+      this.#init.link.setReading?.(false);
+    } else if (this.#linkPaused && behind <= INBOUND_HIGH_WATER / 4) {
+      this.#linkPaused = false;
+      this.#init.link.setReading?.(true);
+    }
   }
 
   /** Ends the stream from the peer's side (reset, link loss, protocol error). */

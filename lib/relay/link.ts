@@ -53,6 +53,12 @@ export interface RelayLink {
   attach(handlers: RelayLinkHandlers): void;
   /** Closes the link; idempotent. `onClose` still fires. */
   close(): void;
+  /**
+   * Stops (`false`) or restarts (`true`) reading the network, so a receiver that falls behind
+   * holds the sender back through TCP instead of buffering without bound. Optional: a link
+   * that cannot pause leaves it out.
+   */
+  setReading?(reading: boolean): void;
 }
 
 /**

@@ -162,6 +162,7 @@ export async function openNoiseHarnessStream(
         send,
         attach: link.attach,
         close: () => link.close(),
+        setReading: link.setReading && ((reading) => link.setReading!(reading)),
       }
       : link;
     stream = new NoiseStream({
@@ -169,6 +170,9 @@ export async function openNoiseHarnessStream(
       label: `noise relay stream ${streamId} via ${link.label}`,
       channel: new NoiseChannel(ciphers),
       link: tappedLink,
+      // The link carries this stream alone: a consumer behind stops reading it (TCP
+      // backpressure through the rendezvous to the executor) instead of failing the stream.
+      pauseLinkWhenBehind: true,
       onEnd: () => link.close(),
     });
     return stream;

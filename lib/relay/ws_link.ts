@@ -128,6 +128,10 @@ export function connectWsLink(url: string, options: WsLinkOptions = {}): Promise
       for (const data of early.splice(0)) next.onMessage(data);
       if (closedReason !== undefined) next.onClose(closedReason);
     },
+    setReading(reading: boolean): void {
+      if (reading) socket.resume();
+      else socket.pause();
+    },
     close(): void {
       if (socket.readyState === OPEN || socket.readyState === CONNECTING) {
         socket.close(1000, "relay closed");

@@ -13,7 +13,7 @@ import {
   noisePrologue,
 } from "../../lib/noise/mod.ts";
 import { decodeFrame, type RelayLink } from "../../lib/relay/mod.ts";
-import { NoiseStream } from "../../lib/relay/_noise_stream.ts";
+import { INBOUND_HIGH_WATER, NoiseStream } from "../../lib/relay/_noise_stream.ts";
 import { textOf, within } from "./_helpers.ts";
 
 const encoder = new TextEncoder();
@@ -35,17 +35,40 @@ async function sessionPair(): Promise<[NoiseChannel, NoiseChannel]> {
   return [new NoiseChannel(await initiator.readMessage2(message)), new NoiseChannel(ciphers)];
 }
 
-/** A sender stream whose link hands each `data` frame to a receiving stream. */
-async function streamPair() {
+/**
+ * A sender stream whose link hands each `data` frame to a receiving stream. While the receiver
+ * has stopped reading (`setReading(false)`), frames wait in the link, as in TCP buffers.
+ */
+async function streamPair(options: { pauseLinkWhenBehind?: boolean } = {}) {
   const [sendChannel, receiveChannel] = await sessionPair();
   const errors: Error[] = [];
   const dataFrames: number[] = [];
+  const readingChanges: boolean[] = [];
+  const waiting: Uint8Array[] = [];
+  let reading = true;
   let ended = "";
-  const receiver = new NoiseStream({
+  const deliver = (bytes: Uint8Array) => {
+    const frame = decodeFrame(bytes);
+    if (frame.body.case !== "data") return;
+    receiver.deliver(frame.body.value.seq, frame.body.value.payload, (e) => errors.push(e));
+  };
+  const receiver: NoiseStream = new NoiseStream({
     id: "s",
     label: "receiver",
     channel: receiveChannel,
-    link: { label: "unused", bufferedAmount: 0, send() {}, attach() {}, close() {} },
+    link: {
+      label: "unused",
+      bufferedAmount: 0,
+      send() {},
+      attach() {},
+      close() {},
+      setReading(next) {
+        readingChanges.push(next);
+        reading = next;
+        while (reading && waiting.length > 0) deliver(waiting.shift()!);
+      },
+    },
+    pauseLinkWhenBehind: options.pauseLinkWhenBehind,
     onEnd: () => {},
   });
   const link: RelayLink = {
@@ -55,7 +78,8 @@ async function streamPair() {
       const frame = decodeFrame(bytes as Uint8Array);
       if (frame.body.case !== "data") return;
       dataFrames.push(frame.body.value.payload.length);
-      receiver.deliver(frame.body.value.seq, frame.body.value.payload, (e) => errors.push(e));
+      if (reading) deliver(bytes as Uint8Array);
+      else waiting.push(bytes as Uint8Array);
     },
     attach() {},
     close() {},
@@ -67,7 +91,15 @@ async function streamPair() {
     link,
     onEnd: (_local, reason) => ended = reason,
   });
-  return { sender, receiver, errors, dataFrames, ended: () => ended };
+  return {
+    sender,
+    receiver,
+    errors,
+    dataFrames,
+    readingChanges,
+    waiting: () => waiting.length,
+    ended: () => ended,
+  };
 }
 
 async function receiveN(stream: NoiseStream, n: number): Promise<string[]> {
@@ -165,6 +197,62 @@ Deno.test({
   assert.ok(resolvedAtOnce < 40, `${resolvedAtOnce} of 40 resolved at once`);
   await within(10_000, "every send", Promise.all(sends));
   assert.equal((await got).length, 40);
+  sender.close();
+  receiver.close();
+});
+
+Deno.test({
+  name:
+    "noise stream: a harness far behind stops reading its link and catches up; nothing lost, never failed",
+  timeout: 30_000,
+}, async () => {
+  const { sender, receiver, errors, readingChanges, waiting } = await streamPair({
+    pauseLinkWhenBehind: true,
+  });
+  // 3000 output notifications (24 MiB) while nobody consumes: past the 1024-message bound.
+  const messages = outputNotifications(3000);
+  const sent = Promise.all(messages.map((message) => sender.send(message)));
+  await within(
+    10_000,
+    "the receiver stops reading",
+    (async () => {
+      while (readingChanges.length === 0) await new Promise((r) => setTimeout(r, 5));
+    })(),
+  );
+  await within(10_000, "every message sent", sent);
+  assert.deepEqual(readingChanges, [false]);
+  assert.ok(waiting() > 0, "frames wait in the link while the receiver is behind");
+  assert.deepEqual(errors, []);
+  const got = await within(20_000, "3000 messages", receiveN(receiver, 3000));
+  assert.equal(got.length, 3000);
+  assert.ok(got.every((text, i) => text === messages[i]), "in order, each once");
+  assert.deepEqual(errors, []);
+  assert.equal(readingChanges.at(-1), true);
+  assert.equal(waiting(), 0);
+  // Each pause came at the high-water mark, each restart once the consumer was down to a quarter.
+  assert.ok(readingChanges.every((reading, i) => reading === (i % 2 === 1)));
+  assert.ok(INBOUND_HIGH_WATER < 1024);
+  sender.close();
+  receiver.close();
+});
+
+Deno.test({
+  name:
+    "noise stream: without link pausing (the executor's shared link) a flood past 1024 messages fails",
+  timeout: 30_000,
+}, async () => {
+  const { sender, receiver, errors, readingChanges } = await streamPair();
+  const messages = outputNotifications(1500);
+  await within(10_000, "every message sent", Promise.all(messages.map((m) => sender.send(m))));
+  await within(
+    10_000,
+    "the overflow error",
+    (async () => {
+      while (errors.length === 0) await new Promise((r) => setTimeout(r, 5));
+    })(),
+  );
+  assert.match(errors[0].message, /more than 1024 messages queued/);
+  assert.deepEqual(readingChanges, []);
   sender.close();
   receiver.close();
 });
