@@ -8,7 +8,13 @@
 import { Duplex } from "node:stream";
 import { Buffer } from "node:buffer";
 
-const READ_CHUNK = 64 * 1024;
+/**
+ * Reads start into a small buffer and move to a large one once a read fills it: an idle session
+ * (the common case, thousands per server) then holds 4 KiB instead of 64 KiB of resident read
+ * buffer, and a bulk transfer still reads 64 KiB per call after its first full read.
+ */
+const SMALL_READ = 4 * 1024;
+const LARGE_READ = 64 * 1024;
 const EMPTY = Buffer.alloc(0);
 
 /**
@@ -22,7 +28,7 @@ const EMPTY = Buffer.alloc(0);
 export class ConnStream extends Duplex {
   #conn: Deno.Conn;
   #reading = false;
-  #readBuffer = new Uint8Array(READ_CHUNK);
+  #readBuffer = new Uint8Array(SMALL_READ);
   #writing = false;
   /** Writes that arrived while one was in flight (a Writable chunk behind a direct write). */
   #waiting: { bytes: Uint8Array; callback: (error?: Error | null) => void }[] = [];
@@ -56,18 +62,22 @@ export class ConnStream extends Duplex {
       try {
         for (;;) {
           const into = this.readInto?.target() ?? null;
-          const n = await this.#conn.read(into ?? this.#readBuffer);
+          const buffer = this.#readBuffer;
+          const n = await this.#conn.read(into ?? buffer);
           if (n === null) {
             this.readInto?.abandon();
             this.push(null);
             return;
+          }
+          if (!into && n === buffer.length && n < LARGE_READ) {
+            this.#readBuffer = new Uint8Array(LARGE_READ);
           }
           let taken = 0;
           if (into) {
             this.readInto!.filled(n);
             taken = n;
           } else if (this.readHook && this.readableFlowing === true && this.readableLength === 0) {
-            taken = this.readHook(this.#readBuffer.subarray(0, n));
+            taken = this.readHook(buffer.subarray(0, n));
           }
           if (taken === n) {
             if (this.readableFlowing === true || this.readInto?.target()) continue;
@@ -78,7 +88,7 @@ export class ConnStream extends Duplex {
           }
           // A copy of what arrived, not a fresh 64 KiB buffer per read: small messages would
           // otherwise allocate (and zero, and collect) 64 KiB each.
-          if (!this.push(Buffer.from(this.#readBuffer.subarray(taken, n)))) return;
+          if (!this.push(Buffer.from(buffer.subarray(taken, n)))) return;
         }
       } catch (error) {
         this.readInto?.abandon();
