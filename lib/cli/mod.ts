@@ -6,7 +6,7 @@ import { VERSION } from "../version.ts";
 import { log, setDefaultLogLevel } from "../util/log.ts";
 import { CliError, UsageError } from "./_args.ts";
 import { didYouMean } from "./_suggest.ts";
-import { FS_HELPER_SUBCOMMAND } from "../fs/sandboxed.ts";
+import { FS_HELPER_SUBCOMMAND } from "../fs/helper_subcommand.ts";
 
 type Command = (args: string[]) => Promise<number>;
 

@@ -14,9 +14,9 @@ import { enforcement } from "../sandbox/enforcement.ts";
 import { planConfinement } from "../sandbox/plan.ts";
 import { pathFromUri } from "../protocol/file_uri.ts";
 import { openRegularFile } from "./read_write.ts";
+import { FS_HELPER_SUBCOMMAND } from "./helper_subcommand.ts";
 
-/** The hidden subcommand compiled and bundled servers answer with the helper loop. */
-export const FS_HELPER_SUBCOMMAND = "__fs-helper";
+export { FS_HELPER_SUBCOMMAND };
 
 const HELPER_ENTRY = new URL("./sandbox_helper_main.ts", import.meta.url);
 const CONFIG = new URL("../../deno.json", import.meta.url);

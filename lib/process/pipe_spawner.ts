@@ -40,7 +40,8 @@ export { withArg0 } from "./_command_pipe_child.ts";
  * ```
  */
 export class PipeSpawner implements Spawner {
-  #direct = directSpawnAvailable();
+  /** Found on the first spawn: loading libc through FFI costs start-up time otherwise. */
+  #direct: boolean | undefined;
 
   spawn(request: SpawnRequest): Promise<ChildHandle> {
     checkDirectory(request.cwd);
@@ -48,6 +49,7 @@ export class PipeSpawner implements Spawner {
       cwd: request.cwd,
       path: request.env.PATH,
     });
+    this.#direct ??= directSpawnAvailable();
     if (!this.#direct) return Promise.resolve(commandPipeChild(request, resolved));
     return Promise.resolve(directPipeChild(request, resolved));
   }

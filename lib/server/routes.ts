@@ -3,10 +3,6 @@
  * that serves it (upstream's `server/registry.rs`). `initialize` is the connection's own.
  * @module
  */
-import { configHandlers } from "../config/methods.ts";
-import { discoveryHandlers } from "../discovery/methods.ts";
-import { fsHandlers } from "../fs/methods.ts";
-import { httpHandlers } from "../http/methods.ts";
 import type { MethodTable } from "../method/mod.ts";
 import { processHandlers } from "../process/methods.ts";
 import { PipeSpawner } from "../process/pipe_spawner.ts";
@@ -14,6 +10,40 @@ import { PtySpawner } from "../process/pty_spawner.ts";
 import type { Spawner } from "../process/spawner.ts";
 import { Method } from "../protocol/methods.ts";
 import { environmentHandlers } from "./environment.ts";
+import { lazyMethods } from "./_lazy_methods.ts";
+
+// Areas a session may never use load on their first call (start-up time and idle memory; see
+// `_lazy_methods.ts`). Processes and the environment methods are loaded at start.
+const FILESYSTEM = { family: "filesystem" } as const;
+const fsHandlers = lazyMethods({
+  readFile: FILESYSTEM,
+  writeFile: FILESYSTEM,
+  createDirectory: FILESYSTEM,
+  getMetadata: FILESYSTEM,
+  canonicalize: FILESYSTEM,
+  readDirectory: FILESYSTEM,
+  walk: FILESYSTEM,
+  remove: FILESYSTEM,
+  copy: FILESYSTEM,
+  open: FILESYSTEM,
+  readBlock: FILESYSTEM,
+  writeBlock: FILESYSTEM,
+  watchMissing: FILESYSTEM,
+  close: { family: "filesystem", lane: "control" },
+}, () => import("../fs/methods.ts").then((m) => m.fsHandlers));
+const httpHandlers = lazyMethods(
+  { request: { family: "http" } },
+  () => import("../http/methods.ts").then((m) => m.httpHandlers),
+);
+const configHandlers = lazyMethods(
+  { read: { family: "environment config" } },
+  () => import("../config/methods.ts").then((m) => m.configHandlers),
+);
+const DISCOVERY = { family: "capability discovery" } as const;
+const discoveryHandlers = lazyMethods(
+  { discoverV2: DISCOVERY, discoverRoots: DISCOVERY },
+  () => import("../discovery/methods.ts").then((m) => m.discoveryHandlers),
+);
 
 /** Options of {@link routeTable}; defaults are upstream's. */
 export interface RouteOptions {
