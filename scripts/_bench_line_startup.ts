@@ -27,7 +27,7 @@ async function alternate(
   ctx: BenchContext,
   starters: Record<string, Starter | { skipped: string }>,
   rounds: number,
-  measure: (server: ServerProcess, startMs: number) => Promise<number>,
+  measure: (server: ServerProcess, startMs: number, column: string) => Promise<number>,
 ): Promise<Record<string, Samples>> {
   const results: Record<string, Samples> = {};
   for (const [name, starter] of Object.entries(starters)) {
@@ -41,7 +41,7 @@ async function alternate(
       try {
         const t0 = performance.now();
         server = await starter();
-        samples.push(await measure(server, since(t0)));
+        samples.push(await measure(server, since(t0), name));
       } catch (error) {
         const message = (error as Error).message.split("\n").slice(0, 3).join(" ");
         ctx.log(`  ${name} failed: ${message}`);
@@ -89,6 +89,24 @@ function median(samples: Samples): string {
 }
 
 /**
+ * CPU time a process (every thread) has used so far, in ms, from `/proc/PID/task/TID/schedstat`
+ * (ns on CPU). Unlike wall time it barely moves when other work shares the cores.
+ */
+async function cpuMs(pid: number): Promise<number> {
+  let ns = 0;
+  for await (const task of Deno.readDir(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(
+        (await Deno.readTextFile(`/proc/${pid}/task/${task.name}/schedstat`)).split(" ")[0],
+      );
+    } catch {
+      // the thread ended
+    }
+  }
+  return ns / 1e6;
+}
+
+/**
  * Spawn until the `ws://` line, in ms: ours from the release artifact (the `us` column, which
  * the target is on) and from source (in the note), upstream, and a bare Deno websocket server.
  *
@@ -100,6 +118,7 @@ function median(samples: Samples): string {
 export async function startupLine(ctx: BenchContext): Promise<LineResult> {
   const rounds = size(ctx, 5, 20);
   const found = await artifact(ctx).catch(() => undefined);
+  const cpu: Record<string, number[]> = {};
   const results = await alternate(
     ctx,
     {
@@ -109,8 +128,20 @@ export async function startupLine(ctx: BenchContext): Promise<LineResult> {
       floor: startEcho,
     },
     rounds,
-    (_server, startMs) => Promise.resolve(startMs),
+    async (server, startMs, column) => {
+      (cpu[column] ??= []).push(await cpuMs(server.pid).catch(() => NaN));
+      return startMs;
+    },
   );
+  const cpuMedian = (column: string) => {
+    const values = (cpu[column] ?? []).filter(Number.isFinite);
+    return values.length ? summarize(values).median : NaN;
+  };
+  const cpuNote = `CPU until the line (all threads, schedstat; steady under load), median: ` +
+    `artifact ${cpuMedian("artifact").toFixed(1)} ms, source ${cpuMedian("source").toFixed(1)}, ` +
+    `upstream ${cpuMedian("upstream").toFixed(1)}, floor ${cpuMedian("floor").toFixed(1)}: ` +
+    `artifact ${(cpuMedian("artifact") / cpuMedian("upstream")).toFixed(2)}x upstream, ` +
+    `${(cpuMedian("artifact") / cpuMedian("floor")).toFixed(2)}x floor`;
   const source = results.source;
   const up = results.upstream;
   let sourceNote = `from source (\`deno run\` with the release permissions): ${median(source)} ms`;
@@ -129,8 +160,8 @@ export async function startupLine(ctx: BenchContext): Promise<LineResult> {
     floorLabel: "a bare Deno websocket server (scripts/_bench_echo.ts) printing its URL",
     upstream: up,
     targets: [{ ratio: "upstream", op: "<=", value: 2 }],
-    note: `us = ${found?.label ?? "the release artifact"}; ${sourceNote}; each sample a fresh ` +
-      `process, the four kinds alternating, ${rounds} rounds`,
+    note: `us = ${found?.label ?? "the release artifact"}; ${sourceNote}; ${cpuNote}; each ` +
+      `sample a fresh process, the four kinds alternating, ${rounds} rounds`,
   });
 }
 
@@ -163,8 +194,8 @@ export async function rssIdleLine(ctx: BenchContext): Promise<LineResult> {
   const results = await alternate(
     ctx,
     {
-      us: () => startOurs(),
       artifact: await artifactStarter(ctx),
+      source: () => startOurs(),
       upstream: upstreamStarter(ctx),
       floor: startEcho,
     },
@@ -182,14 +213,14 @@ export async function rssIdleLine(ctx: BenchContext): Promise<LineResult> {
     title: "RSS idle: after start + one initialized, closed session",
     unit: "MiB",
     better: "lower",
-    us: results.us,
+    us: results.artifact,
     floor: results.floor,
     floorLabel: "a bare Deno websocket server after one connection (the runtime's own baseline)",
     upstream: results.upstream,
     targets: [{ ratio: "upstream", op: "<=", value: 1 }],
-    note:
-      `us = from source as the bench starts it; ${found?.label ?? "the release artifact"}: ${
-        median(results.artifact)
+    note: `us = ${found?.label ?? "the release artifact"} (what users run, as on the start-up ` +
+      `line); from source (\`deno run\` of the TypeScript modules): ${
+        median(results.source)
       } MiB median; VmRSS once two readings 250 ms apart ` +
       `agree within 1%; a fresh process per sample, ${rounds} rounds`,
   });
