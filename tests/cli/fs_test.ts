@@ -76,8 +76,11 @@ Deno.test({
   );
   // What shows above the baseline is V8 letting per-block garbage (~3.5 MiB of strings and
   // buffers per 1 MiB block) pile up before collecting it; it levels off instead of growing.
+  // Under heavy load (load average ~20) collection comes later and the 400 MiB run peaks up
+  // to ~125 MiB above the 100 MiB one; a client that buffered would add at least the 300 MiB
+  // of extra bytes (plus their base64 text), so half of that is the bound.
   assert.ok(
-    getHuge.kib - get.kib < 100 * 1024,
+    getHuge.kib - get.kib < 150 * 1024,
     `peak RSS grew from ${mib(get.kib)} to ${mib(getHuge.kib)} MiB with 4x the data`,
   );
   assert.ok(get.kib - baseline.kib < 200 * 1024, `get used ${mib(get.kib - baseline.kib)} MiB`);
