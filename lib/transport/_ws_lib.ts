@@ -5,6 +5,8 @@
  * @module
  */
 // deno-lint-ignore-file no-explicit-any
+// First: `ws` reads the masking hooks this installs when it loads.
+import "./_ws_mask.ts";
 import { WebSocket as WsWebSocket, WebSocketServer as WsWebSocketServer } from "ws";
 
 /** What we use of a `ws` socket, beyond the DOM `WebSocket` surface it also offers. */
