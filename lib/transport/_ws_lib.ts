@@ -13,6 +13,8 @@ import { WebSocket as WsWebSocket, WebSocketServer as WsWebSocketServer } from "
 export interface WsSocket {
   readonly readyState: number;
   readonly bufferedAmount: number;
+  /** Whether `pause()` stopped reading the socket. */
+  readonly isPaused: boolean;
   binaryType: string;
   send(data: string | Uint8Array): void;
   close(code?: number, reason?: string): void;

@@ -349,6 +349,13 @@ export function serveHttp(
     socket.on("pong", () => alive = true);
     socket.on("message", () => alive = true);
     const timer = setInterval(() => {
+      // A socket we stopped reading (backpressure: the rendezvous pauses an executor while a
+      // harness is behind) cannot show us its Pongs: it is judged only while it is read, or a
+      // pause of one ping interval would cut a live peer. Whoever paused it bounds the pause.
+      if (socket.isPaused) {
+        alive = true;
+        return;
+      }
       if (!alive) {
         socket.terminate();
         return;
