@@ -7,6 +7,7 @@
  * that outgrow one, are plain arrays unmasked by the word loop.
  * @module
  */
+import { xorMaskInPlace } from "../util/ws_mask.ts";
 
 /** Bytes per arena buffer: a 1 MiB upload block's message (base64 in JSON) fits. */
 export const ARENA_BUFFER_BYTES = 2 * 1024 * 1024;
@@ -160,13 +161,8 @@ export function unmaskInPlace(payload: Uint8Array, mask: Uint8Array): void {
     const word = mask[0] | (mask[1] << 8) | (mask[2] << 16) | (mask[3] << 24); // wasm is LE
     arena.xor(payload.byteOffset, payload.length, word);
     done = payload.length & ~15;
-  } else if (payload.byteOffset % 4 === 0) {
-    const words = payload.length >>> 2;
-    const view = new Uint32Array(payload.buffer, payload.byteOffset, words);
-    // The mask's bytes in memory order, as one word in the platform's byte order.
-    const word = new Uint32Array(Uint8Array.from(mask).buffer)[0];
-    for (let i = 0; i < words; i++) view[i] ^= word;
-    done = words << 2;
   }
-  for (let i = done; i < payload.length; i++) payload[i] ^= mask[i & 3];
+  // The rest (or all, outside the arena) a 32-bit word at a time, at any alignment; `done` is a
+  // multiple of 16, so the mask's phase is unchanged.
+  xorMaskInPlace(payload, mask, done, payload.length - done);
 }

@@ -18,6 +18,7 @@ import {
   takeFrameBuffer,
   unmaskInPlace,
 } from "./_frame_arena.ts";
+import { xorMaskInPlace } from "../util/ws_mask.ts";
 
 const utf8 = new TextEncoder();
 const utf8Fatal = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
@@ -141,15 +142,11 @@ function takeFrames(
       onLarge(new LargeFrame(bytes.subarray(offset, head + 4), length, bytes.subarray(head + 4)));
       return bytes.length;
     }
-    const m0 = bytes[head], m1 = bytes[head + 1], m2 = bytes[head + 2], m3 = bytes[head + 3];
     const start = head + 4;
     const payload = Buffer.allocUnsafe(length);
-    for (let i = 0; i < length; i += 4) {
-      payload[i] = bytes[start + i] ^ m0;
-      payload[i + 1] = bytes[start + i + 1] ^ m1;
-      payload[i + 2] = bytes[start + i + 2] ^ m2;
-      payload[i + 3] = bytes[start + i + 3] ^ m3;
-    }
+    payload.set(bytes.subarray(start, start + length));
+    // Word-wise: the byte loop here was the rendezvous's largest JS cost after the socket write.
+    xorMaskInPlace(payload, bytes.subarray(head, start), 0, length);
     const binary = b0 === 0x82;
     let data: Buffer | string = payload;
     if (!binary) {
