@@ -121,7 +121,7 @@ function readBody(
       expect(wireType, 2, field);
       const [s, e] = r.delimited();
       payload = bytes.subarray(s, e);
-    } else if (kind === "resume" && field === 1) {
+    } else if ((kind === "resume" || kind === "ackFrame") && field === 1) {
       expect(wireType, 0, field);
       numbers[0] = r.uint32();
     } else if (kind === "reset" && field === 1) {
@@ -152,7 +152,7 @@ function readBody(
     case "handshake":
       return { case: kind, value: { $typeName: TYPE_NAMES.handshake, payload } };
     case "ackFrame":
-      return { case: kind, value: { $typeName: TYPE_NAMES.ackFrame } };
+      return { case: kind, value: { $typeName: TYPE_NAMES.ackFrame, features: numbers[0] } };
     case "heartbeat":
       return { case: kind, value: { $typeName: TYPE_NAMES.heartbeat } };
   }

@@ -75,6 +75,7 @@ function body(init: RelayFrameInit["body"]): Body | undefined {
       break;
     case "ackFrame":
       tag = 0x32;
+      scalars.push([0x08, u32(value.features as number)]);
       break;
     case "resume":
       tag = 0x3a;

@@ -6,7 +6,7 @@
  */
 import { OversizedMessage } from "../transport/types.ts";
 import type { RelayData } from "./frame.ts";
-import type { ResolvedRelayOptions } from "./limits.ts";
+import { PACKED_LENGTH_BYTES, type ResolvedRelayOptions } from "./limits.ts";
 
 /** What became of one received segment. */
 export type AcceptResult =
@@ -33,6 +33,11 @@ export class Receiver {
   expected = 0;
   /** Bytes held out of order. */
   reorderBytes = 0;
+  /**
+   * Reads packed segments (`segment_count` 1, payload starting with a zero byte, see
+   * `FEATURE_PACKED`). Set on reliable streams only: legacy peers' payloads are taken as they are.
+   */
+  unpack = false;
   #reorder = new Map<number, RelayData>();
   #assembly: Assembly | undefined;
   #options: ResolvedRelayOptions;
@@ -118,6 +123,9 @@ export class Receiver {
       if (assembly) {
         return `seq ${data.seq} starts a message before the previous one (${assembly.nextIndex}/${assembly.count} segments) ended`;
       }
+      if (data.segmentCount === 1 && this.unpack && data.payload[0] === 0) {
+        return this.#unpackSegment(data);
+      }
       if (data.segmentCount === 1) {
         this.#deliver(
           data.payload.length > this.#options.maxMessageBytes
@@ -165,6 +173,32 @@ export class Receiver {
       offset += chunk.length;
     }
     this.#deliver(message);
+    return undefined;
+  }
+
+  /** Delivers the messages of a packed segment; a malformed one ends the stream. */
+  #unpackSegment(data: RelayData): string | undefined {
+    const payload = data.payload;
+    const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+    const messages: (Uint8Array | OversizedMessage)[] = [];
+    for (let at = 0; at < payload.length;) {
+      if (payload.length - at < PACKED_LENGTH_BYTES) {
+        return `seq ${data.seq}: packed segment ends inside a message length`;
+      }
+      const length = view.getUint32(at);
+      const start = at + PACKED_LENGTH_BYTES;
+      if (length === 0 || length > payload.length - start) {
+        return `seq ${data.seq}: packed message of ${length} bytes does not fit its segment`;
+      }
+      messages.push(
+        length > this.#options.maxMessageBytes
+          ? new OversizedMessage(this.#options.maxMessageBytes)
+          : payload.subarray(start, start + length),
+      );
+      at = start + length;
+    }
+    // Checked whole before any is delivered: a malformed segment delivers nothing.
+    for (const message of messages) this.#deliver(message);
     return undefined;
   }
 

@@ -4,7 +4,7 @@
  * RACK-style "a later transmission arrived") and one adaptive retransmission timer.
  * @module
  */
-import type { ResolvedRelayOptions } from "./limits.ts";
+import { PACKED_LENGTH_BYTES, type ResolvedRelayOptions } from "./limits.ts";
 
 /** One segment ready to go on the wire. */
 export interface OutSegment {
@@ -58,6 +58,12 @@ export class Sender {
   rto: number;
   /** Segments resent because acks showed a hole (before their timeout). */
   fastRetransmissions = 0;
+  /**
+   * Pack whole small messages into segments (the peer announced `FEATURE_PACKED`): one
+   * segment, ack and frame per ~60 KiB instead of per message (a `process/output` is ~11 KiB),
+   * so the 32 seqs the ack bits reach past a hole cover five times the bytes.
+   */
+  packing = false;
   #srtt: number | undefined;
   #rttvar = 0;
   /** Transmissions so far (the send order; many segments share one `now`). */
@@ -111,8 +117,37 @@ export class Sender {
     if (this.#inflight.size >= this.#options.windowSegments) return false;
     // Selective acks free memory but never slide the window past the oldest hole.
     if (this.nextSeq - (this.peerAck + 1) >= this.#options.windowSegments) return false;
-    const length = Math.min(segmentBytes, next.bytes.length - next.offset);
+    const length = this.#packable(next, segmentBytes)
+      ? Math.min(segmentBytes, this.outboxBytes + PACKED_LENGTH_BYTES * this.#outbox.length)
+      : Math.min(segmentBytes, next.bytes.length - next.offset);
     return this.inflightBytes + length <= this.#options.windowBytes;
+  }
+
+  #packable(message: OutMessage, segmentBytes: number): boolean {
+    return this.packing && message.offset === 0 &&
+      message.bytes.length + PACKED_LENGTH_BYTES <= segmentBytes;
+  }
+
+  /** Cuts the packed payload of the queued small messages that fit one segment. */
+  #takePacked(segmentBytes: number): Uint8Array {
+    let size = 0;
+    let count = 0;
+    for (const message of this.#outbox) {
+      const next = size + PACKED_LENGTH_BYTES + message.bytes.length;
+      if (!this.#packable(message, segmentBytes) || next > segmentBytes) break;
+      size = next;
+      count++;
+    }
+    const payload = new Uint8Array(size);
+    const view = new DataView(payload.buffer);
+    let at = 0;
+    for (const { bytes } of this.#outbox.splice(0, count)) {
+      view.setUint32(at, bytes.length);
+      payload.set(bytes, at + PACKED_LENGTH_BYTES);
+      at += PACKED_LENGTH_BYTES + bytes.length;
+      this.outboxBytes -= bytes.length;
+    }
+    return payload;
   }
 
   /** True once the seq space is used up (the stream must end). */
@@ -126,18 +161,28 @@ export class Sender {
    */
   takeNew(segmentBytes: number, retain: boolean, now: number): OutSegment {
     const message = this.#outbox[0];
-    const length = Math.min(segmentBytes, message.bytes.length - message.offset);
-    const payload = message.bytes.subarray(message.offset, message.offset + length);
-    const segment: OutSegment = {
-      seq: this.nextSeq++,
-      index: message.index,
-      count: segmentBytes === Infinity ? 1 : message.count,
-      payload,
-    };
-    message.offset += length;
-    message.index++;
-    this.outboxBytes -= length;
-    if (message.offset >= message.bytes.length) this.#outbox.shift();
+    let segment: OutSegment;
+    if (retain && this.#packable(message, segmentBytes)) {
+      segment = {
+        seq: this.nextSeq++,
+        index: 0,
+        count: 1,
+        payload: this.#takePacked(segmentBytes),
+      };
+    } else {
+      const length = Math.min(segmentBytes, message.bytes.length - message.offset);
+      segment = {
+        seq: this.nextSeq++,
+        index: message.index,
+        count: segmentBytes === Infinity ? 1 : message.count,
+        payload: message.bytes.subarray(message.offset, message.offset + length),
+      };
+      message.offset += length;
+      message.index++;
+      this.outboxBytes -= length;
+      if (message.offset >= message.bytes.length) this.#outbox.shift();
+    }
+    const length = segment.payload.length;
     if (retain) {
       this.#inflight.set(segment.seq, {
         ...segment,

@@ -14,7 +14,12 @@ import {
   type RelayFrameInit,
   type RelayMessageFrame,
 } from "./frame.ts";
-import { MAX_RESET_REASON_BYTES, type ResolvedRelayOptions, SEGMENT_BYTES } from "./limits.ts";
+import {
+  FEATURE_PACKED,
+  MAX_RESET_REASON_BYTES,
+  type ResolvedRelayOptions,
+  SEGMENT_BYTES,
+} from "./limits.ts";
 import { Receiver } from "./_receiver.ts";
 import { type OutSegment, Sender } from "./_sender.ts";
 import { Inbox } from "./_inbox.ts";
@@ -90,6 +95,8 @@ export class RelayStream implements MessageTransport {
   #sendWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
 
   #ackPending = false;
+  /** Executor: the next `ack_frame` answers a hello, so it carries our features. */
+  #announcePending = false;
   #resumePending = false;
   #heartbeatPending = false;
   #lastHeartbeatAt = 0;
@@ -166,6 +173,12 @@ export class RelayStream implements MessageTransport {
         new RelayError("invalid_message", "cannot send an empty relay message"),
       );
     }
+    if (bytes[0] === 0) {
+      // A leading zero byte marks a packed segment (FEATURE_PACKED); JSON text never has one.
+      return Promise.reject(
+        new RelayError("invalid_message", "a relay message cannot start with a NUL character"),
+      );
+    }
     this.#sender.enqueue(bytes, SEGMENT_BYTES);
     this.#host.markReady(this);
     if (this.#sender.outboxBytes <= this.#options.sendBufferBytes) return Promise.resolve();
@@ -235,6 +248,7 @@ export class RelayStream implements MessageTransport {
     }
     if (this.#negotiation.observe(frame) === "legacy") this.#sender.dropInflight();
     if (this.mode === "reliable") {
+      this.#receiver.unpack = true;
       const problem = this.#sender.applyAck(frame.ack, frame.ackBits, now);
       if (problem) {
         this.fail("relay_protocol_error", problem);
@@ -253,9 +267,18 @@ export class RelayStream implements MessageTransport {
         this.#onData(frame, now);
         break;
       case "ackFrame":
+        if (
+          this.mode === "reliable" && this.#options.packMessages &&
+          (body.value.features & FEATURE_PACKED) !== 0
+        ) {
+          this.#sender.packing = true;
+        }
         // An `ack_frame` that acknowledges nothing is a peer announcing it acks: answer so it
-        // learns we ack too. Harnesses never answer, so this cannot loop.
-        if (this.role === "executor" && frame.ack === undefined) this.#ackPending = true;
+        // learns we ack too (and what we accept). Harnesses never answer, so this cannot loop.
+        if (this.role === "executor" && frame.ack === undefined) {
+          this.#ackPending = true;
+          this.#announcePending = true;
+        }
         break;
       case "resume":
         if (this.mode === "reliable") this.#onResume(body.value.nextSeq, now);
@@ -438,7 +461,9 @@ export class RelayStream implements MessageTransport {
       this.#heartbeatPending = false;
       frame = this.#frame({ body: { case: "heartbeat", value: {} } });
     } else if (this.#ackPending) {
-      frame = this.#frame({ body: { case: "ackFrame", value: {} } });
+      const features = this.#announcePending ? FEATURE_PACKED : 0;
+      this.#announcePending = false;
+      frame = this.#frame({ body: { case: "ackFrame", value: { features } } });
     }
     return frame;
   }
@@ -448,7 +473,8 @@ export class RelayStream implements MessageTransport {
     if (step === "resume") return this.#frame({ body: { case: "resume", value: { nextSeq: 0 } } });
     if (step === "hello") this.#arm(this.#negotiation.nextAt);
     if (step === "hello" || this.#ackPending) {
-      return this.#frame({ body: { case: "ackFrame", value: {} } });
+      // Every hello says what we accept; the executor's answer says what it accepts.
+      return this.#frame({ body: { case: "ackFrame", value: { features: FEATURE_PACKED } } });
     }
     return undefined;
   }

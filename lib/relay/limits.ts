@@ -29,6 +29,32 @@ export const RELAY_FRAME_VERSION = 1;
 export const SEGMENT_BYTES = 60 * 1024;
 
 /**
+ * `RelayAck.features` bit a peer sets on its negotiation `ack_frame`s (the harness's hellos,
+ * the executor's answer) when it accepts packed data segments: a segment with
+ * `segment_count` 1 whose payload starts with a zero byte holds several whole messages, each
+ * as a big-endian u32 length and that many bytes (upstream's Noise inner framing, per
+ * segment). A sender packs only for a peer that announced it; upstream peers never ack, so
+ * they never see a packed segment.
+ * @example
+ * ```ts
+ * import { FEATURE_PACKED } from "./limits.ts";
+ * (1 & FEATURE_PACKED) !== 0; // true
+ * ```
+ */
+export const FEATURE_PACKED = 1;
+
+/**
+ * Bytes in front of each message in a packed segment (its big-endian u32 length). Messages
+ * longer than {@linkcode SEGMENT_BYTES} minus this go unpacked (segmented as before).
+ * @example
+ * ```ts
+ * import { PACKED_LENGTH_BYTES, SEGMENT_BYTES } from "./limits.ts";
+ * SEGMENT_BYTES - PACKED_LENGTH_BYTES; // 61436: the largest message a packed segment holds
+ * ```
+ */
+export const PACKED_LENGTH_BYTES = 4;
+
+/**
  * Longest accepted `stream_id` in UTF-8 bytes (the strict upstream rule).
  * @example
  * ```ts
@@ -98,6 +124,11 @@ export interface RelayStreamOptions {
   closeTimeoutMs?: number;
   /** The scheduler stops writing while the link buffers more than this. Default 1 MiB. */
   linkHighWaterBytes?: number;
+  /**
+   * Pack small messages into shared segments for a peer that accepts it (`FEATURE_PACKED`).
+   * Default true; tests that count segments per message turn it off.
+   */
+  packMessages?: boolean;
   /** Receives one line per dropped frame or reset stream. Default: `console.error`. */
   log?: (line: string) => void;
 }
@@ -139,6 +170,7 @@ export function resolveRelayOptions(options: RelayStreamOptions = {}): ResolvedR
     negotiateTimeoutMs: options.negotiateTimeoutMs ?? 3000,
     closeTimeoutMs: options.closeTimeoutMs ?? 5000,
     linkHighWaterBytes: options.linkHighWaterBytes ?? 1024 * 1024,
+    packMessages: options.packMessages ?? true,
     log: options.log ?? defaultLog,
   };
 }

@@ -56,9 +56,9 @@ export function rawData(
   return new Uint8Array([...header(streamId, options), ...field(5, body)]);
 }
 
-/** `ack_frame` with the given header ack fields. */
-export function rawAck(streamId: string, ack?: number, ackBits = 0): Uint8Array {
-  return new Uint8Array([...header(streamId, { ack, ackBits }), ...field(6, [])]);
+/** `ack_frame` with the given header ack fields (and our `RelayAck.features`, 0: none). */
+export function rawAck(streamId: string, ack?: number, ackBits = 0, features = 0): Uint8Array {
+  return new Uint8Array([...header(streamId, { ack, ackBits }), ...field(6, uint(1, features))]);
 }
 
 /** `reset{reason}`. */

@@ -14,6 +14,8 @@ import { SimRendezvous } from "./_sim_network.ts";
  * resent by the fast path, never by the timer.
  */
 const SLOW_TIMER: RelayStreamOptions = {
+  // One message per segment, so the dropped seqs are the messages the tests name.
+  packMessages: false,
   initialRtoMs: 5000,
   minRtoMs: 5000,
   maxRtoMs: 10_000,
