@@ -123,6 +123,11 @@ export class RelayStream implements MessageTransport {
     this.#sender = new Sender(init.options);
     this.#inbox = new Inbox(() => this.#maybeUnblock());
     this.#receiver = new Receiver(init.options, (message) => this.#inbox.push(message));
+    // Our harness announces packing on every hello, so it must read packed segments whatever
+    // mode it settles: an executor that saw a hello packs even if its answer came too late and
+    // this side already took it for a legacy one. (Upstream executors never send a zero byte
+    // first: their payloads are JSON.)
+    this.#receiver.unpack = init.role === "harness";
     this.lastInboundAt = performance.now();
     this.#negotiation = new Negotiation(init.role, init.options, this.lastInboundAt);
     const { promise, resolve } = Promise.withResolvers<void>();
@@ -248,6 +253,7 @@ export class RelayStream implements MessageTransport {
     }
     if (this.#negotiation.observe(frame) === "legacy") this.#sender.dropInflight();
     if (this.mode === "reliable") {
+      // The executor announces packing in its answer to every hello (legacy streams: never).
       this.#receiver.unpack = true;
       const problem = this.#sender.applyAck(frame.ack, frame.ackBits, now);
       if (problem) {

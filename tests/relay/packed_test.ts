@@ -219,3 +219,55 @@ Deno.test({
     rendezvous.close();
   }
 });
+
+Deno.test({
+  name:
+    "packed: a harness that took the executor for a legacy one (its answer came late) still reads the packed segments that executor sends",
+  timeout: 15_000,
+}, async () => {
+  const rendezvous = new SimRendezvous();
+  const executor = rendezvous.connectExecutor();
+  const received: RelayMessageFrame[] = [];
+  executor.attach({
+    onMessage: (data) => received.push(decodeFrame(data as Uint8Array)),
+    onClose() {},
+  });
+  const { lines, log } = captureLog();
+  const harness = openHarnessStream(rendezvous.connectHarness(), {
+    ...OPTIONS,
+    negotiateTimeoutMs: 100,
+    log,
+    streamId: "late",
+  });
+  try {
+    await until(5000, "legacy fallback", () => harness.mode === "legacy");
+    // The executor saw a hello announcing packing, so it packs: two messages in seq 0.
+    const messages = ['{"method":"a"}', '{"method":"b"}'].map((m) => new TextEncoder().encode(m));
+    const payload = new Uint8Array(messages.reduce((n, m) => n + 4 + m.length, 0));
+    const view = new DataView(payload.buffer);
+    let at = 0;
+    for (const m of messages) {
+      view.setUint32(at, m.length);
+      payload.set(m, at + 4);
+      at += 4 + m.length;
+    }
+    executor.send(rawData("late", 0, payload));
+    const got: string[] = [];
+    await within(
+      5000,
+      "both messages",
+      (async () => {
+        for await (const item of harness.receive()) {
+          got.push(JSON.parse(textOf(item)).method);
+          if (got.length === 2) break;
+        }
+      })(),
+    );
+    assert.deepEqual(got, ["a", "b"]);
+    assert.ok(lines.some((l) => /assuming a legacy executor/.test(l)), lines.join("\n"));
+  } finally {
+    harness.close();
+    rendezvous.close();
+    await harness.closed;
+  }
+});
