@@ -6,8 +6,20 @@
  */
 import type { Inbound } from "../transport/types.ts";
 
+/**
+ * What one queued message costs beyond its bytes (its object and queue slot), charged against
+ * the delivery bound: a packed segment can carry ~12,000 one-byte messages, and counting their
+ * bytes alone let a peer queue millions of objects within a 16 MiB bound.
+ */
+const MESSAGE_OVERHEAD_BYTES = 64;
+
 function inboundSize(item: Inbound): number {
-  return typeof item === "string" ? item.length : item instanceof Uint8Array ? item.length : 0;
+  const bytes = typeof item === "string"
+    ? item.length
+    : item instanceof Uint8Array
+    ? item.length
+    : 0;
+  return bytes + MESSAGE_OVERHEAD_BYTES;
 }
 
 /**

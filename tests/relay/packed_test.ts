@@ -271,3 +271,50 @@ Deno.test({
     await harness.closed;
   }
 });
+
+Deno.test({
+  name:
+    "packed: tiny packed messages the application does not read are bounded by count too, not only by their bytes",
+  timeout: 15_000,
+}, async () => {
+  const rendezvous = new SimRendezvous();
+  const executor = rendezvous.connectExecutor();
+  const received: RelayMessageFrame[] = [];
+  executor.attach({
+    onMessage: (data) => received.push(decodeFrame(data as Uint8Array)),
+    onClose() {},
+  });
+  const bound = 1024 * 1024;
+  const harness = openHarnessStream(rendezvous.connectHarness(), {
+    ...OPTIONS,
+    deliveryQueueBytes: bound,
+    log: () => {},
+    streamId: "tiny",
+  });
+  try {
+    await until(5000, "the hello", () => received.some((f) => f.body.case === "ackFrame"));
+    executor.send(rawAck("tiny", undefined, 0, FEATURE_PACKED));
+    await until(5000, "reliable", () => harness.mode === "reliable");
+    // 40 segments of 10,000 one-byte messages: 400 KB of bytes, 400,000 queued objects.
+    const perSegment = 10_000;
+    const payload = new Uint8Array(perSegment * 5);
+    for (let i = 0; i < perSegment; i++) {
+      payload[i * 5 + 3] = 1;
+      payload[i * 5 + 4] = 0x31; // "1"
+    }
+    for (let seq = 0; seq < 40; seq++) executor.send(rawData("tiny", seq, payload));
+    await until(5000, "the segments were seen", () => harness.stats().expectedSeq > 0);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const stats = harness.stats();
+    // Segments past the bound wait for the peer to resend them once the application reads.
+    assert.ok(stats.expectedSeq < 5, `accepted ${stats.expectedSeq} of 40 segments`);
+    assert.ok(
+      stats.deliveryQueueBytes <= bound + perSegment * 65,
+      `queue ${stats.deliveryQueueBytes}`,
+    );
+  } finally {
+    harness.close();
+    rendezvous.close();
+    await harness.closed;
+  }
+});
