@@ -259,6 +259,23 @@ function pollfds(fds: [number, number][]): Uint8Array {
   return pfd;
 }
 
+/** `fcntl(2)` command that sets a pipe's capacity (Linux). */
+const F_SETPIPE_SZ = 1031;
+
+/**
+ * Sets the capacity of the pipe `fd` belongs to; false when the kernel refuses (not a pipe, over
+ * `/proc/sys/fs/pipe-max-size`, or the user's pipe budget is used up).
+ *
+ * @example
+ * ```ts
+ * const [readEnd] = openPipe();
+ * setPipeSize(readEnd, 1024 * 1024);
+ * ```
+ */
+export function setPipeSize(fd: number, bytes: number): boolean {
+  return lib().fcntl(fd, F_SETPIPE_SZ, bytes) >= 0;
+}
+
 /**
  * A close-on-exec, nonblocking pipe: `[readEnd, writeEnd]`.
  *

@@ -15,6 +15,8 @@ import { Buffer } from "node:buffer";
  */
 const SMALL_READ = 4 * 1024;
 const LARGE_READ = 64 * 1024;
+/** Queued writes are joined into writes of about this many bytes. */
+const COALESCE_BYTES = 256 * 1024;
 const EMPTY = Buffer.alloc(0);
 
 /**
@@ -30,6 +32,7 @@ export class ConnStream extends Duplex {
   #reading = false;
   #readBuffer = new Uint8Array(SMALL_READ);
   #writing = false;
+  #directBytes = 0;
   /** Writes that arrived while one was in flight (a Writable chunk behind a direct write). */
   #waiting: { bytes: Uint8Array; callback: (error?: Error | null) => void }[] = [];
 
@@ -105,42 +108,70 @@ export class ConnStream extends Duplex {
     callback: (error?: Error | null) => void,
   ): void {
     if (this.#writing) this.#waiting.push({ bytes: chunk, callback });
-    else this.#startWrite(chunk, callback);
+    else this.#startWrite(chunk, [callback]);
   }
 
-  /** Nothing in flight or buffered: a {@link writeDirect} now goes out in call order. */
+  /** Nothing buffered in the Writable: a {@link writeDirect} now goes out in call order. */
   canWriteDirect(): boolean {
-    return !this.#writing && this.writableLength === 0 && this.writable && !this.destroyed;
+    return this.writableLength === 0 && this.writable && !this.destroyed;
+  }
+
+  /** Bytes given to {@link writeDirect} that the kernel has not taken yet. */
+  get directBytes(): number {
+    return this.#directBytes;
   }
 
   /**
-   * Writes `bytes` beside the Writable machinery (only when {@link canWriteDirect}); writes of
-   * either kind that follow wait for it, so bytes leave in the order of the calls.
+   * Writes `bytes` beside the Writable machinery (only when {@link canWriteDirect}); behind a
+   * write in flight it waits with the others, so bytes leave in the order of the calls.
    */
   writeDirect(bytes: Uint8Array): void {
-    this.#startWrite(bytes, (error) => {
+    this.#directBytes += bytes.length;
+    const callback = (error?: Error | null) => {
+      this.#directBytes -= bytes.length;
       if (error) this.destroy(error);
-    });
+    };
+    if (this.#writing) this.#waiting.push({ bytes, callback });
+    else this.#startWrite(bytes, [callback]);
   }
 
-  #startWrite(bytes: Uint8Array, callback: (error?: Error | null) => void): void {
+  #startWrite(bytes: Uint8Array, callbacks: ((error?: Error | null) => void)[]): void {
     this.#writing = true;
     const conn = this.#conn;
     (async () => {
       let offset = 0;
       while (offset < bytes.length) offset += await conn.write(bytes.subarray(offset));
     })().then(
-      () => this.#writeDone(callback, null),
-      (error) => this.#writeDone(callback, error as Error),
+      () => this.#writeDone(callbacks, null),
+      (error) => this.#writeDone(callbacks, error as Error),
     );
   }
 
-  #writeDone(callback: (error?: Error | null) => void, error: Error | null): void {
+  #writeDone(callbacks: ((error?: Error | null) => void)[], error: Error | null): void {
     this.#writing = false;
-    const next = this.#waiting.shift();
-    if (next && !error) this.#startWrite(next.bytes, next.callback);
-    else if (next) next.callback(error);
-    callback(error);
+    if (error) {
+      for (const next of this.#waiting.splice(0)) next.callback(error);
+    } else if (this.#waiting.length > 0) {
+      // Everything that queued up behind the last write leaves in one write (a flood of small
+      // frames costs one syscall per ~256 KiB instead of one per frame).
+      let length = 0;
+      let count = 0;
+      while (count < this.#waiting.length && (count === 0 || length < COALESCE_BYTES)) {
+        length += this.#waiting[count++].bytes.length;
+      }
+      const taken = this.#waiting.splice(0, count);
+      let joined = taken[0].bytes;
+      if (count > 1) {
+        joined = new Uint8Array(length);
+        let offset = 0;
+        for (const { bytes } of taken) {
+          joined.set(bytes, offset);
+          offset += bytes.length;
+        }
+      }
+      this.#startWrite(joined, taken.map((t) => t.callback));
+    }
+    for (const callback of callbacks) callback(error);
   }
 
   /**

@@ -260,6 +260,15 @@ export function installServerFastPath(
       large = null;
     },
   };
+  // Frames written here wait in `stream`, not in `ws`: the transports' backpressure reads
+  // `bufferedAmount`, so it must count them too.
+  const buffered = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(socket), "bufferedAmount");
+  if (buffered?.get) {
+    const get = buffered.get;
+    Object.defineProperty(socket, "bufferedAmount", {
+      get: () => (get.call(socket) as number) + stream.directBytes,
+    });
+  }
   const send = socket.send.bind(socket);
   socket.send = (data: string | Uint8Array, ...rest: unknown[]) => {
     if (

@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { acceptWebSocket, serveHttp } from "../../lib/transport/http_listener.ts";
 import { within } from "../relay/_helpers.ts";
+import { until } from "../_deadline.ts";
 import { RawWebSocket } from "./_raw_ws.ts";
 import { websocketTransport } from "../../lib/transport/websocket.ts";
 
@@ -329,6 +330,58 @@ Deno.test({
       assert.ok(await ws.write(clientFrame(1, encoder.encode(`m${i}`))));
       assert.equal(await readText(ws), `echo:m${i}`);
     }
+  } finally {
+    ws.close();
+    await listener.shutdown();
+  }
+});
+
+Deno.test({
+  timeout: 60_000,
+  name: "fast path: frames queued behind a write count as buffered, so a non-reading peer stalls " +
+    "the sender; then every frame arrives whole and in order",
+  ...TEST,
+}, async () => {
+  const COUNT = 4096; // 16 KiB each: 64 MiB, far more than the socket buffers hold
+  let resolvedBytes = 0;
+  let lastProgress = performance.now();
+  let sentAll = false;
+  const listener = await serveHttp(
+    { hostname: "127.0.0.1", port: 0, label: "fast-path-test", maxMessageBytes: LIMIT },
+    () =>
+      acceptWebSocket((socket) => {
+        const transport = websocketTransport(socket, {
+          label: "flooding sender",
+          highWaterMark: 1024 * 1024,
+        });
+        (async () => {
+          // Flood once the upgrade response is written, as process output comes after a
+          // request: only then do frames take the fast path (nothing queued in the Writable).
+          for await (const _ of transport.receive()) break;
+          for (let i = 0; i < COUNT; i++) {
+            const message = `${i}:${text(16 * 1024, i)}`;
+            await transport.send(message);
+            resolvedBytes += message.length;
+            lastProgress = performance.now();
+          }
+          sentAll = true;
+        })().catch(() => {});
+      }),
+  );
+  const ws = await RawWebSocket.open(`ws://127.0.0.1:${listener.addr.port}/`);
+  try {
+    assert.ok(await ws.write(clientFrame(1, encoder.encode("go"))));
+    // Nothing is read: the sender must stop at its high-water mark plus what the kernel holds.
+    await until(20_000, "the sender to stall", () => {
+      assert.ok(!sentAll, `all ${COUNT} sends resolved while the peer read nothing`);
+      return resolvedBytes > 0 && performance.now() - lastProgress > 300;
+    });
+    assert.ok(
+      resolvedBytes < 24 * 1024 * 1024,
+      `${resolvedBytes} bytes of sends resolved while the peer read nothing`,
+    );
+    for (let i = 0; i < COUNT; i++) assert.equal(await readText(ws), `${i}:${text(16 * 1024, i)}`);
+    assert.ok(sentAll);
   } finally {
     ws.close();
     await listener.shutdown();
