@@ -20,8 +20,14 @@ export type EventSink = (method: string, params: unknown) => Promise<void>;
 export const OUTPUT_CHUNK_BYTES = 8192;
 /** A pipe read returns at most a pipe buffer (64 KiB on Linux): the room kept for the next. */
 const LARGEST_READ_BYTES = 64 * 1024;
-/** How long an exit waits for buffered output to drain so that it tends to follow that output. */
+/**
+ * How long an exit waits for buffered output to drain so that it tends to follow that output:
+ * while output keeps being read, up to {@link EXIT_DRAIN_MAX_MS}; after this long without a read
+ * (a silent background child holds the pipe, or nobody is attached), at once.
+ */
 const EXIT_DRAIN_GRACE_MS = 20;
+/** The longest an exit waits behind output that keeps flowing (a background child still writing). */
+const EXIT_DRAIN_MAX_MS = 500;
 /** How many accepted writeIds are remembered per process. */
 export const REMEMBERED_WRITE_IDS = 4096;
 
@@ -152,7 +158,7 @@ export class ManagedProcess {
     const drained = Promise.all(child.outputs.map((o) => this.#pump(o.stream, o.readable)));
     const exited = child.exitCode.then(async (code) => {
       this.#childExited = true;
-      await Promise.race([drained, delay(EXIT_DRAIN_GRACE_MS)]);
+      await this.#drainAfterExit(drained);
       this.exitCode = code;
       this.sandboxDenied = code !== 0 && (this.denials?.seen ?? false);
       await this.#emit(Notification.processExited, (seq) => ({
@@ -167,6 +173,22 @@ export class ManagedProcess {
       await this.#emit(Notification.processClosed, (seq) => ({ processId: this.id, seq }));
       this.#options.onClosed();
     });
+  }
+
+  /**
+   * A child can exit with up to a pipe's worth (1 MiB once grown) still unread; at 20-50 MiB/s on
+   * a loaded machine that takes longer than one grace period, so the wait goes on while reads
+   * progress.
+   */
+  async #drainAfterExit(drained: Promise<unknown>): Promise<void> {
+    let done = false;
+    void drained.then(() => done = true);
+    const deadline = performance.now() + EXIT_DRAIN_MAX_MS;
+    while (!done && performance.now() < deadline) {
+      const seen = this.#nextSeq;
+      await Promise.race([drained, delay(EXIT_DRAIN_GRACE_MS)]);
+      if (this.#nextSeq === seen) return;
+    }
   }
 
   async #pump(stream: OutputStream, readable: ReadableStream<Uint8Array>): Promise<void> {
