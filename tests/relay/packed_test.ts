@@ -50,6 +50,39 @@ async function receiveNotes(harness: RelayTransport, count: number): Promise<num
   return got;
 }
 
+/**
+ * A harness stream opened against a raw executor link whose frames are recorded; disposing of it
+ * closes the stream and the simulated rendezvous.
+ */
+function rawExecutor(
+  options: Partial<Parameters<typeof openHarnessStream>[1]> & { streamId: string },
+) {
+  const rendezvous = new SimRendezvous();
+  const executor = rendezvous.connectExecutor();
+  const received: RelayMessageFrame[] = [];
+  executor.attach({
+    onMessage: (data) => received.push(decodeFrame(data as Uint8Array)),
+    onClose() {},
+  });
+  const harness = openHarnessStream(rendezvous.connectHarness(), { ...OPTIONS, ...options });
+  return {
+    executor,
+    received,
+    harness,
+    /** Waits for the harness's hello, answers it announcing packing, waits for reliable mode. */
+    async handshakePacked(): Promise<void> {
+      await until(5000, "the hello", () => received.some((f) => f.body.case === "ackFrame"));
+      executor.send(rawAck(options.streamId, undefined, 0, FEATURE_PACKED));
+      await until(5000, "reliable", () => harness.mode === "reliable");
+    },
+    async [Symbol.asyncDispose]() {
+      harness.close();
+      rendezvous.close();
+      await harness.closed;
+    },
+  };
+}
+
 Deno.test({
   name:
     "packed: ours to ours, a burst of small notifications travels several per segment, each once and in order, also over a lossy link",
@@ -150,28 +183,19 @@ Deno.test({
     "packed: our harness announces it, and sends an executor that does not (an older one of ours) one whole message per segment",
   timeout: 15_000,
 }, async () => {
-  const rendezvous = new SimRendezvous();
-  const old = rendezvous.connectExecutor();
-  const received: RelayMessageFrame[] = [];
-  old.attach({ onMessage: (data) => received.push(decodeFrame(data as Uint8Array)), onClose() {} });
-  const harness = openHarnessStream(rendezvous.connectHarness(), { ...OPTIONS, streamId: "h" });
-  try {
-    await until(5000, "the hello", () => received.some((f) => f.body.case === "ackFrame"));
-    const hello = received.find((f) => f.body.case === "ackFrame")!;
-    assert.ok(hello.body.case === "ackFrame");
-    assert.equal(hello.body.value.features, FEATURE_PACKED, "the harness announces packing");
-    old.send(rawAck("h")); // an older executor's answer: no features
-    await until(5000, "reliable", () => harness.mode === "reliable");
-    for (let id = 1; id <= 30; id++) harness.send(JSON.stringify({ id, method: "x" }));
-    await until(5000, "30 requests", () => dataFrames(received).length >= 30);
-    const data = dataFrames(received);
-    assert.equal(data.length, 30);
-    data.forEach((d, n) => assert.equal(JSON.parse(decoder.decode(d.payload)).id, n + 1));
-  } finally {
-    harness.close();
-    rendezvous.close();
-    await harness.closed;
-  }
+  await using raw = rawExecutor({ streamId: "h" });
+  const { executor: old, received, harness } = raw;
+  await until(5000, "the hello", () => received.some((f) => f.body.case === "ackFrame"));
+  const hello = received.find((f) => f.body.case === "ackFrame")!;
+  assert.ok(hello.body.case === "ackFrame");
+  assert.equal(hello.body.value.features, FEATURE_PACKED, "the harness announces packing");
+  old.send(rawAck("h")); // an older executor's answer: no features
+  await until(5000, "reliable", () => harness.mode === "reliable");
+  for (let id = 1; id <= 30; id++) harness.send(JSON.stringify({ id, method: "x" }));
+  await until(5000, "30 requests", () => dataFrames(received).length >= 30);
+  const data = dataFrames(received);
+  assert.equal(data.length, 30);
+  data.forEach((d, n) => assert.equal(JSON.parse(decoder.decode(d.payload)).id, n + 1));
 });
 
 Deno.test({
@@ -179,45 +203,31 @@ Deno.test({
     "packed: a malformed packed segment resets the stream and delivers none of its messages; a NUL-first message is refused",
   timeout: 15_000,
 }, async () => {
-  const rendezvous = new SimRendezvous();
-  const executor = rendezvous.connectExecutor();
-  const received: RelayMessageFrame[] = [];
-  executor.attach({
-    onMessage: (data) => received.push(decodeFrame(data as Uint8Array)),
-    onClose() {},
-  });
   const { lines, log } = captureLog();
-  const harness = openHarnessStream(rendezvous.connectHarness(), {
-    ...OPTIONS,
+  await using raw = rawExecutor({
     log,
     streamId: "m",
   });
-  try {
-    await until(5000, "the hello", () => received.some((f) => f.body.case === "ackFrame"));
-    executor.send(rawAck("m", undefined, 0, FEATURE_PACKED));
-    await until(5000, "reliable", () => harness.mode === "reliable");
-    await assert.rejects(harness.send("\u0000{}"), /cannot start with a NUL/);
-    // One good message, then a length that runs past the segment's end.
-    const good = new TextEncoder().encode('{"method":"a"}');
-    const payload = new Uint8Array(4 + good.length + 4 + 3);
-    const view = new DataView(payload.buffer);
-    view.setUint32(0, good.length);
-    payload.set(good, 4);
-    view.setUint32(4 + good.length, 100);
-    executor.send(rawData("m", 0, payload, { ack: undefined }));
-    await within(5000, "the stream ends", harness.closed);
-    assert.match(harness.endReason ?? "", /relay_protocol_error/);
-    assert.ok(
-      lines.some((l) => /packed message of 100 bytes does not fit/.test(l)),
-      lines.join("\n"),
-    );
-    const delivered: string[] = [];
-    for await (const item of harness.receive()) delivered.push(textOf(item));
-    assert.deepEqual(delivered, []);
-  } finally {
-    harness.close();
-    rendezvous.close();
-  }
+  const { executor, harness } = raw;
+  await raw.handshakePacked();
+  await assert.rejects(harness.send("\u0000{}"), /cannot start with a NUL/);
+  // One good message, then a length that runs past the segment's end.
+  const good = new TextEncoder().encode('{"method":"a"}');
+  const payload = new Uint8Array(4 + good.length + 4 + 3);
+  const view = new DataView(payload.buffer);
+  view.setUint32(0, good.length);
+  payload.set(good, 4);
+  view.setUint32(4 + good.length, 100);
+  executor.send(rawData("m", 0, payload, { ack: undefined }));
+  await within(5000, "the stream ends", harness.closed);
+  assert.match(harness.endReason ?? "", /relay_protocol_error/);
+  assert.ok(
+    lines.some((l) => /packed message of 100 bytes does not fit/.test(l)),
+    lines.join("\n"),
+  );
+  const delivered: string[] = [];
+  for await (const item of harness.receive()) delivered.push(textOf(item));
+  assert.deepEqual(delivered, []);
 });
 
 Deno.test({
@@ -225,51 +235,38 @@ Deno.test({
     "packed: a harness that took the executor for a legacy one (its answer came late) still reads the packed segments that executor sends",
   timeout: 15_000,
 }, async () => {
-  const rendezvous = new SimRendezvous();
-  const executor = rendezvous.connectExecutor();
-  const received: RelayMessageFrame[] = [];
-  executor.attach({
-    onMessage: (data) => received.push(decodeFrame(data as Uint8Array)),
-    onClose() {},
-  });
   const { lines, log } = captureLog();
-  const harness = openHarnessStream(rendezvous.connectHarness(), {
-    ...OPTIONS,
+  await using raw = rawExecutor({
     negotiateTimeoutMs: 100,
     log,
     streamId: "late",
   });
-  try {
-    await until(5000, "legacy fallback", () => harness.mode === "legacy");
-    // The executor saw a hello announcing packing, so it packs: two messages in seq 0.
-    const messages = ['{"method":"a"}', '{"method":"b"}'].map((m) => new TextEncoder().encode(m));
-    const payload = new Uint8Array(messages.reduce((n, m) => n + 4 + m.length, 0));
-    const view = new DataView(payload.buffer);
-    let at = 0;
-    for (const m of messages) {
-      view.setUint32(at, m.length);
-      payload.set(m, at + 4);
-      at += 4 + m.length;
-    }
-    executor.send(rawData("late", 0, payload));
-    const got: string[] = [];
-    await within(
-      5000,
-      "both messages",
-      (async () => {
-        for await (const item of harness.receive()) {
-          got.push(JSON.parse(textOf(item)).method);
-          if (got.length === 2) break;
-        }
-      })(),
-    );
-    assert.deepEqual(got, ["a", "b"]);
-    assert.ok(lines.some((l) => /assuming a legacy executor/.test(l)), lines.join("\n"));
-  } finally {
-    harness.close();
-    rendezvous.close();
-    await harness.closed;
+  const { executor, harness } = raw;
+  await until(5000, "legacy fallback", () => harness.mode === "legacy");
+  // The executor saw a hello announcing packing, so it packs: two messages in seq 0.
+  const messages = ['{"method":"a"}', '{"method":"b"}'].map((m) => new TextEncoder().encode(m));
+  const payload = new Uint8Array(messages.reduce((n, m) => n + 4 + m.length, 0));
+  const view = new DataView(payload.buffer);
+  let at = 0;
+  for (const m of messages) {
+    view.setUint32(at, m.length);
+    payload.set(m, at + 4);
+    at += 4 + m.length;
   }
+  executor.send(rawData("late", 0, payload));
+  const got: string[] = [];
+  await within(
+    5000,
+    "both messages",
+    (async () => {
+      for await (const item of harness.receive()) {
+        got.push(JSON.parse(textOf(item)).method);
+        if (got.length === 2) break;
+      }
+    })(),
+  );
+  assert.deepEqual(got, ["a", "b"]);
+  assert.ok(lines.some((l) => /assuming a legacy executor/.test(l)), lines.join("\n"));
 });
 
 Deno.test({
@@ -277,44 +274,29 @@ Deno.test({
     "packed: tiny packed messages the application does not read are bounded by count too, not only by their bytes",
   timeout: 15_000,
 }, async () => {
-  const rendezvous = new SimRendezvous();
-  const executor = rendezvous.connectExecutor();
-  const received: RelayMessageFrame[] = [];
-  executor.attach({
-    onMessage: (data) => received.push(decodeFrame(data as Uint8Array)),
-    onClose() {},
-  });
   const bound = 1024 * 1024;
-  const harness = openHarnessStream(rendezvous.connectHarness(), {
-    ...OPTIONS,
+  await using raw = rawExecutor({
     deliveryQueueBytes: bound,
     log: () => {},
     streamId: "tiny",
   });
-  try {
-    await until(5000, "the hello", () => received.some((f) => f.body.case === "ackFrame"));
-    executor.send(rawAck("tiny", undefined, 0, FEATURE_PACKED));
-    await until(5000, "reliable", () => harness.mode === "reliable");
-    // 40 segments of 10,000 one-byte messages: 400 KB of bytes, 400,000 queued objects.
-    const perSegment = 10_000;
-    const payload = new Uint8Array(perSegment * 5);
-    for (let i = 0; i < perSegment; i++) {
-      payload[i * 5 + 3] = 1;
-      payload[i * 5 + 4] = 0x31; // "1"
-    }
-    for (let seq = 0; seq < 40; seq++) executor.send(rawData("tiny", seq, payload));
-    await until(5000, "the segments were seen", () => harness.stats().expectedSeq > 0);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    const stats = harness.stats();
-    // Segments past the bound wait for the peer to resend them once the application reads.
-    assert.ok(stats.expectedSeq < 5, `accepted ${stats.expectedSeq} of 40 segments`);
-    assert.ok(
-      stats.deliveryQueueBytes <= bound + perSegment * 65,
-      `queue ${stats.deliveryQueueBytes}`,
-    );
-  } finally {
-    harness.close();
-    rendezvous.close();
-    await harness.closed;
+  const { executor, harness } = raw;
+  await raw.handshakePacked();
+  // 40 segments of 10,000 one-byte messages: 400 KB of bytes, 400,000 queued objects.
+  const perSegment = 10_000;
+  const payload = new Uint8Array(perSegment * 5);
+  for (let i = 0; i < perSegment; i++) {
+    payload[i * 5 + 3] = 1;
+    payload[i * 5 + 4] = 0x31; // "1"
   }
+  for (let seq = 0; seq < 40; seq++) executor.send(rawData("tiny", seq, payload));
+  await until(5000, "the segments were seen", () => harness.stats().expectedSeq > 0);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const stats = harness.stats();
+  // Segments past the bound wait for the peer to resend them once the application reads.
+  assert.ok(stats.expectedSeq < 5, `accepted ${stats.expectedSeq} of 40 segments`);
+  assert.ok(
+    stats.deliveryQueueBytes <= bound + perSegment * 65,
+    `queue ${stats.deliveryQueueBytes}`,
+  );
 });
