@@ -1,7 +1,7 @@
 /**
  * Benchmark line: `fs/open {mode: "replace"}` + 1 MiB `fs/writeBlock` upload (4 blocks in
  * flight, as our client sends them) on ours vs upstream, against the same upload to a sink
- * (`_bench_sink.ts`: a bare websocket server that answers each request unread) as the floor: what
+ * (`_bench_echo.ts sink`: a bare websocket server that answers each request unread) as the floor: what
  * the client and the loopback carry. Beside it, in the note: a `fs/readBlock` download of the
  * same file from ours (the other direction, `fs get`; it was the floor once, but measures our own
  * read path, not a bound on uploads) and one `fs put` of the file through our CLI with its peak RSS
@@ -151,7 +151,7 @@ export async function uploadLine(ctx: BenchContext): Promise<LineResult> {
   }, { rounds: reps });
   const floor = await guarded(ctx, "floor", async () => {
     await using sink = await startServerProcess(
-      [Deno.execPath(), "run", "--allow-net", `${ROOT}scripts/_bench_sink.ts`],
+      [Deno.execPath(), "run", "--allow-net", `${ROOT}scripts/_bench_echo.ts`, "sink"],
       { cwd: ROOT },
     );
     const samples: number[] = [];
