@@ -30,47 +30,51 @@ function isData(seq: number): (frame: Uint8Array) => boolean {
   };
 }
 
-/** Sends `count` echo requests from a harness whose link loses data seq 2 `drops` times. */
-async function echoWithHole(drops: number, count: number) {
+/**
+ * A simulated rendezvous whose executor echoes every stream: its two link ends (to drop or
+ * watch frames on) and `openHarness` for one harness stream on the harness end; disposing of
+ * it closes the stream, the executor and the rendezvous.
+ */
+function echoRelay(muxOptions: RelayStreamOptions = {}) {
   const rendezvous = new SimRendezvous({ harness: { delayMs: 1 } });
-  const { lines, log } = captureLog();
   const served: Promise<string[]>[] = [];
-  const mux = new ExecutorMux(rendezvous.connectExecutor(), {
+  const executorLink = rendezvous.connectExecutor();
+  const mux = new ExecutorMux(executorLink, {
     ...SLOW_TIMER,
-    log,
+    log: () => {},
+    ...muxOptions,
     onStream(transport) {
       served.push(serveEcho(transport));
     },
   });
   const link = rendezvous.connectHarness();
-  link.dropMatching(isData(2), drops);
-  const harness: RelayTransport = openHarnessStream(link, { ...SLOW_TIMER, streamId: "hole" });
-  try {
-    const started = performance.now();
-    const replies = within(
-      2000,
-      "echoes despite the hole",
-      (async () => {
-        const got: number[] = [];
-        for await (const item of harness.receive()) {
-          got.push(JSON.parse(textOf(item)).id);
-          if (got.length === count) break;
-        }
-        return got;
-      })(),
-    );
-    for (let id = 0; id < count; id++) {
-      await harness.send(JSON.stringify({ id, method: "echo", params: id }));
-    }
-    assert.deepEqual(await replies, Array.from({ length: count }, (_, id) => id));
-    return { elapsed: performance.now() - started, stats: harness.stats(), logs: lines };
-  } finally {
-    harness.close();
-    mux.close();
-    rendezvous.close();
-    await harness.closed;
-    await Promise.allSettled(served);
-  }
+  let harness: RelayTransport | undefined;
+  return {
+    executorLink,
+    link,
+    openHarness(options: RelayStreamOptions & { streamId: string }): RelayTransport {
+      harness = openHarnessStream(link, { ...SLOW_TIMER, ...options });
+      return harness;
+    },
+    async [Symbol.asyncDispose]() {
+      harness?.close();
+      mux.close();
+      rendezvous.close();
+      await harness?.closed;
+      await Promise.allSettled(served);
+    },
+  };
+}
+
+/** Sends `count` echo requests from a harness whose link loses data seq 2 `drops` times. */
+async function echoWithHole(drops: number, count: number) {
+  const { lines, log } = captureLog();
+  await using relay = echoRelay({ log });
+  relay.link.dropMatching(isData(2), drops);
+  const harness = relay.openHarness({ streamId: "hole" });
+  const started = performance.now();
+  await echoAll(harness, count, 2000);
+  return { elapsed: performance.now() - started, stats: harness.stats(), logs: lines };
 }
 
 Deno.test({
@@ -131,16 +135,8 @@ Deno.test({
     "fast retransmit: a segment lost next to the end of the ack bits is resent as soon as a later one is acked, while an older hole still pins the window",
   timeout: 15_000,
 }, async () => {
-  const rendezvous = new SimRendezvous({ harness: { delayMs: 1 } });
-  const served: Promise<string[]>[] = [];
-  const mux = new ExecutorMux(rendezvous.connectExecutor(), {
-    ...SLOW_TIMER,
-    log: () => {},
-    onStream(transport) {
-      served.push(serveEcho(transport));
-    },
-  });
-  const link = rendezvous.connectHarness();
+  await using relay = echoRelay();
+  const { link } = relay;
   // Seq 2 is lost four times, so the cumulative ack stays at 1 for several round trips; seq 31
   // is lost once. The ack bits reach seq 33 (ack + 32), so three later seqs can never be seen
   // for 31 while 2 is missing: only "32 was sent after 31 and arrived" shows that 31 is lost.
@@ -152,25 +148,17 @@ Deno.test({
   }, Infinity);
   link.dropMatching(isData(2), 4);
   link.dropMatching(isData(31), 1);
-  const harness = openHarnessStream(link, { ...SLOW_TIMER, streamId: "edge" });
-  try {
-    await echoAll(harness, 40, 5000);
-    const stats = harness.stats();
-    assert.equal(stats.retransmissions, stats.fastRetransmissions, JSON.stringify(stats));
-    const lastCopyOf2 = sent.lastIndexOf(2);
-    const secondCopyOf31 = sent.indexOf(31, sent.indexOf(31) + 1);
-    assert.ok(secondCopyOf31 > 0, `31 never resent: ${sent.join(",")}`);
-    assert.ok(
-      secondCopyOf31 < lastCopyOf2,
-      `31 waited for the hole at 2 to fill: ${sent.join(",")}`,
-    );
-  } finally {
-    harness.close();
-    mux.close();
-    rendezvous.close();
-    await harness.closed;
-    await Promise.allSettled(served);
-  }
+  const harness = relay.openHarness({ streamId: "edge" });
+  await echoAll(harness, 40, 5000);
+  const stats = harness.stats();
+  assert.equal(stats.retransmissions, stats.fastRetransmissions, JSON.stringify(stats));
+  const lastCopyOf2 = sent.lastIndexOf(2);
+  const secondCopyOf31 = sent.indexOf(31, sent.indexOf(31) + 1);
+  assert.ok(secondCopyOf31 > 0, `31 never resent: ${sent.join(",")}`);
+  assert.ok(
+    secondCopyOf31 < lastCopyOf2,
+    `31 waited for the hole at 2 to fill: ${sent.join(",")}`,
+  );
 });
 
 Deno.test({
@@ -178,19 +166,8 @@ Deno.test({
     "retransmit timer: when acks stop coming, only the oldest segment is resent; the answer to it acknowledges the rest",
   timeout: 15_000,
 }, async () => {
-  const rendezvous = new SimRendezvous({ harness: { delayMs: 1 } });
-  const served: Promise<string[]>[] = [];
-  const executorLink = rendezvous.connectExecutor();
-  const mux = new ExecutorMux(executorLink, {
-    ...SLOW_TIMER,
-    initialRtoMs: 200,
-    minRtoMs: 200,
-    log: () => {},
-    onStream(transport) {
-      served.push(serveEcho(transport));
-    },
-  });
-  const link = rendezvous.connectHarness();
+  await using relay = echoRelay({ initialRtoMs: 200, minRtoMs: 200 });
+  const { executorLink, link } = relay;
   const seen = new Set<number>();
   let resent = false;
   link.dropMatching((frame) => {
@@ -202,22 +179,9 @@ Deno.test({
   // Once the stream is up, everything the executor sends is lost until the harness has resent
   // something: every request arrived, but the harness hears nothing until its timer fires.
   executorLink.dropMatching(() => seen.size > 0 && !resent, Infinity);
-  const harness = openHarnessStream(link, {
-    ...SLOW_TIMER,
-    initialRtoMs: 200,
-    minRtoMs: 200,
-    streamId: "acks-lost",
-  });
-  try {
-    await echoAll(harness, 10, 10_000);
-    const stats = harness.stats();
-    // One resend (two if its answer was slower than the backed-off timer), never all ten.
-    assert.ok(stats.retransmissions >= 1 && stats.retransmissions <= 2, JSON.stringify(stats));
-  } finally {
-    harness.close();
-    mux.close();
-    rendezvous.close();
-    await harness.closed;
-    await Promise.allSettled(served);
-  }
+  const harness = relay.openHarness({ initialRtoMs: 200, minRtoMs: 200, streamId: "acks-lost" });
+  await echoAll(harness, 10, 10_000);
+  const stats = harness.stats();
+  // One resend (two if its answer was slower than the backed-off timer), never all ten.
+  assert.ok(stats.retransmissions >= 1 && stats.retransmissions <= 2, JSON.stringify(stats));
 });
