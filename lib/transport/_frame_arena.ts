@@ -103,6 +103,11 @@ export function releaseFrameBuffer(buffer: Uint8Array<ArrayBuffer>): void {
   }
 }
 
+/** The 4 mask bytes as the 32-bit word the module's `xor` splats (WebAssembly is little-endian). */
+function wasmMaskWord(mask: ArrayLike<number>): number {
+  return mask[0] | (mask[1] << 8) | (mask[2] << 16) | (mask[3] << 24);
+}
+
 /** A 64 KiB page after the four buffers: scratch space for {@link maskInto}. */
 const SCRATCH = ARENA_BUFFERS * ARENA_BUFFER_BYTES;
 const SCRATCH_BYTES = 64 * 1024;
@@ -133,13 +138,13 @@ export function maskInto(
     return;
   }
   const scratch = new Uint8Array(memory.memory, SCRATCH, SCRATCH_BYTES);
-  const word = mask[0] | (mask[1] << 8) | (mask[2] << 16) | (mask[3] << 24); // wasm is LE
+  const word = wasmMaskWord(mask);
   // Each piece starts at a multiple of 4 bytes: the mask's phase carries over.
   for (let done = 0; done < length; done += SCRATCH_BYTES) {
     const n = Math.min(SCRATCH_BYTES, length - done);
     scratch.set(source.subarray(done, done + n));
     memory.xor(SCRATCH, n, word);
-    for (let i = n & ~15; i < n; i++) scratch[i] ^= mask[i & 3];
+    xorMaskInPlace(scratch, mask, n & ~15, n & 15);
     output.set(scratch.subarray(0, n), offset + done);
   }
 }
@@ -158,8 +163,7 @@ export function maskInto(
 export function unmaskInPlace(payload: Uint8Array, mask: Uint8Array): void {
   let done = 0;
   if (arena && payload.buffer === arena.memory) {
-    const word = mask[0] | (mask[1] << 8) | (mask[2] << 16) | (mask[3] << 24); // wasm is LE
-    arena.xor(payload.byteOffset, payload.length, word);
+    arena.xor(payload.byteOffset, payload.length, wasmMaskWord(mask));
     done = payload.length & ~15;
   }
   // The rest (or all, outside the arena) a 32-bit word at a time, at any alignment; `done` is a
