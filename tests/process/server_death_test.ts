@@ -33,6 +33,34 @@ async function pidsOf(client: TestClient, processId: string): Promise<number[]> 
   return text.split(/\r?\n/).filter((l) => /^\d+$/.test(l.trim())).map(Number);
 }
 
+/** Starts `script` under `/bin/sh -c` and returns the pids it printed before `ready`. */
+async function startScript(
+  client: TestClient,
+  processId: string,
+  script: string,
+  tty: boolean,
+): Promise<number[]> {
+  await client.call("process/start", {
+    processId,
+    argv: ["/bin/sh", "-c", script],
+    cwd: fileUri("/tmp"),
+    env: ENV,
+    tty,
+  });
+  return await pidsOf(client, processId);
+}
+
+/** SIGKILLs whatever of `pids` is still alive, so a failed test leaves nothing behind. */
+function killLeftovers(pids: number[]): void {
+  for (const pid of pids) {
+    try {
+      Deno.kill(pid, "SIGKILL");
+    } catch {
+      // dead, as it should be
+    }
+  }
+}
+
 function reaperActive(): boolean {
   // The reaper needs a writable cgroup hierarchy; probe the way the server will.
   for (const dir of ["/sys/fs/cgroup/freezer", "/sys/fs/cgroup/pids", "/sys/fs/cgroup"]) {
@@ -59,14 +87,7 @@ Deno.test({
     try {
       for (const tty of [false, true]) {
         const processId = `tree-${tty}`;
-        await client.call("process/start", {
-          processId,
-          argv: ["/bin/sh", "-c", SCRIPT],
-          cwd: fileUri("/tmp"),
-          env: ENV,
-          tty,
-        });
-        pids.push(...await pidsOf(client, processId));
+        pids.push(...await startScript(client, processId, SCRIPT, tty));
       }
       assert.equal(pids.length, 8, `expected 4 escaped pids per process, got ${pids}`);
       for (const pid of pids) assert(isAlive(pid), `${pid} should be running before the kill`);
@@ -78,13 +99,7 @@ Deno.test({
           "after kill -9 of the server",
       );
     } finally {
-      for (const pid of pids) {
-        try {
-          Deno.kill(pid, "SIGKILL");
-        } catch {
-          // dead, as it should be
-        }
-      }
+      killLeftovers(pids);
       await client.close().catch(() => {});
       await server.stop();
     }
@@ -115,26 +130,13 @@ Deno.test({
     await client.initialize();
     const pids: number[] = [];
     try {
-      await client.call("process/start", {
-        processId: "nested",
-        argv: ["/bin/sh", "-c", NESTED],
-        cwd: fileUri("/tmp"),
-        env: ENV,
-        tty: false,
-      });
-      pids.push(...await pidsOf(client, "nested"));
+      pids.push(...await startScript(client, "nested", NESTED, false));
       assert.equal(pids.length, 1);
       assert(isAlive(pids[0]));
       await server.stop("SIGKILL");
       await until(5000, "the nested cgroup's process dead", () => !isAlive(pids[0]));
     } finally {
-      for (const pid of pids) {
-        try {
-          Deno.kill(pid, "SIGKILL");
-        } catch {
-          // dead, as it should be
-        }
-      }
+      killLeftovers(pids);
       await client.close().catch(() => {});
       await server.stop();
     }
@@ -187,14 +189,7 @@ Deno.test({
     try {
       for (const tty of [false, true]) {
         const processId = `group-${tty}`;
-        await client.call("process/start", {
-          processId,
-          argv: ["/bin/sh", "-c", GROUP_SCRIPT],
-          cwd: fileUri("/tmp"),
-          env: ENV,
-          tty,
-        });
-        pids.push(...await pidsOf(client, processId));
+        pids.push(...await startScript(client, processId, GROUP_SCRIPT, tty));
       }
       assert.equal(pids.length, 6, `expected 3 pids per process, got ${pids}`);
       for (const pid of pids) assert(isAlive(pid), `${pid} should be running before the kill`);
@@ -204,13 +199,7 @@ Deno.test({
           throw new Error(`${err.message}; alive of ${pids}: ${pids.filter(isAlive)}`);
         });
     } finally {
-      for (const pid of pids) {
-        try {
-          Deno.kill(pid, "SIGKILL");
-        } catch {
-          // dead, as it should be
-        }
-      }
+      killLeftovers(pids);
       await client.close().catch(() => {});
       await server.stop();
     }
