@@ -107,6 +107,12 @@ export function connectWsLink(url: string, options: WsLinkOptions = {}): Promise
       if (socket.readyState !== OPEN) return;
       socket.ping();
       pongTimer = setTimeout(() => {
+        // A link we stopped reading (setReading) cannot show us its Pong: it is judged only
+        // while read, as the listener's ping check does; whoever paused it bounds the pause.
+        if (socket.isPaused) {
+          schedulePing();
+          return;
+        }
         // As upstream: a TCP drop, no close frame (the peer may be wedged).
         closeWith(`pong_timeout (no Pong within ${pongTimeoutMs} ms)`);
         socket.terminate();
