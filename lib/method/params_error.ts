@@ -4,6 +4,7 @@
  * @module
  */
 import type { z } from "zod";
+import { invalidParams } from "../jsonrpc/errors.ts";
 
 function describeValue(value: unknown): string {
   if (value === null) return "null";
@@ -80,4 +81,21 @@ export function formatParamsError(error: z.ZodError): string {
     default:
       return `${issue.message}${where}`;
   }
+}
+
+/**
+ * Validates params against a method's schema: the parsed value, or -32602 with upstream's text
+ * ({@linkcode formatParamsError}).
+ *
+ * @throws {import("../jsonrpc/errors.ts").RpcError} -32602 when `raw` does not match.
+ * @example
+ * ```ts
+ * import { z } from "zod";
+ * parseParams(z.object({ processId: z.string() }), { processId: "p1" }); // { processId: "p1" }
+ * ```
+ */
+export function parseParams<S extends z.ZodType>(schema: S, raw: unknown): z.output<S> {
+  const parsed = schema.safeParse(raw, { reportInput: true });
+  if (!parsed.success) throw invalidParams(formatParamsError(parsed.error));
+  return parsed.data;
 }

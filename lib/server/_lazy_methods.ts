@@ -8,8 +8,8 @@
  * @module
  */
 import { z } from "zod";
-import { invalidParams } from "../jsonrpc/errors.ts";
-import { formatParamsError, type Lane, type MethodFamily, type MethodSpec } from "../method/mod.ts";
+import type { Lane, MethodFamily, MethodSpec } from "../method/mod.ts";
+import { parseParams } from "../method/params_error.ts";
 
 /** What a lazy method must declare before its module loads. */
 export interface LazyMethodShape {
@@ -66,9 +66,7 @@ export function lazyMethods<K extends string>(
       params: UNCHECKED,
       handle: async (raw, context) => {
         const real = (await loadOnce())[name];
-        const parsed = real.params.safeParse(raw, { reportInput: true });
-        if (!parsed.success) throw invalidParams(formatParamsError(parsed.error));
-        return await real.handle(parsed.data, context);
+        return await real.handle(parseParams(real.params, raw), context);
       },
     };
   }

@@ -5,13 +5,7 @@
  * @module
  */
 import { Method, Notification } from "../protocol/methods.ts";
-import {
-  ErrorCode,
-  internalError,
-  invalidParams,
-  invalidRequest,
-  RpcError,
-} from "../jsonrpc/errors.ts";
+import { ErrorCode, internalError, invalidRequest, RpcError } from "../jsonrpc/errors.ts";
 import {
   encodeError,
   encodeNotification,
@@ -23,7 +17,7 @@ import {
 import { type MessageTransport, OversizedMessage } from "../transport/types.ts";
 import { Semaphore } from "../util/async.ts";
 import type { ConnectionContext, Lane, MethodContext, MethodTable } from "../method/method.ts";
-import { formatParamsError } from "../method/params_error.ts";
+import { parseParams } from "../method/params_error.ts";
 import type { Session } from "../method/session.ts";
 import type { SessionOwner, SessionRegistry } from "./session_registry.ts";
 import { environmentInfo } from "./environment.ts";
@@ -250,23 +244,20 @@ export class ServerConnection implements ConnectionContext, SessionOwner {
     if (this.#state === "initialized-pending") {
       throw invalidRequest(`client must send initialized before using ${spec.family} methods`);
     }
-    const parsed = spec.params.safeParse(request.params ?? null, { reportInput: true });
-    if (!parsed.success) throw invalidParams(formatParamsError(parsed.error));
+    const params = parseParams(spec.params, request.params ?? null);
     const context: MethodContext = {
       session: this.#session!,
       connection: this,
       afterResponse,
     };
-    return spec.handle(parsed.data, context);
+    return spec.handle(params, context);
   }
 
   #initialize(params: unknown): unknown {
     if (this.#state !== "new") {
       throw invalidRequest("initialize may only be sent once per connection");
     }
-    const parsed = initializeParams.safeParse(params ?? null, { reportInput: true });
-    if (!parsed.success) throw invalidParams(formatParamsError(parsed.error));
-    const { resumeSessionId } = parsed.data;
+    const { resumeSessionId } = parseParams(initializeParams, params ?? null);
     this.#session = resumeSessionId
       ? this.#deps.registry.resume(resumeSessionId, this)
       : this.#deps.registry.create(this);
