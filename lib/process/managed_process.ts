@@ -40,6 +40,8 @@ export interface ManagedProcessOptions {
   sinkChanged?: () => Promise<void>;
   /** Called once the process is closed (exit known and all output at EOF). */
   onClosed: () => void;
+  /** Who reads this output (the session): its own requests do not slow the pumps. */
+  owner?: object;
 }
 
 /**
@@ -211,7 +213,8 @@ export class ManagedProcess {
             (seq) => this.#retention.push({ seq, stream, bytes: piece }),
           );
           // Checked again after each turn: the pumps woken together share the next slice.
-          for (let pause = bulkTurn(); pause; pause = bulkTurn()) await pause;
+          const owner = this.#options.owner;
+          for (let pause = bulkTurn(owner); pause; pause = bulkTurn(owner)) await pause;
         }
         await this.#pauseWhileDetachedAndFull();
       }

@@ -73,6 +73,7 @@ export function processHandlers(options: ProcessHandlersOptions): ProcessHandler
           ...options,
           sink: () => session.sink,
           sinkChanged: () => session.sinkChanged(),
+          owner: session,
         }),
     );
   return {

@@ -24,6 +24,8 @@ export interface ProcessTableOptions {
   sink?: () => EventSink | null;
   /** Resolves when `sink` next changes; a paused output pump re-checks then. */
   sinkChanged?: () => Promise<void>;
+  /** Who reads this output (the session): its own requests do not slow the output pumps. */
+  owner?: object;
 }
 
 /** What `process/start` asks for, after path and env resolution. */
@@ -47,7 +49,7 @@ export interface StartRequest extends SpawnRequest {
 export class ProcessTable implements Disposable {
   #processes = new Map<string, ManagedProcess>();
   #options:
-    & Required<Omit<ProcessTableOptions, "spawners" | "sink" | "sinkChanged">>
+    & Required<Omit<ProcessTableOptions, "spawners" | "sink" | "sinkChanged" | "owner">>
     & ProcessTableOptions;
   #timers = new Set<ReturnType<typeof setTimeout>>();
 
@@ -78,6 +80,7 @@ export class ProcessTable implements Disposable {
       retention: this.#options.retention,
       sink: () => this.#options.sink?.() ?? null,
       sinkChanged: this.#options.sinkChanged,
+      owner: this.#options.owner,
       onClosed: () => this.#scheduleRemoval(proc),
     });
     proc.tty = request.tty;

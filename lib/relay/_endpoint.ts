@@ -10,6 +10,7 @@ import type { RelayLink } from "./link.ts";
 import type { ResolvedRelayOptions } from "./limits.ts";
 import { RelayStream, type StreamHost, type StreamRole } from "./_stream.ts";
 import { clearImmediate, setImmediate } from "node:timers";
+import { reactorTurn } from "../util/bulk_priority.ts";
 
 /** How many frames the scheduler writes before yielding to the event loop. */
 const FRAMES_PER_TURN = 64;
@@ -48,6 +49,8 @@ export class RelayEndpoint implements StreamHost {
   #retired = new Set<string>();
   #writeTimer: ReturnType<typeof setTimeout> | undefined;
   #writeSoon: ReturnType<typeof setImmediate> | undefined;
+  /** Set while writes wait for a full link to drain (links with `whenBelow`). */
+  #drainWait: Promise<void> | undefined;
   #tickTimer: ReturnType<typeof setTimeout> | undefined;
   #detachTimer: ReturnType<typeof setTimeout> | undefined;
   #lastInboundAt = 0;
@@ -84,6 +87,7 @@ export class RelayEndpoint implements StreamHost {
     this.#link = undefined;
     previous?.close();
     this.#link = link;
+    this.#drainWait = undefined;
     this.#lastInboundAt = performance.now();
     if (this.#detachTimer !== undefined) clearTimeout(this.#detachTimer);
     this.#detachTimer = undefined;
@@ -123,6 +127,7 @@ export class RelayEndpoint implements StreamHost {
     for (const stream of [...this.streams.values()]) stream.abort(reason);
     if (this.#writeTimer !== undefined) clearTimeout(this.#writeTimer);
     this.#writeTimer = undefined;
+    this.#drainWait = undefined;
     if (this.#writeSoon !== undefined) clearImmediate(this.#writeSoon);
     this.#writeSoon = undefined;
     if (this.#tickTimer !== undefined) clearInterval(this.#tickTimer);
@@ -271,7 +276,10 @@ export class RelayEndpoint implements StreamHost {
   // ---- outbound ---------------------------------------------------------------------------
 
   #kick(): void {
-    if (this.#writeSoon !== undefined || this.#writeTimer !== undefined || this.#closed) return;
+    if (
+      this.#writeSoon !== undefined || this.#writeTimer !== undefined ||
+      this.#drainWait !== undefined || this.#closed
+    ) return;
     // A macrotask, so acks for frames that arrived together coalesce into one; setImmediate
     // because nested setTimeout(0) is clamped to milliseconds, which dominated round trips.
     this.#writeSoon = setImmediate(() => {
@@ -287,14 +295,11 @@ export class RelayEndpoint implements StreamHost {
     let written = 0;
     while (this.#control.length > 0 || this.#ready.size > 0) {
       if (link.bufferedAmount > this.#options.linkHighWaterBytes) {
-        this.#writeTimer = setTimeout(() => {
-          this.#writeTimer = undefined;
-          this.#write();
-        }, DRAIN_POLL_MS);
+        this.#waitForDrain(link);
         return;
       }
       if (written >= FRAMES_PER_TURN) {
-        this.#kick();
+        this.#yieldToSockets();
         return;
       }
       const control = this.#control.shift();
@@ -314,6 +319,39 @@ export class RelayEndpoint implements StreamHost {
       // Back of the line: one frame per stream per round.
       if (stream.hasWork()) this.#ready.add(stream);
     }
+  }
+
+  /**
+   * Writes again once the link is down to half its high-water mark: at once when the link
+   * tells (a timer made a reply queued behind a flood wait up to a poll after the link had
+   * drained: the quiet stream's p99 was 9-13x idle), else on the poll.
+   */
+  /** A full turn of frames written: the next waits for the reactor, so reads are polled. */
+  #yieldToSockets(): void {
+    const wait = reactorTurn();
+    this.#drainWait = wait;
+    wait.then(() => {
+      if (this.#drainWait !== wait) return;
+      this.#drainWait = undefined;
+      this.#write();
+    });
+  }
+
+  #waitForDrain(link: RelayLink): void {
+    if (!link.whenBelow) {
+      this.#writeTimer = setTimeout(() => {
+        this.#writeTimer = undefined;
+        this.#write();
+      }, DRAIN_POLL_MS);
+      return;
+    }
+    const wait = link.whenBelow(this.#options.linkHighWaterBytes / 2);
+    this.#drainWait = wait;
+    wait.then(() => {
+      if (this.#drainWait !== wait) return;
+      this.#drainWait = undefined;
+      this.#write();
+    });
   }
 
   // ---- liveness ---------------------------------------------------------------------------

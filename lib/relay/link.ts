@@ -59,6 +59,12 @@ export interface RelayLink {
    * that cannot pause leaves it out.
    */
   setReading?(reading: boolean): void;
+  /**
+   * Resolves once `bufferedAmount` is at most `bytes` (or the link closed). Optional: without
+   * it the relay looks at `bufferedAmount` again on a timer, and a reply queued behind a full
+   * link waits for that timer after the link has drained.
+   */
+  whenBelow?(bytes: number): Promise<void>;
 }
 
 /**

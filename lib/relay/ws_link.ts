@@ -94,9 +94,20 @@ export function connectWsLink(url: string, options: WsLinkOptions = {}): Promise
   options.signal?.addEventListener("abort", onAbort, { once: true });
   if (options.signal?.aborted) onAbort();
 
+  // One waiter at a time: the relay endpoint is the link's only writer.
+  let drainWaiter: { bytes: number; resolve: () => void } | undefined;
+  const afterWrite = () => {
+    if (drainWaiter && socket.bufferedAmount <= drainWaiter.bytes) {
+      const { resolve } = drainWaiter;
+      drainWaiter = undefined;
+      resolve();
+    }
+  };
   function closeWith(reason: string): void {
     if (closedReason !== undefined) return;
     closedReason = reason;
+    drainWaiter?.resolve();
+    drainWaiter = undefined;
     clearTimeout(pingTimer);
     clearTimeout(pongTimer);
     handlers?.onClose(reason);
@@ -127,7 +138,14 @@ export function connectWsLink(url: string, options: WsLinkOptions = {}): Promise
     },
     send(data: Uint8Array): void {
       if (closedReason !== undefined || socket.readyState !== OPEN) return;
-      socket.send(data);
+      socket.send(data, afterWrite);
+    },
+    whenBelow(bytes: number): Promise<void> {
+      if (closedReason !== undefined || socket.bufferedAmount <= bytes) return Promise.resolve();
+      drainWaiter?.resolve();
+      const { promise, resolve } = Promise.withResolvers<void>();
+      drainWaiter = { bytes, resolve };
+      return promise;
     },
     attach(next: RelayLinkHandlers): void {
       handlers = next;

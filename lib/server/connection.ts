@@ -176,7 +176,7 @@ export class ServerConnection implements ConnectionContext, SessionOwner {
         log.warn(`${this.label}: unexpected response id ${message.id}; closing`);
         return false;
       case "request":
-        markInteractive();
+        markInteractive(this.#session ?? this);
         if (this.#lanes && this.#state === "ready" && message.method !== Method.initialize) {
           const spec = this.#deps.methods[message.method];
           const lane = this.#lanes[spec?.lane ?? "ordinary"];

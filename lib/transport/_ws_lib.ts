@@ -16,7 +16,8 @@ export interface WsSocket {
   /** Whether `pause()` stopped reading the socket. */
   readonly isPaused: boolean;
   binaryType: string;
-  send(data: string | Uint8Array): void;
+  /** `written` runs once the frame has been handed to the network (or failed). */
+  send(data: string | Uint8Array, written?: (error?: Error) => void): void;
   close(code?: number, reason?: string): void;
   ping(): void;
   terminate(): void;
