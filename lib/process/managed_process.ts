@@ -212,9 +212,8 @@ export class ManagedProcess {
               ),
             (seq) => this.#retention.push({ seq, stream, bytes: piece }),
           );
-          // Checked again after each turn: the pumps woken together share the next slice.
-          const owner = this.#options.owner;
-          for (let pause = bulkTurn(owner); pause; pause = bulkTurn(owner)) await pause;
+          const pause = bulkTurn(this.#options.owner);
+          if (pause) await pause;
         }
         await this.#pauseWhileDetachedAndFull();
       }

@@ -31,7 +31,9 @@ let latestSource: object | undefined;
 let latestAt = -Infinity;
 let previousAt = -Infinity;
 let sliceStart = 0;
-let turn: Promise<void> | null = null;
+/** Pumps waiting for a slice, in arrival order. */
+const waiting: (() => void)[] = [];
+let turning = false;
 let pair: Promise<{ send: Deno.Conn; receive: Deno.Conn } | null> | null = null;
 const one = new Uint8Array(1);
 const sink = new Uint8Array(64);
@@ -61,23 +63,36 @@ function sliceMs(owner: object | undefined): number {
 }
 
 /**
- * Undefined while the current slice lasts (go on); else the one turn of the socket reactor all
- * pumps wait for. Ask again after it: the pumps it wakes share the next slice, so one that
- * resumes later may find it used up and wait for the following turn.
+ * Undefined while the current slice lasts (go on); else this pump's place in line: pumps wait
+ * in arrival order, and each reactor turn wakes only the one at the head, which owns the next
+ * slice (go on once it resolves). Waking every waiting pump per turn cost each of them a
+ * promise hop for about one piece of output between them: 1,000 floods moved 42 MiB/s.
  *
  * @example
  * ```ts
- * for (let pause = bulkTurn(); pause; pause = bulkTurn()) await pause;
+ * const pause = bulkTurn();
+ * if (pause) await pause;
  * ```
  */
 export function bulkTurn(owner?: object): Promise<void> | undefined {
-  if (turn) return turn;
   if (performance.now() - sliceStart < sliceMs(owner)) return undefined;
-  turn = reactorTurn().finally(() => {
-    turn = null;
-    sliceStart = performance.now();
-  });
-  return turn;
+  const { promise, resolve } = Promise.withResolvers<void>();
+  waiting.push(resolve);
+  if (!turning) void wakeInTurn();
+  return promise;
+}
+
+async function wakeInTurn(): Promise<void> {
+  turning = true;
+  try {
+    while (waiting.length > 0) {
+      await reactorTurn();
+      sliceStart = performance.now();
+      waiting.shift()!();
+    }
+  } finally {
+    turning = false;
+  }
 }
 
 /**
