@@ -18,6 +18,19 @@ export const initializeParams = z.object({
 });
 
 /**
+ * Whether `value` is what {@link unitParams} accepts: absent, null or `{}`.
+ *
+ * @example
+ * ```ts
+ * isUnitValue({}); // true
+ * ```
+ */
+export function isUnitValue(value: unknown): boolean {
+  if (value === undefined || value === null) return true;
+  return typeof value === "object" && !Array.isArray(value) && Object.keys(value).length === 0;
+}
+
+/**
  * Params of unit-typed methods: absent, null or `{}`.
  *
  * @example
@@ -26,10 +39,7 @@ export const initializeParams = z.object({
  * ```
  */
 export const unitParams = z.unknown().superRefine((value, ctx) => {
-  if (value === undefined || value === null) return;
-  if (typeof value === "object" && !Array.isArray(value) && Object.keys(value).length === 0) {
-    return;
-  }
+  if (isUnitValue(value)) return;
   ctx.addIssue({ code: "custom", message: "invalid type: map, expected unit" });
 });
 

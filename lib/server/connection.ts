@@ -21,7 +21,7 @@ import { parseParams } from "../method/params_error.ts";
 import type { Session } from "../method/session.ts";
 import type { SessionOwner, SessionRegistry } from "./session_registry.ts";
 import { environmentInfo } from "./environment.ts";
-import { initializeParams } from "../protocol/environment.ts";
+import { initializeParams, isUnitValue, unitParams } from "../protocol/environment.ts";
 import { log } from "../util/log.ts";
 import { markInteractive } from "../util/bulk_priority.ts";
 
@@ -244,7 +244,11 @@ export class ServerConnection implements ConnectionContext, SessionOwner {
     if (this.#state === "initialized-pending") {
       throw invalidRequest(`client must send initialized before using ${spec.family} methods`);
     }
-    const params = parseParams(spec.params, request.params ?? null);
+    const raw = request.params ?? null;
+    // Unit params (health checks) are valid as they came: no schema run on the hottest methods.
+    const params = spec.params === unitParams && isUnitValue(raw)
+      ? raw
+      : parseParams(spec.params, raw);
     const context: MethodContext = {
       session: this.#session!,
       connection: this,

@@ -16,7 +16,8 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
   #items: T[] = [];
   #head = 0;
   #closed = false;
-  #waiter: PromiseWithResolvers<void> | null = null;
+  /** The consumer's pending `next()`, settled straight with the value (no extra promise hops). */
+  #waiter: PromiseWithResolvers<IteratorResult<T>> | null = null;
   #space: PromiseWithResolvers<void> | null = null;
   #onTake: ((value: T) => void) | undefined;
 
@@ -33,14 +34,22 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
   /** Adds a value; ignored after close. */
   push(value: T): void {
     if (this.#closed) return;
+    const waiter = this.#waiter;
+    if (waiter !== null && this.#head === this.#items.length) {
+      this.#waiter = null;
+      this.#onTake?.(value);
+      waiter.resolve({ done: false, value });
+      return;
+    }
     this.#items.push(value);
-    this.#waiter?.resolve();
   }
 
   /** Ends the iteration once queued values are consumed. */
   close(): void {
     this.#closed = true;
-    this.#waiter?.resolve();
+    const waiter = this.#waiter;
+    this.#waiter = null;
+    waiter?.resolve({ done: true, value: undefined });
     this.#space?.resolve();
   }
 
@@ -68,11 +77,8 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
       return Promise.resolve({ done: false, value: this.#take() });
     }
     if (this.#closed) return Promise.resolve({ done: true, value: undefined });
-    this.#waiter ??= Promise.withResolvers<void>();
-    return this.#waiter.promise.then(() => {
-      this.#waiter = null;
-      return this.#next();
-    });
+    this.#waiter ??= Promise.withResolvers<IteratorResult<T>>();
+    return this.#waiter.promise;
   }
 
   #take(): T {
