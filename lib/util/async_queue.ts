@@ -77,7 +77,9 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
       return Promise.resolve({ done: false, value: this.#take() });
     }
     if (this.#closed) return Promise.resolve({ done: true, value: undefined });
-    this.#waiter ??= Promise.withResolvers<IteratorResult<T>>();
+    // A second concurrent next() waits behind the first, so no value is delivered twice.
+    if (this.#waiter) return this.#waiter.promise.then(() => this.#next());
+    this.#waiter = Promise.withResolvers<IteratorResult<T>>();
     return this.#waiter.promise;
   }
 
