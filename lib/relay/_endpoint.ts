@@ -49,8 +49,8 @@ export class RelayEndpoint implements StreamHost {
   #retired = new Set<string>();
   #writeTimer: ReturnType<typeof setTimeout> | undefined;
   #writeSoon: ReturnType<typeof setImmediate> | undefined;
-  /** Set while writes wait for a full link to drain (links with `whenBelow`). */
-  #drainWait: Promise<void> | undefined;
+  /** Set while writes wait for a full link to drain (`whenBelow`) or for a reactor turn. */
+  #writeWait: Promise<void> | undefined;
   #tickTimer: ReturnType<typeof setTimeout> | undefined;
   #detachTimer: ReturnType<typeof setTimeout> | undefined;
   #lastInboundAt = 0;
@@ -87,7 +87,7 @@ export class RelayEndpoint implements StreamHost {
     this.#link = undefined;
     previous?.close();
     this.#link = link;
-    this.#drainWait = undefined;
+    this.#writeWait = undefined;
     this.#lastInboundAt = performance.now();
     if (this.#detachTimer !== undefined) clearTimeout(this.#detachTimer);
     this.#detachTimer = undefined;
@@ -127,7 +127,7 @@ export class RelayEndpoint implements StreamHost {
     for (const stream of [...this.streams.values()]) stream.abort(reason);
     if (this.#writeTimer !== undefined) clearTimeout(this.#writeTimer);
     this.#writeTimer = undefined;
-    this.#drainWait = undefined;
+    this.#writeWait = undefined;
     if (this.#writeSoon !== undefined) clearImmediate(this.#writeSoon);
     this.#writeSoon = undefined;
     if (this.#tickTimer !== undefined) clearInterval(this.#tickTimer);
@@ -278,7 +278,7 @@ export class RelayEndpoint implements StreamHost {
   #kick(): void {
     if (
       this.#writeSoon !== undefined || this.#writeTimer !== undefined ||
-      this.#drainWait !== undefined || this.#closed
+      this.#writeWait !== undefined || this.#closed
     ) return;
     // A macrotask, so acks for frames that arrived together coalesce into one; setImmediate
     // because nested setTimeout(0) is clamped to milliseconds, which dominated round trips.
@@ -299,7 +299,8 @@ export class RelayEndpoint implements StreamHost {
         return;
       }
       if (written >= FRAMES_PER_TURN) {
-        this.#yieldToSockets();
+        // A full turn of frames written: the next waits for the reactor, so reads are polled.
+        this.#writeAfter(reactorTurn());
         return;
       }
       const control = this.#control.shift();
@@ -323,33 +324,26 @@ export class RelayEndpoint implements StreamHost {
 
   /**
    * Writes again once the link is down to half its high-water mark: at once when the link
-   * tells (a timer made a reply queued behind a flood wait up to a poll after the link had
-   * drained: the quiet stream's p99 was 9-13x idle), else on the poll.
+   * tells (`whenBelow`), else on a poll, which made a reply queued behind a flood wait for the
+   * timer after the link had drained.
    */
-  /** A full turn of frames written: the next waits for the reactor, so reads are polled. */
-  #yieldToSockets(): void {
-    const wait = reactorTurn();
-    this.#drainWait = wait;
-    wait.then(() => {
-      if (this.#drainWait !== wait) return;
-      this.#drainWait = undefined;
-      this.#write();
-    });
-  }
-
   #waitForDrain(link: RelayLink): void {
-    if (!link.whenBelow) {
-      this.#writeTimer = setTimeout(() => {
-        this.#writeTimer = undefined;
-        this.#write();
-      }, DRAIN_POLL_MS);
+    if (link.whenBelow) {
+      this.#writeAfter(link.whenBelow(this.#options.linkHighWaterBytes / 2));
       return;
     }
-    const wait = link.whenBelow(this.#options.linkHighWaterBytes / 2);
-    this.#drainWait = wait;
+    this.#writeTimer = setTimeout(() => {
+      this.#writeTimer = undefined;
+      this.#write();
+    }, DRAIN_POLL_MS);
+  }
+
+  /** Writes once `wait` settles, unless the link was replaced or the endpoint closed since. */
+  #writeAfter(wait: Promise<void>): void {
+    this.#writeWait = wait;
     wait.then(() => {
-      if (this.#drainWait !== wait) return;
-      this.#drainWait = undefined;
+      if (this.#writeWait !== wait) return;
+      this.#writeWait = undefined;
       this.#write();
     });
   }

@@ -1,8 +1,8 @@
 /**
  * Interactive requests before bulk output, on the one JS thread they share. Output pumps call
- * {@link bulkTurn} between pieces; once the pumps together have run for a slice, every pump
- * waits for one turn of the socket reactor, so that requests (and write completions) of every
- * connection are seen at least once per slice, however many pumps flood.
+ * {@link bulkTurn} between pieces; once the pumps together have run for a slice, the next pump
+ * waits in line for a turn of the socket reactor, so that requests (and write completions) of
+ * every connection are seen at least once per slice, however many pumps flood.
  *
  * Why a reactor turn and not `setImmediate`: Deno's event loop polls sockets only when it runs
  * out of ready work or every so many loop turns. Pumps that hand off with `setImmediate` always
@@ -25,8 +25,8 @@ const INTERACTIVE_WINDOW_MS = 100;
 const SLICE_MS = { interactive: 0.02, alone: 2 } as const;
 
 // The two latest requests from different sources, so a pump can ask for the latest one that did
-// not come from the connection its output goes to (a client reading its own flood by requests
-// must not slow that flood).
+// not come from the session its output goes to (a client reading its own flood by requests must
+// not slow that flood).
 let latestSource: object | undefined;
 let latestAt = -Infinity;
 let previousAt = -Infinity;
@@ -39,13 +39,13 @@ const one = new Uint8Array(1);
 const sink = new Uint8Array(64);
 
 /**
- * Notes an interactive request (call once per request answered) from `source`, the identity a
- * pump names as its `owner` for output going back to the same peer.
+ * Notes an interactive request (call once per request answered) from `source` (its session),
+ * the identity a pump names as its `owner` for output going back to the same peer.
  *
  * @example
  * ```ts
- * const connection = {};
- * markInteractive(connection);
+ * const session = {};
+ * markInteractive(session);
  * ```
  */
 export function markInteractive(source?: object): void {
