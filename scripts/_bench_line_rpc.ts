@@ -36,6 +36,35 @@ export async function rpcSamples(
   }
 }
 
+/** Sets the CPU affinity of every thread of `pid` (`taskset -a -p -c`). */
+async function pin(pid: number, cpus: string): Promise<void> {
+  const out = await new Deno.Command("taskset", {
+    args: ["-a", "-p", "-c", cpus, String(pid)],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    throw new Error(`taskset -c ${cpus} ${pid}: ${new TextDecoder().decode(out.stderr)}`);
+  }
+}
+
+/**
+ * Runs `fn` with the server's threads on the last CPU and this (client) process's threads on
+ * CPU 0, then gives this process every CPU back: each side has a core to itself, so what differs
+ * between servers is their own cost per request, not where the scheduler put them.
+ */
+async function pinnedApart<T>(serverPid: number, fn: () => Promise<T>): Promise<T> {
+  const cpus = navigator.hardwareConcurrency;
+  if (cpus < 2) throw new Error("pinning apart needs 2 CPUs");
+  await pin(serverPid, String(cpus - 1));
+  await pin(Deno.pid, "0");
+  try {
+    return await fn();
+  } finally {
+    await pin(Deno.pid, `0-${cpus - 1}`);
+  }
+}
+
 /**
  * Small RPC round trip vs a bare websocket echo on the same loopback.
  *
@@ -64,6 +93,47 @@ export async function rpcLine(ctx: BenchContext): Promise<LineResult> {
     us,
     floor,
     floorLabel: "bare Deno websocket echo server (own process), same client",
+    upstream,
+    targets: [
+      { ratio: "floor", op: "<=", value: 2 },
+      { ratio: "upstream", op: "<=", value: 1 },
+    ],
+  });
+}
+
+/**
+ * The same round trips with the server pinned to one core and the client to another (the issue
+ * asks for parity pinned and unpinned).
+ *
+ * @example
+ * ```ts
+ * const line = await rpcPinnedLine(ctx);
+ * ```
+ */
+export async function rpcPinnedLine(ctx: BenchContext): Promise<LineResult> {
+  const n = size(ctx, 300, 3000);
+  const rounds = 3;
+  const { us, upstream } = await perServer(
+    ctx,
+    (server) =>
+      pinnedApart(
+        server.pid,
+        () => rpcSamples(server.url, { n: Math.ceil(n / rounds), initialize: true }),
+      ),
+    { rounds },
+  );
+  const floor = await guarded(ctx, "floor", async () => {
+    await using echo = await startEcho();
+    return await pinnedApart(echo.pid, () => rpcSamples(echo.url, { n, initialize: false }));
+  });
+  return makeLine({
+    id: "rpc_round_trip_pinned",
+    title: "small RPC round trip, server and client pinned to different cores",
+    unit: "ms",
+    better: "lower",
+    us,
+    floor,
+    floorLabel: "bare Deno websocket echo server pinned the same way, same client",
     upstream,
     targets: [
       { ratio: "floor", op: "<=", value: 2 },

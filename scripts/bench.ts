@@ -11,8 +11,8 @@
  * processes and relay streams: `_bench_scale.ts`; writes the file's `scale` section and keeps
  * its lines). `deno task bench:table` turns the results file into the README's tables.
  *
- * Lines: startup, rss_idle, rpc_round_trip, spawn_pipe, spawn_pty, spawn_sandboxed,
- * output_throughput, readblock_download, writeblock_upload, relay_throughput,
+ * Lines: startup, rss_idle, rpc_round_trip, rpc_round_trip_pinned, spawn_pipe, spawn_pty,
+ * spawn_sandboxed, output_throughput, readblock_download, writeblock_upload, relay_throughput,
  * relay_throughput_lossy, e5_handshake, e5_throughput, quiet_under_flood, relay_quiet_under_flood,
  * rss_per_idle_session, cluster_relay_throughput, cluster_rpc_round_trip, cluster_connect_1000,
  * cluster_e5_registry.
@@ -27,7 +27,7 @@
  */
 import { parseArgs } from "node:util";
 import type { BenchContext } from "./_bench_context.ts";
-import { rpcLine } from "./_bench_line_rpc.ts";
+import { rpcLine, rpcPinnedLine } from "./_bench_line_rpc.ts";
 import { floodLine, relayFloodLine } from "./_bench_line_flood.ts";
 import { outputLine, spawnLine } from "./_bench_line_process.ts";
 import { downloadLine } from "./_bench_line_fs.ts";
@@ -53,6 +53,7 @@ const LINES: Record<string, (ctx: BenchContext) => Promise<LineResult>> = {
   startup: startupLine,
   rss_idle: rssIdleLine,
   rpc_round_trip: rpcLine,
+  rpc_round_trip_pinned: rpcPinnedLine,
   spawn_pipe: (ctx) => spawnLine(ctx, { tty: false }),
   spawn_pty: (ctx) => spawnLine(ctx, { tty: true }),
   spawn_sandboxed: sandboxedSpawnLine,
