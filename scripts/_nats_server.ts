@@ -59,6 +59,8 @@ function freePort(): number {
 export interface StartNatsOptions {
   /** Extra nats-server configuration (auth, TLS blocks), appended to the file. */
   config?: string;
+  /** Listen on this port instead of a free one (a restart on the port its clients dial). */
+  port?: number;
 }
 
 /** Starts nats-server with JetStream on a free loopback port; resolves once it accepts. */
@@ -66,7 +68,7 @@ export async function startNats(options: StartNatsOptions = {}): Promise<NatsSer
   const binary = natsServerPath();
   if (!binary) throw new Error("nats-server is not installed");
   const dir = await Deno.makeTempDir({ prefix: "nats-js-" });
-  const port = freePort();
+  const port = options.port ?? freePort();
   // 8 MiB payloads: legacy relay peers get whole messages per frame (DESIGN.md).
   await Deno.writeTextFile(
     `${dir}/nats.conf`,

@@ -4,7 +4,6 @@
  */
 import { isIP } from "node:net";
 import { checkServerIdentity, type PeerCertificate } from "node:tls";
-import { connect } from "@nats-io/transport-node";
 import {
   type Authenticator,
   credsAuthenticator,
@@ -13,6 +12,7 @@ import {
   usernamePasswordAuthenticator,
 } from "@nats-io/nats-core";
 import { KvRegistryStore } from "./kv_registry_store.ts";
+import { connectNats } from "./_nats_tcp_transport.ts";
 import { FrameRouter, type FrameRouterOptions } from "./frame_router.ts";
 
 /**
@@ -150,7 +150,7 @@ export async function joinCluster(options: JoinClusterOptions): Promise<Rendezvo
   const servers = options.servers.split(",").map((s) => s.trim()).filter((s) => s !== "");
   const wantsTls = options.tls !== undefined || servers.some((s) => s.startsWith("tls://"));
   const auth = authenticator(options.auth);
-  const nc = await connect({
+  const nc = await connectNats({
     servers,
     ...(auth ? { authenticator: auth } : {}),
     // `tls://` (or a CA/cert) makes TLS required: the client refuses a server without it.
