@@ -14,7 +14,7 @@ import {
   parseMessage,
   type RequestMessage,
 } from "../jsonrpc/message.ts";
-import { type MessageTransport, OversizedMessage } from "../transport/types.ts";
+import { type MessageTransport, OversizedMessage, SENT } from "../transport/types.ts";
 import { Semaphore } from "../util/async.ts";
 import type { ConnectionContext, Lane, MethodContext, MethodTable } from "../method/method.ts";
 import { parseParams } from "../method/params_error.ts";
@@ -35,6 +35,9 @@ import { markInteractive } from "../util/bulk_priority.ts";
  * ```
  */
 export const MAX_PIPELINED_REQUESTS = 256;
+
+/** A send to a peer that is gone fails; the connection is closing then and says so itself. */
+function ignoreGonePeer(): void {}
 
 /** Shared by all connections of one server. */
 export interface ConnectionDeps {
@@ -123,7 +126,9 @@ export class ServerConnection implements ConnectionContext, SessionOwner {
           );
           continue;
         }
-        if (!await this.#handle(message)) break;
+        // Most messages are handled synchronously: only a promise costs a turn.
+        const handled = this.#handle(message);
+        if (!(handled instanceof Promise ? await handled : handled)) break;
       }
     } catch (err) {
       log.warn(`connection ${this.label} failed: ${(err as Error).message}`);
@@ -158,7 +163,7 @@ export class ServerConnection implements ConnectionContext, SessionOwner {
   }
 
   /** Handles one message; false when the connection must close. */
-  async #handle(message: Message): Promise<boolean> {
+  #handle(message: Message): boolean | Promise<boolean> {
     switch (message.kind) {
       case "notification":
         if (message.method !== Notification.initialized) {
@@ -181,49 +186,76 @@ export class ServerConnection implements ConnectionContext, SessionOwner {
           const spec = this.#deps.methods[message.method];
           const lane = this.#lanes[spec?.lane ?? "ordinary"];
           this.#pipelined++;
-          lane.run(() => this.#answer(message)).catch(() => {}).finally(() => {
+          lane.run(async () => await this.#answer(message)).catch(() => {}).finally(() => {
             this.#pipelined--;
             this.#pipelineFreed?.resolve();
           });
           // Stop reading (the transport then stops reading the socket) instead of keeping every
           // pipelined request of a peer that sends faster than the lanes answer.
-          while (this.#pipelined >= MAX_PIPELINED_REQUESTS && !this.#closing) {
-            this.#pipelineFreed = Promise.withResolvers<void>();
-            await Promise.race([this.#pipelineFreed.promise, this.#transport.closed]);
-          }
+          if (this.#pipelined >= MAX_PIPELINED_REQUESTS) return this.#awaitPipelineRoom();
         } else {
-          await this.#answer(message);
+          const answered = this.#answer(message);
+          if (answered) return answered.then(() => true);
         }
         return true;
     }
   }
 
-  async #answer(request: RequestMessage): Promise<void> {
-    let afterResponse: (() => void | Promise<void>)[] | null = null;
+  async #awaitPipelineRoom(): Promise<boolean> {
+    while (this.#pipelined >= MAX_PIPELINED_REQUESTS && !this.#closing) {
+      this.#pipelineFreed = Promise.withResolvers<void>();
+      await Promise.race([this.#pipelineFreed.promise, this.#transport.closed]);
+    }
+    return true;
+  }
+
+  /** Answers one request; a promise only while the handler or the transport has to wait. */
+  #answer(request: RequestMessage): Promise<void> | undefined {
+    const afterResponse: (() => void | Promise<void>)[] = [];
     let result: unknown;
     try {
-      result = this.#dispatch(request, (task) => (afterResponse ??= []).push(task));
-      // Most handlers answer synchronously; only a promise costs a turn.
-      if (result instanceof Promise) result = await result;
+      result = this.#dispatch(request, (task) => afterResponse.push(task));
     } catch (err) {
-      if (this.#closing && !(err instanceof RpcError && this.#evicted)) return;
-      const rpcError = err instanceof RpcError ? err : internalError(String(err));
-      if (!(err instanceof RpcError)) log.error(`${request.method} failed: ${String(err)}`);
-      await this.#sendError(request.id, rpcError);
-      return;
+      return this.#answerError(request, err);
     }
-    if (this.#closing) return;
-    try {
-      await this.#transport.send(encodeResponse(request.id, result));
-    } catch {
-      // the peer is gone; the connection is closing
-    }
-    if (afterResponse === null) return;
-    for (const task of afterResponse as (() => void | Promise<void>)[]) {
-      Promise.resolve().then(task).catch((err) =>
-        log.error(`${request.method} background task failed: ${String(err)}`)
+    if (result instanceof Promise) {
+      return result.then(
+        (value) => this.#respond(request, value, afterResponse),
+        (err) => this.#answerError(request, err),
       );
     }
+    return this.#respond(request, result, afterResponse);
+  }
+
+  #respond(
+    request: RequestMessage,
+    result: unknown,
+    afterResponse: (() => void | Promise<void>)[],
+  ): Promise<void> | undefined {
+    if (this.#closing) return;
+    let text: string;
+    try {
+      text = encodeResponse(request.id, result);
+    } catch (err) {
+      return this.#answerError(request, err);
+    }
+    const sent = this.#transport.send(text);
+    if (afterResponse.length === 0) return sent === SENT ? undefined : sent.catch(ignoreGonePeer);
+    // The peer may be gone (the connection is closing): the tasks run all the same.
+    return sent.catch(ignoreGonePeer).then(() => {
+      for (const task of afterResponse) {
+        Promise.resolve().then(task).catch((err) =>
+          log.error(`${request.method} background task failed: ${String(err)}`)
+        );
+      }
+    });
+  }
+
+  #answerError(request: RequestMessage, err: unknown): Promise<void> | undefined {
+    if (this.#closing && !(err instanceof RpcError && this.#evicted)) return;
+    const rpcError = err instanceof RpcError ? err : internalError(String(err));
+    if (!(err instanceof RpcError)) log.error(`${request.method} failed: ${String(err)}`);
+    return this.#sendError(request.id, rpcError);
   }
 
   #dispatch(

@@ -137,14 +137,13 @@ export class ConnStream extends Duplex {
 
   #startWrite(bytes: Uint8Array, callbacks: ((error?: Error | null) => void)[]): void {
     this.#writing = true;
-    const conn = this.#conn;
-    (async () => {
-      let offset = 0;
-      while (offset < bytes.length) offset += await conn.write(bytes.subarray(offset));
-    })().then(
-      () => this.#writeDone(callbacks, null),
-      (error) => this.#writeDone(callbacks, error as Error),
-    );
+    // A promise chain, not an async loop: nearly every write is taken whole by its first call.
+    const fail = (error: unknown) => this.#writeDone(callbacks, error as Error);
+    const written = (offset: number) => {
+      if (offset >= bytes.length) this.#writeDone(callbacks, null);
+      else this.#conn.write(bytes.subarray(offset)).then((n) => written(offset + n), fail);
+    };
+    this.#conn.write(bytes).then(written, fail);
   }
 
   #writeDone(callbacks: ((error?: Error | null) => void)[], error: Error | null): void {

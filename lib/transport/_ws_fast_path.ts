@@ -143,20 +143,25 @@ function takeFrames(
       return bytes.length;
     }
     const start = head + 4;
-    const payload = Buffer.allocUnsafe(length);
-    payload.set(bytes.subarray(start, start + length));
-    // Word-wise: the byte loop here was the rendezvous's largest JS cost after the socket write.
-    xorMaskInPlace(payload, bytes.subarray(head, start), 0, length);
-    const binary = b0 === 0x82;
-    let data: Buffer | string = payload;
-    if (!binary) {
-      // Validated and decoded in one pass; invalid UTF-8 is left to `ws` (1007, as before).
+    const mask = bytes.subarray(head, start);
+    let data: Buffer | string;
+    if (b0 === 0x82) {
+      data = Buffer.allocUnsafe(length);
+      data.set(bytes.subarray(start, start + length));
+      // Word-wise: the byte loop here was the rendezvous's largest JS cost after the socket write.
+      xorMaskInPlace(data, mask, 0, length);
+    } else {
+      // Text is unmasked where it lies (bytes this read hands on are never these) and validated
+      // and decoded in one pass; invalid UTF-8 is masked back and left to `ws` (1007, as before).
+      xorMaskInPlace(bytes, mask, start, length);
       try {
-        data = utf8Fatal.decode(payload);
+        data = utf8Fatal.decode(bytes.subarray(start, start + length));
       } catch {
+        xorMaskInPlace(bytes, mask, start, length);
         break;
       }
     }
+    const binary = b0 === 0x82;
     offset = start + length;
     if (!onFrame(data, binary)) break;
   }

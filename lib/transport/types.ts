@@ -13,6 +13,17 @@ export class OversizedMessage {
 export type Inbound = string | Uint8Array | OversizedMessage;
 
 /**
+ * What {@link MessageTransport.send} returns for a message the transport took at once.
+ *
+ * @example
+ * ```ts
+ * declare const transport: MessageTransport;
+ * if (transport.send("{}") === SENT) console.log("no need to wait");
+ * ```
+ */
+export const SENT: Promise<void> = Promise.resolve();
+
+/**
  * One bidirectional channel of JSON-RPC messages: a websocket, stdio JSON lines, or a relay stream.
  * The server and client never need to know which.
  */
@@ -21,7 +32,10 @@ export interface MessageTransport {
   readonly label: string;
   /** Inbound messages in arrival order; the iteration ends when the peer disconnects. */
   receive(): AsyncIterable<Inbound>;
-  /** Sends one message; resolves once the transport accepted it (waits while its buffer is full). */
+  /**
+   * Sends one message; resolves once the transport accepted it (waits while its buffer is full).
+   * {@link SENT} means it was accepted at once, so a caller need not wait a turn for it.
+   */
   send(text: string): Promise<void>;
   /** Closes the channel; idempotent. */
   close(): void;

@@ -6,7 +6,7 @@
 import { AsyncQueue } from "../util/async_queue.ts";
 import { delay } from "../util/async.ts";
 import { log } from "../util/log.ts";
-import type { Inbound, MessageTransport } from "./types.ts";
+import { type Inbound, type MessageTransport, SENT } from "./types.ts";
 
 /**
  * Received-but-unprocessed plus waiting-to-be-sent bytes of every websocket transport of this
@@ -138,34 +138,47 @@ export function websocketTransport(
   socket.addEventListener("error", onClose);
   if (socket.readyState === WebSocket.CLOSED) onClose();
 
+  const sendWhenDrained = async (text: string) => {
+    if (socket.readyState === WebSocket.OPEN && socket.bufferedAmount > highWaterMark) {
+      // Waiting messages count against the budget: a peer that never reads while the server
+      // produces (process output to many stalled clients) is disconnected, not buffered.
+      const size = text.length;
+      pendingSendBytes += size;
+      budgetUsed += size;
+      if (pendingSendBytes > maxQueuedBytes || budgetUsed > MEMORY_BUDGET_BYTES) {
+        overBudget("peer is not reading its messages (send queue over its budget)");
+      }
+      try {
+        while (socket.readyState === WebSocket.OPEN && socket.bufferedAmount > highWaterMark) {
+          await delay(1);
+        }
+      } finally {
+        if (!closedOnce) {
+          pendingSendBytes -= size;
+          budgetUsed -= size;
+        }
+      }
+    }
+    if (socket.readyState !== WebSocket.OPEN) throw new Error("websocket is closed");
+    socket.send(text);
+  };
+
   return {
     label: options.label,
     receive(): AsyncIterable<Inbound> {
       return inbound;
     },
-    async send(text: string) {
-      if (socket.readyState === WebSocket.OPEN && socket.bufferedAmount > highWaterMark) {
-        // Waiting messages count against the budget: a peer that never reads while the server
-        // produces (process output to many stalled clients) is disconnected, not buffered.
-        const size = text.length;
-        pendingSendBytes += size;
-        budgetUsed += size;
-        if (pendingSendBytes > maxQueuedBytes || budgetUsed > MEMORY_BUDGET_BYTES) {
-          overBudget("peer is not reading its messages (send queue over its budget)");
-        }
+    send(text: string) {
+      // Nearly every send finds room: no async function (and its promise) on that path.
+      if (socket.readyState === WebSocket.OPEN && socket.bufferedAmount <= highWaterMark) {
         try {
-          while (socket.readyState === WebSocket.OPEN && socket.bufferedAmount > highWaterMark) {
-            await delay(1);
-          }
-        } finally {
-          if (!closedOnce) {
-            pendingSendBytes -= size;
-            budgetUsed -= size;
-          }
+          socket.send(text);
+        } catch (error) {
+          return Promise.reject(error);
         }
+        return SENT;
       }
-      if (socket.readyState !== WebSocket.OPEN) throw new Error("websocket is closed");
-      socket.send(text);
+      return sendWhenDrained(text);
     },
     close() {
       if (socket.readyState === WebSocket.CONNECTING || socket.readyState === WebSocket.OPEN) {
