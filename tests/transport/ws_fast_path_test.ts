@@ -124,6 +124,39 @@ Deno.test({
 
 Deno.test({
   timeout: 30_000,
+  name: "fast path: large replies queued behind a write in flight leave joined, whole and in order",
+  ...TEST,
+}, async () => {
+  await using server = await startEcho(4 * 1024 * 1024);
+  const ws = await RawWebSocket.open(server.url);
+  try {
+    // ASCII, two- and three-byte text, small and large (a 600 KiB frame is larger than a joined
+    // write); each with its own prefix, so a buffer reused or joined wrongly shows.
+    const texts = (round: number) => [
+      `${round}`.padEnd(16 * 1024, "a"),
+      `${round}`.padEnd(100 * 1024, "é"),
+      `${round}`.padEnd(300 * 1024, "€"),
+      `${round}`.padEnd(600 * 1024, "z"),
+      `${round}`.padEnd(20 * 1024, "q"),
+    ];
+    for (let round = 0; round < 3; round++) {
+      // ~10 MB in one write, read only afterwards: the replies outgrow the socket's buffers, so
+      // they queue behind each other and leave joined.
+      const sent = Array.from({ length: 8 }, (_, i) => texts(round * 10 + i)).flat();
+      assert.ok(await ws.write(join(...sent.map((t) => clientFrame(1, encoder.encode(t))))));
+      for (const text of sent) {
+        const got = await readText(ws);
+        assert.equal(got.length, text.length);
+        assert.ok(got === text, `reply of ${text.length} chars differs (round ${round})`);
+      }
+    }
+  } finally {
+    ws.close();
+  }
+});
+
+Deno.test({
+  timeout: 30_000,
   name: "fast path: a whole frame at the limit passes, one byte over closes with 1009",
   ...TEST,
 }, async () => {
