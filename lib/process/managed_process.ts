@@ -9,6 +9,7 @@ import { encodeBase64 } from "../util/base64.ts";
 import { JsonText } from "../jsonrpc/message.ts";
 import { delay } from "../util/async.ts";
 import { bulkTurn } from "../util/bulk_priority.ts";
+import { SENT } from "../transport/types.ts";
 import { OutputRetention, type RetainedChunk, type RetentionLimits } from "./output_retention.ts";
 import type { DenialScanner } from "../sandbox/denial_scanner.ts";
 import type { ChildHandle, OutputStream } from "./spawner.ts";
@@ -202,7 +203,10 @@ export class ManagedProcess {
         for (let at = 0; at < bytes.length; at += OUTPUT_CHUNK_BYTES) {
           const piece = bytes.subarray(at, at + OUTPUT_CHUNK_BYTES);
           this.denials?.push(piece);
-          await this.#emit(
+          // Waits only while the transport holds the client back: otherwise the pieces of a
+          // read go out back to back, and the socket writes them in one or two system calls
+          // instead of one each.
+          const sent = this.#emit(
             Notification.processOutput,
             (seq) =>
               new JsonText(
@@ -212,6 +216,7 @@ export class ManagedProcess {
               ),
             (seq) => this.#retention.push({ seq, stream, bytes: piece }),
           );
+          if (sent) await sent;
           const pause = bulkTurn(this.#options.owner);
           if (pause) await pause;
         }
@@ -226,23 +231,25 @@ export class ManagedProcess {
    * Numbers an event, records it, wakes long polls, and notifies the attached client; the
    * params are only built when someone is attached (a detached flood makes no garbage).
    */
-  async #emit(
+  #emit(
     method: string,
     build: (seq: number) => unknown,
     record?: (seq: number) => void,
-  ): Promise<void> {
+  ): Promise<void> | undefined {
     const seq = this.#nextSeq++;
     record?.(seq);
     const wake = this.#wake;
     this.#wake = Promise.withResolvers<void>();
     wake.resolve();
     const sink = this.#options.sink();
-    if (sink) {
-      try {
-        await sink(method, build(seq));
-      } catch {
-        // The client went away mid-send; the event stays readable through process/read.
-      }
+    if (!sink) return;
+    // The client may go away mid-send; the event stays readable through process/read.
+    let sent: Promise<void>;
+    try {
+      sent = sink(method, build(seq));
+    } catch {
+      return;
     }
+    return sent === SENT ? undefined : sent.catch(() => {});
   }
 }
