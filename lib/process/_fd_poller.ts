@@ -17,6 +17,8 @@ import {
   writeNow,
 } from "./_libc.ts";
 
+const WAKE_BYTE = new Uint8Array([1]);
+
 interface Waiter {
   fd: number;
   events: number;
@@ -43,6 +45,8 @@ export class FdPoller {
   #scratch = new Uint8Array(64);
   #flushQueued = false;
   #running = false;
+  /** The poll in flight was already told to return. */
+  #interrupted = false;
 
   /**
    * Resolves with the `revents` once `fd` is ready for `events` or reports an error or hangup,
@@ -81,7 +85,10 @@ export class FdPoller {
   }
 
   #interrupt(): void {
-    writeNow(this.#wakePipe()[1], new Uint8Array([1]));
+    // One wake-up ends the round: releasing a child's stdout and stderr writes it once.
+    if (this.#interrupted) return;
+    this.#interrupted = true;
+    writeNow(this.#wakePipe()[1], WAKE_BYTE);
   }
 
   #wakePipe(): [number, number] {
@@ -111,6 +118,7 @@ export class FdPoller {
         revents = await done;
       } finally {
         this.#inflight = undefined;
+        this.#interrupted = false;
       }
       while (readNow(wakeRead, this.#scratch) > 0) {
         // drain the wake-ups that ended this round

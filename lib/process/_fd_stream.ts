@@ -1,8 +1,8 @@
 /**
- * Streams over our nonblocking ends of a child's pipes: reads and writes are plain FFI calls
- * that never block, and waiting for readiness goes through the one shared poller thread. A
- * read happens only when the consumer pulls, so an absent consumer leaves the bytes in the
- * pipe and the child blocks on write (backpressure through the kernel).
+ * Our nonblocking ends of a child's pipes: reads and writes are plain FFI calls that never
+ * block, and waiting for readiness goes through the one shared poller thread. A read happens
+ * only when the consumer pulls, so an absent consumer leaves the bytes in the pipe and the
+ * child blocks on write (backpressure through the kernel).
  * @module
  */
 import {
@@ -18,6 +18,7 @@ import {
 } from "./_libc.ts";
 import { sharedPoller } from "./_fd_poller.ts";
 import { closeDescriptor } from "./_posix_spawn.ts";
+import { pullChunks } from "./_chunk_source.ts";
 
 /** A pipe holds 64 KiB on Linux: one read takes what the child wrote since the last one. */
 const READ_BYTES = 64 * 1024;
@@ -50,8 +51,8 @@ export interface FdReadableOptions {
 }
 
 /**
- * A byte stream reading `fd` (nonblocking, ours) until EOF; the descriptor is closed when the
- * stream ends or is cancelled.
+ * The chunks read from `fd` (nonblocking, ours) until EOF; the descriptor is closed when they
+ * end or the consumer stops early.
  *
  * @example
  * ```ts
@@ -62,7 +63,7 @@ export interface FdReadableOptions {
 export function fdReadable(
   fd: number,
   options: FdReadableOptions = {},
-): ReadableStream<Uint8Array> {
+): AsyncIterableIterator<Uint8Array> {
   let done = false;
   let grown = false;
   let pending: Promise<number> | null = null;
@@ -86,8 +87,8 @@ export function fdReadable(
     if (revents === -1) recheck = null;
     return revents;
   };
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
+  return pullChunks({
+    async pull() {
       let spins = 0;
       while (!done) {
         const n = readNow(fd, scratch);
@@ -96,8 +97,7 @@ export function fdReadable(
             grown = setPipeSize(fd, FLOOD_PIPE_BYTES);
             if (grown) grownPipes++;
           }
-          controller.enqueue(scratch.slice(0, n));
-          return;
+          return scratch.slice(0, n);
         }
         if (n === 0) break;
         // -1: EAGAIN (nothing yet) or an error; poll tells which without errno.
@@ -109,12 +109,12 @@ export function fdReadable(
         }
         if (await ready() === 0) break; // released: cancelled
       }
-      controller.close();
       // Closing waits for the poller thread to let go of the descriptor: not on the way to EOF.
       void finish();
+      return null;
     },
     cancel: finish,
-  }, { highWaterMark: 0 });
+  });
 }
 
 interface PendingWrite {

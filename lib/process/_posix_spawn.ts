@@ -51,6 +51,7 @@ const SYMBOLS = {
   close: { parameters: ["i32"], result: "i32" },
   fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
   waitpid: { parameters: ["i32", "buffer", "i32"], result: "i32" },
+  access: { parameters: ["buffer", "i32"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
 } as const;
 
@@ -108,17 +109,21 @@ function cString(text: string): Uint8Array<ArrayBuffer> {
  * and the string buffer: both must stay referenced until the call that uses them returns.
  */
 function cStringArray(items: string[]): [BigUint64Array<ArrayBuffer>, Uint8Array<ArrayBuffer>] {
-  const encoded = items.map(cString);
-  const strings = new Uint8Array(encoded.reduce((n, e) => n + e.length, 0));
+  // Room for the longest UTF-8 encoding (3 bytes per UTF-16 unit) and each NUL: one buffer,
+  // encoded in place, instead of a buffer per string copied together.
+  let room = 1;
+  for (const item of items) {
+    if (item.includes("\0")) throw internalError("nul byte found in provided data");
+    room += item.length * 3 + 1;
+  }
+  const strings = new Uint8Array(room);
   const pointers = new BigUint64Array(items.length + 1);
-  let at = 0;
-  encoded.forEach((e, i) => {
-    strings.set(e, at);
-    pointers[i] = BigInt(at);
-    at += e.length;
-  });
   const base = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(strings)));
-  for (let i = 0; i < items.length; i++) pointers[i] += base;
+  let at = 0;
+  for (let i = 0; i < items.length; i++) {
+    pointers[i] = base + BigInt(at);
+    at += encoder.encodeInto(items[i], strings.subarray(at)).written + 1;
+  }
   return [pointers, strings];
 }
 
@@ -273,6 +278,26 @@ export function setNonblocking(fd: number): void {
  */
 export function closeDescriptor(fd: number): void {
   if (fd >= 0) lib().close(fd);
+}
+
+const ENOENT = 2;
+const ENOTDIR = 20;
+
+/**
+ * False when `path` names nothing (`access(path, F_OK)` fails with ENOENT or ENOTDIR); any other
+ * answer is true, and the caller's stat decides. Unlike `Deno.statSync`, a miss throws nothing.
+ *
+ * @example
+ * ```ts
+ * pathMayExist("/usr/bin/env"); // true
+ * pathMayExist("/no/such/file"); // false
+ * ```
+ */
+export function pathMayExist(path: string): boolean {
+  const c = lib();
+  if (c.access(encoder.encode(path + "\0") as Uint8Array<ArrayBuffer>, 0) === 0) return true;
+  const e = errno();
+  return e !== ENOENT && e !== ENOTDIR;
 }
 
 /**

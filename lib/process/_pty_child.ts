@@ -26,6 +26,7 @@ import { killGroup } from "../util/process_group.ts";
 import { sessionGroups } from "./_session_kill.ts";
 import { sharedPoller } from "./_fd_poller.ts";
 import { FdWriter } from "./_fd_stream.ts";
+import { pullChunks } from "./_chunk_source.ts";
 
 /** Upper bound of one output chunk (spec §4.1). */
 const READ_CHUNK = 8192;
@@ -93,10 +94,10 @@ export class PtyChild implements ChildHandle {
     this.#slave = pair.slave;
     this.#graceMs = graceMs;
     this.#writer = new FdWriter(pair.master, { closedText: "the terminal is closed" });
-    const readable = new ReadableStream<Uint8Array>({
-      pull: (controller) => this.#pull(controller),
+    const readable = pullChunks({
+      pull: () => this.#pull(),
       cancel: () => this.#finishReading(),
-    }, { highWaterMark: 0 });
+    });
     this.outputs = [{ stream: "pty", readable }];
     this.exitCode = child.exitCode.catch(() => -1).then((code) => {
       this.#onExit();
@@ -136,16 +137,15 @@ export class PtyChild implements ChildHandle {
   }
 
   /**
-   * Reads one chunk. `highWaterMark: 0` means we only read when the consumer asks, so an absent
-   * consumer applies backpressure through the kernel instead of growing a queue here.
+   * Reads one chunk (null at the end), only when the consumer asks, so an absent consumer
+   * applies backpressure through the kernel instead of growing a queue here.
    */
-  async #pull(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
+  async #pull(): Promise<Uint8Array | null> {
     let spins = 0;
     for (;;) {
       const n = this.#released ? 0 : readNow(this.#master, this.#scratch);
       if (n > 0 && !(this.#closing && ++this.#finalChunks > FINAL_DRAIN_CHUNKS)) {
-        controller.enqueue(this.#scratch.slice(0, n));
-        return;
+        return this.#scratch.slice(0, n);
       }
       if (n <= 0 && !this.#released) {
         // -1 is either "nothing yet" (EAGAIN) or EIO once no slave descriptor is left; poll
@@ -159,9 +159,8 @@ export class PtyChild implements ChildHandle {
           continue;
         }
       }
-      controller.close();
       this.#finishReading();
-      return;
+      return null;
     }
   }
 

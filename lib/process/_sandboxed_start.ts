@@ -43,6 +43,8 @@ export async function sandboxCommand(
   request: CommandRequest,
   sandbox: SandboxContext | null | undefined,
 ): Promise<SandboxedCommand> {
+  // No sandbox asked for (most starts): nothing to plan, no environment to read.
+  if (sandbox == null) return { ...request, sandboxType: "none" };
   const plan = planConfinement(sandbox, { cwd: request.cwd, tmpdir: Deno.env.get("TMPDIR") });
   const how = await enforcement(plan);
   if (!how.confined) return { ...request, sandboxType: "none" };

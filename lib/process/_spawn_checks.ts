@@ -6,11 +6,22 @@
 import { internalError } from "../jsonrpc/errors.ts";
 import { osErrorMessage, osErrorText } from "../util/os_error.ts";
 
+/**
+ * False only when `path` certainly names nothing (a cheap, non-throwing check): a PATH walk then
+ * skips the stat, whose miss builds an error object with its stack for every directory passed.
+ */
+export type PathProbe = (path: string) => boolean;
+
 /** Looks `name` up in a colon-separated directory list; the first executable file wins. */
-export function findExecutable(name: string, searchPath: string): string | undefined {
+export function findExecutable(
+  name: string,
+  searchPath: string,
+  probe?: PathProbe,
+): string | undefined {
   for (const dir of searchPath.split(":")) {
+    const path = `${dir}/${name}`;
+    if (probe && !probe(path)) continue;
     try {
-      const path = `${dir}/${name}`;
       const info = Deno.statSync(path);
       if (info.isFile && ((info.mode ?? 0o111) & 0o111) !== 0) return path;
     } catch {
@@ -29,7 +40,10 @@ export function findExecutable(name: string, searchPath: string): string | undef
  * resolveProgram("sh", { cwd: "/", path: "/usr/bin:/bin" }); // "/usr/bin/sh"
  * ```
  */
-export function resolveProgram(program: string, options: { cwd: string; path?: string }): string {
+export function resolveProgram(
+  program: string,
+  options: { cwd: string; path?: string; probe?: PathProbe },
+): string {
   if (program.includes("/")) {
     const full = program.startsWith("/") ? program : `${options.cwd}/${program}`;
     let info: Deno.FileInfo;
@@ -46,6 +60,7 @@ export function resolveProgram(program: string, options: { cwd: string; path?: s
   const found = program === "" ? undefined : findExecutable(
     program,
     options.path ?? Deno.env.get("PATH") ?? "/usr/local/bin:/usr/bin:/bin",
+    options.probe,
   );
   if (!found) throw internalError(osErrorText("ENOENT"));
   return found;

@@ -7,7 +7,6 @@
 import { Notification } from "../protocol/methods.ts";
 import { encodeBase64 } from "../util/base64.ts";
 import { JsonText } from "../jsonrpc/message.ts";
-import { delay } from "../util/async.ts";
 import { bulkTurn } from "../util/bulk_priority.ts";
 import { SENT } from "../transport/types.ts";
 import { OutputRetention, type RetainedChunk, type RetentionLimits } from "./output_retention.ts";
@@ -27,6 +26,8 @@ const LARGEST_READ_BYTES = 64 * 1024;
  * (a silent background child holds the pipe, or nobody is attached), at once.
  */
 const EXIT_DRAIN_GRACE_MS = 20;
+/** Microtask turns an exit gives its output to reach EOF before the grace timer is armed. */
+const SETTLE_TURNS = 32;
 /** The longest an exit waits behind output that keeps flowing (a background child still writing). */
 const EXIT_DRAIN_MAX_MS = 500;
 /** How many accepted writeIds are remembered per process. */
@@ -158,24 +159,36 @@ export class ManagedProcess {
   /** Starts pumping the child's output and watching its exit. */
   attach(child: ChildHandle): void {
     this.child = child;
-    const drained = Promise.all(child.outputs.map((o) => this.#pump(o.stream, o.readable)));
+    let outputEnded = false;
+    const drained = Promise.all(child.outputs.map((o) => this.#pump(o.stream, o.readable)))
+      .then(() => {
+        outputEnded = true;
+      });
     const exited = child.exitCode.then(async (code) => {
       this.#childExited = true;
       await this.#drainAfterExit(drained);
       this.exitCode = code;
       this.sandboxDenied = code !== 0 && (this.denials?.seen ?? false);
-      await this.#emit(Notification.processExited, (seq) => ({
+      const sent = this.#emit(Notification.processExited, (seq) => ({
         processId: this.id,
         seq,
         exitCode: code,
         sandboxDenied: this.sandboxDenied,
       }));
+      // Output already at EOF (most children): `closed` is sent right behind `exited`, before
+      // anything else runs, so the two notifications (still two, in order) leave in one write.
+      if (outputEnded) this.#close();
+      await sent;
     });
-    Promise.all([drained, exited]).then(async () => {
-      this.closed = true;
-      await this.#emit(Notification.processClosed, (seq) => ({ processId: this.id, seq }));
-      this.#options.onClosed();
-    });
+    Promise.all([drained, exited]).then(() => this.#close());
+  }
+
+  #close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const sent = this.#emit(Notification.processClosed, (seq) => ({ processId: this.id, seq }));
+    if (sent) void sent.then(() => this.#options.onClosed());
+    else this.#options.onClosed();
   }
 
   /**
@@ -186,15 +199,25 @@ export class ManagedProcess {
   async #drainAfterExit(drained: Promise<unknown>): Promise<void> {
     let done = false;
     void drained.then(() => done = true);
+    // The reads right after an exit often find EOF a few microtask turns later (always, for a
+    // child that printed nothing since its last read): no timer for those exits.
+    for (let turn = 0; turn < SETTLE_TURNS && !done; turn++) await null;
     const deadline = performance.now() + EXIT_DRAIN_MAX_MS;
     while (!done && performance.now() < deadline) {
       const seen = this.#nextSeq;
-      await Promise.race([drained, delay(EXIT_DRAIN_GRACE_MS)]);
+      // Cleared when the output drains first (as it does for most children): a timer left
+      // to fire costs every short-lived child a wake-up 20 ms later.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const grace = new Promise<void>((resolve) =>
+        timer = setTimeout(resolve, EXIT_DRAIN_GRACE_MS)
+      );
+      await Promise.race([drained, grace]);
+      clearTimeout(timer);
       if (this.#nextSeq === seen) return;
     }
   }
 
-  async #pump(stream: OutputStream, readable: ReadableStream<Uint8Array>): Promise<void> {
+  async #pump(stream: OutputStream, readable: AsyncIterable<Uint8Array>): Promise<void> {
     try {
       // Reads of a chatty child complete without yielding to the event loop, so the pump
       // yields itself between pieces once the pumps' shared slice is used up: other

@@ -20,6 +20,7 @@ import {
   directSpawnAvailable,
   makePipe,
   O_RDONLY,
+  pathMayExist,
   setNonblocking,
   spawnChild,
   SpawnError,
@@ -45,11 +46,12 @@ export class PipeSpawner implements Spawner {
 
   spawn(request: SpawnRequest): Promise<ChildHandle> {
     checkDirectory(request.cwd);
+    this.#direct ??= directSpawnAvailable();
     const resolved = resolveProgram(request.argv[0], {
       cwd: request.cwd,
       path: request.env.PATH,
+      probe: this.#direct ? pathMayExist : undefined,
     });
-    this.#direct ??= directSpawnAvailable();
     if (!this.#direct) return Promise.resolve(commandPipeChild(request, resolved));
     return Promise.resolve(directPipeChild(request, resolved));
   }

@@ -51,7 +51,12 @@ export class ProcessTable implements Disposable {
   #options:
     & Required<Omit<ProcessTableOptions, "spawners" | "sink" | "sinkChanged" | "owner">>
     & ProcessTableOptions;
-  #timers = new Set<ReturnType<typeof setTimeout>>();
+  /**
+   * Closed processes awaiting removal, in closing order (so in deadline order: all wait the same
+   * time); one timer, for the first, instead of one per process.
+   */
+  #retained: { proc: ManagedProcess; until: number }[] = [];
+  #removalTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(options: ProcessTableOptions) {
     this.#options = {
@@ -236,8 +241,9 @@ export class ProcessTable implements Disposable {
       proc.stopPausing();
     }
     this.#processes.clear();
-    for (const timer of this.#timers) clearTimeout(timer);
-    this.#timers.clear();
+    clearTimeout(this.#removalTimer);
+    this.#removalTimer = undefined;
+    this.#retained = [];
   }
 
   /** Number of processes live or retained. */
@@ -246,11 +252,23 @@ export class ProcessTable implements Disposable {
   }
 
   #scheduleRemoval(proc: ManagedProcess): void {
-    const timer = setTimeout(() => {
-      this.#timers.delete(timer);
-      if (this.#processes.get(proc.id) === proc) this.#processes.delete(proc.id);
-    }, this.#options.closedRetentionMs);
-    Deno.unrefTimer(timer);
-    this.#timers.add(timer);
+    this.#retained.push({ proc, until: performance.now() + this.#options.closedRetentionMs });
+    if (this.#removalTimer === undefined) this.#armRemoval();
+  }
+
+  #armRemoval(): void {
+    const wait = Math.max(0, this.#retained[0].until - performance.now());
+    this.#removalTimer = setTimeout(() => {
+      this.#removalTimer = undefined;
+      const now = performance.now();
+      let expired = 0;
+      while (expired < this.#retained.length && this.#retained[expired].until <= now) {
+        const { proc } = this.#retained[expired++];
+        if (this.#processes.get(proc.id) === proc) this.#processes.delete(proc.id);
+      }
+      this.#retained.splice(0, expired);
+      if (this.#retained.length > 0) this.#armRemoval();
+    }, wait);
+    Deno.unrefTimer(this.#removalTimer);
   }
 }

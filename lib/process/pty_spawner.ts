@@ -17,7 +17,13 @@ import type { ChildHandle, Spawner, SpawnRequest } from "./spawner.ts";
 import { closeFd, openPty, type PtyPair } from "./_libc.ts";
 import { PtyChild, windowDimension } from "./_pty_child.ts";
 import { childExit } from "./_child_exit.ts";
-import { O_RDWR, spawnChild, SpawnError } from "./_posix_spawn.ts";
+import {
+  directSpawnAvailable,
+  O_RDWR,
+  pathMayExist,
+  spawnChild,
+  SpawnError,
+} from "./_posix_spawn.ts";
 import { forgetGroup, watchGroup } from "./_reaper.ts";
 
 /** Window size used when `process/start` gives none (spec §4.2). */
@@ -72,7 +78,11 @@ export class PtySpawner implements Spawner {
     const program = request.arg0 ?? request.argv[0];
     if (program === undefined) throw invalidParams("argv must not be empty");
     checkDirectory(request.cwd);
-    const resolved = resolveProgram(program, { cwd: request.cwd, path: request.env.PATH });
+    const resolved = resolveProgram(program, {
+      cwd: request.cwd,
+      path: request.env.PATH,
+      probe: directSpawnAvailable() ? pathMayExist : undefined,
+    });
     // argv[0] as before through execvp: the name as sent when the child has a PATH to search.
     const argv0 = request.env.PATH === undefined ? resolved : program;
     let pair: PtyPair;

@@ -26,7 +26,11 @@ export interface SpawnRequest {
 /** One readable output channel of a child. */
 export interface ChildOutput {
   stream: OutputStream;
-  readable: ReadableStream<Uint8Array>;
+  /**
+   * The channel's bytes in order until EOF, read only as the consumer asks (a `ReadableStream`
+   * qualifies); leaving a `for await` over it early releases the channel.
+   */
+  readable: AsyncIterable<Uint8Array>;
 }
 
 /** A started child. Every child leads its own process group (pgid = pid). */

@@ -93,8 +93,10 @@ function decode(input: string): string {
   if ((url.host !== "" && url.host !== "localhost") || /^\/[A-Za-z]:(\/|$)/.test(url.pathname)) {
     throw invalidRequest(`'${input}' is invalid on '${HOST_OS}'`);
   }
-  const bytes: number[] = [];
   const raw = url.pathname;
+  // The parser percent-encodes everything outside ASCII: without a `%` the path is the text.
+  if (!raw.includes("%")) return raw;
+  const bytes: number[] = [];
   for (let i = 0; i < raw.length; i++) {
     if (raw[i] === "%" && /^[0-9A-Fa-f]{2}$/.test(raw.slice(i + 1, i + 3))) {
       bytes.push(parseInt(raw.slice(i + 1, i + 3), 16));

@@ -123,7 +123,9 @@ export class ConnStream extends Duplex {
 
   /**
    * Writes `bytes` beside the Writable machinery (only when {@link canWriteDirect}); behind a
-   * write in flight it waits with the others, so bytes leave in the order of the calls.
+   * write in flight it waits with the others, so bytes leave in the order of the calls. The
+   * write starts in a microtask: frames sent in one synchronous run (a process's `exited` and
+   * `closed`) leave in one write, one syscall and one wake-up of the peer.
    */
   writeDirect(bytes: Uint8Array): void {
     this.#directBytes += bytes.length;
@@ -131,8 +133,11 @@ export class ConnStream extends Duplex {
       this.#directBytes -= bytes.length;
       if (error) this.destroy(error);
     };
-    if (this.#writing) this.#waiting.push({ bytes, callback });
-    else this.#startWrite(bytes, [callback]);
+    this.#waiting.push({ bytes, callback });
+    if (!this.#writing) {
+      this.#writing = true;
+      queueMicrotask(() => this.#writeDone([], null));
+    }
   }
 
   #startWrite(bytes: Uint8Array, callbacks: ((error?: Error | null) => void)[]): void {

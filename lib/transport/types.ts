@@ -34,7 +34,9 @@ export interface MessageTransport {
   receive(): AsyncIterable<Inbound>;
   /**
    * Sends one message; resolves once the transport accepted it (waits while its buffer is full).
-   * {@link SENT} means it was accepted at once, so a caller need not wait a turn for it.
+   * Messages leave in the order of the calls, also when a caller does not await one send before
+   * making the next (a process's `exited` and `closed`). {@link SENT} means it was accepted at
+   * once, so a caller need not wait a turn for it.
    */
   send(text: string): Promise<void>;
   /** Closes the channel; idempotent. */

@@ -75,6 +75,8 @@ export function websocketTransport(
   let paused = false;
   let queuedBytes = 0;
   let pendingSendBytes = 0;
+  /** The last send still waiting for the buffer to drain, if any. */
+  let waitingSend: Promise<void> | null = null;
   const overBudget = (reason: string) => {
     log.warn(`${options.label}: ${reason}; disconnecting`);
     inbound.close();
@@ -139,7 +141,10 @@ export function websocketTransport(
   if (socket.readyState === WebSocket.CLOSED) onClose();
 
   const sendWhenDrained = async (text: string) => {
-    if (socket.readyState === WebSocket.OPEN && socket.bufferedAmount > highWaterMark) {
+    if (
+      waitingSend !== null ||
+      (socket.readyState === WebSocket.OPEN && socket.bufferedAmount > highWaterMark)
+    ) {
       // Waiting messages count against the budget: a peer that never reads while the server
       // produces (process output to many stalled clients) is disconnected, not buffered.
       const size = text.length;
@@ -148,11 +153,20 @@ export function websocketTransport(
       if (pendingSendBytes > maxQueuedBytes || budgetUsed > MEMORY_BUDGET_BYTES) {
         overBudget("peer is not reading its messages (send queue over its budget)");
       }
-      try {
+      // Behind every send already waiting: messages leave in the order of the calls, also for
+      // callers that do not await one send before the next.
+      const ahead = waitingSend;
+      const turn = (async () => {
+        await ahead;
         while (socket.readyState === WebSocket.OPEN && socket.bufferedAmount > highWaterMark) {
           await delay(1);
         }
+      })();
+      waitingSend = turn;
+      try {
+        await turn;
       } finally {
+        if (waitingSend === turn) waitingSend = null;
         if (!closedOnce) {
           pendingSendBytes -= size;
           budgetUsed -= size;
@@ -169,8 +183,12 @@ export function websocketTransport(
       return inbound;
     },
     send(text: string) {
-      // Nearly every send finds room: no async function (and its promise) on that path.
-      if (socket.readyState === WebSocket.OPEN && socket.bufferedAmount <= highWaterMark) {
+      // Nearly every send finds room and nothing waiting ahead of it: no async function (and
+      // its promise) on that path.
+      if (
+        waitingSend === null && socket.readyState === WebSocket.OPEN &&
+        socket.bufferedAmount <= highWaterMark
+      ) {
         try {
           socket.send(text);
         } catch (error) {

@@ -331,6 +331,49 @@ Deno.test({
 });
 
 Deno.test({
+  name: "process: output arrives while the child runs, from a quiet child and a chatty one",
+  timeout: 20_000,
+}, async () => {
+  await using server = await startServer();
+  await using client = await connected(server.url);
+  const dir = Deno.makeTempDirSync();
+  const waitForGo = `while [ ! -e ${dir}/go ]; do sleep 0.01; done`;
+  // A few lines, then the child waits for us: they must arrive before it can exit.
+  await start(client, "quiet", [
+    "/bin/sh",
+    "-c",
+    `echo one; echo two >&2; ${waitForGo}; echo three`,
+  ]);
+  await client.waitFor((m) =>
+    m.method === "process/output" && (m.params as { processId: string }).processId === "quiet" &&
+    b64text((m.params as { chunk: string }).chunk).includes("two")
+  );
+  // Hundreds of separate writes (many poller rounds), then a line that must also arrive while
+  // the child still runs.
+  await start(client, "chatty", [
+    "/bin/sh",
+    "-c",
+    `i=0; while [ $i -lt 300 ]; do echo line$i; i=$((i+1)); done; echo waiting; ${waitForGo}`,
+  ]);
+  await client.waitFor((m) =>
+    m.method === "process/output" && (m.params as { processId: string }).processId === "chatty" &&
+    b64text((m.params as { chunk: string }).chunk).includes("waiting")
+  );
+  assert.ok(
+    !client.received.some((m) => m.method === "process/exited"),
+    "no child has exited before it was let go",
+  );
+  Deno.writeTextFileSync(`${dir}/go`, "");
+  const quiet = await readToClose(client, "quiet");
+  const chatty = await readToClose(client, "chatty");
+  assert.equal(quiet.stdout, "one\nthree\n");
+  assert.equal(quiet.stderr, "two\n");
+  const lines = Array.from({ length: 300 }, (_, i) => `line${i}\n`).join("");
+  assert.equal(chatty.stdout, `${lines}waiting\n`);
+  assert.deepEqual([quiet.exitCode, chatty.exitCode], [0, 0]);
+});
+
+Deno.test({
   name: "process: two concurrent starts with one id: exactly one succeeds",
   timeout: 15_000,
 }, async () => {
