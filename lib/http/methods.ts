@@ -6,6 +6,7 @@
 import { internalError, RpcError } from "../jsonrpc/errors.ts";
 import { MAX_MESSAGE_BYTES } from "../transport/types.ts";
 import { encodeBase64 } from "../util/base64.ts";
+import { concatBytes } from "../util/bytes.ts";
 import { defineMethod, type MethodContext } from "../method/method.ts";
 import { ActiveStreams } from "./active_streams.ts";
 import { prepareRequest } from "./prepare.ts";
@@ -146,13 +147,7 @@ async function readBody(response: PerformedResponse): Promise<Uint8Array> {
       `failed to read http/request response body: ${describeHttpError(abortReason(response, err))}`,
     );
   }
-  const body = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    body.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return body;
+  return concatBytes(chunks, total);
 }
 
 /** Streams the body as deltas of at most 1 MiB, seq from 1, then a terminal frame. */

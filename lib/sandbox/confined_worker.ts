@@ -8,6 +8,7 @@ import { ErrorCode, RpcError } from "../jsonrpc/errors.ts";
 import { confineArgv, type ConfinedArgv } from "./confine.ts";
 import type { ConfinementPlan } from "./plan.ts";
 import type { SandboxRuntime } from "./runtime.ts";
+import { concatBytes } from "../util/bytes.ts";
 
 /** An answer line: a result or a JSON-RPC error object. */
 export type WorkerAnswer = { result: unknown } | { error: { code: number; message: string } };
@@ -158,7 +159,9 @@ async function* readLines(
     let start = 0;
     for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, start)) {
       pending.push(chunk.subarray(start, i));
-      const line = concat(pending, pendingBytes + i - start);
+      const line = pending.length === 1
+        ? pending[0]
+        : concatBytes(pending, pendingBytes + i - start);
       pending = [];
       pendingBytes = 0;
       start = i + 1;
@@ -170,15 +173,4 @@ async function* readLines(
       if (pendingBytes > maxLine) throw new Error(`answer line over ${maxLine} bytes`);
     }
   }
-}
-
-function concat(parts: Uint8Array[], total: number): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
 }

@@ -7,6 +7,7 @@
  */
 import { Duplex } from "node:stream";
 import { Buffer } from "node:buffer";
+import { concatBytes } from "../util/bytes.ts";
 
 /**
  * Reads start into a small buffer and move to a large one once a read fills it: an idle session
@@ -164,15 +165,7 @@ export class ConnStream extends Duplex {
         length += this.#waiting[count++].bytes.length;
       }
       const taken = this.#waiting.splice(0, count);
-      let joined = taken[0].bytes;
-      if (count > 1) {
-        joined = new Uint8Array(length);
-        let offset = 0;
-        for (const { bytes } of taken) {
-          joined.set(bytes, offset);
-          offset += bytes.length;
-        }
-      }
+      const joined = count === 1 ? taken[0].bytes : concatBytes(taken.map((t) => t.bytes), length);
       this.#startWrite(joined, taken.map((t) => t.callback));
     }
     for (const callback of callbacks) callback(error);
@@ -187,15 +180,7 @@ export class ConnStream extends Duplex {
     callback: (error?: Error | null) => void,
   ): void {
     if (chunks.length === 1) return this._write(chunks[0].chunk, "buffer", callback);
-    let length = 0;
-    for (const { chunk } of chunks) length += chunk.length;
-    const joined = new Uint8Array(length);
-    let offset = 0;
-    for (const { chunk } of chunks) {
-      joined.set(chunk, offset);
-      offset += chunk.length;
-    }
-    this._write(joined, "buffer", callback);
+    this._write(concatBytes(chunks.map((c) => c.chunk)), "buffer", callback);
   }
 
   override _final(callback: (error?: Error | null) => void): void {

@@ -4,6 +4,7 @@
  * @module
  */
 import { AsyncQueue } from "../util/async_queue.ts";
+import { concatBytes } from "../util/bytes.ts";
 import {
   type Inbound,
   MAX_MESSAGE_BYTES,
@@ -63,7 +64,7 @@ export async function* splitLines(
       if (nl === -1) break;
       if (discarding) yield new OversizedMessage(limit);
       else {
-        const line = parts.length === 1 ? parts[0].slice() : concat(parts, size);
+        const line = parts.length === 1 ? parts[0].slice() : concatBytes(parts, size);
         if (!isBlank(line)) yield line;
       }
       parts = [];
@@ -74,19 +75,9 @@ export async function* splitLines(
   }
   if (discarding) yield new OversizedMessage(limit);
   else if (size > 0) {
-    const line = concat(parts, size);
+    const line = concatBytes(parts, size);
     if (!isBlank(line)) yield line;
   }
-}
-
-function concat(parts: Uint8Array[], size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 /**

@@ -21,6 +21,7 @@ import {
 } from "@nats-io/nats-core/internal";
 import { nodeResolveHost, NodeTransport } from "@nats-io/transport-node/lib/node_transport.js";
 import { version } from "@nats-io/transport-node/lib/version.js";
+import { concatBytes } from "../../util/bytes.ts";
 
 /** One read's buffer; each read is handed on as a copy (the parser keeps views of it). */
 const READ_BYTES = 64 * 1024;
@@ -158,7 +159,7 @@ class TcpTransport implements Transport {
     this.#writing = true;
     try {
       while (this.#queue.length > 0 && !this.#done) {
-        const bytes = this.#queue.length === 1 ? this.#queue[0] : join(this.#queue);
+        const bytes = this.#queue.length === 1 ? this.#queue[0] : concatBytes(this.#queue);
         this.#queue = [];
         let offset = 0;
         while (offset < bytes.length) offset += await conn.write(bytes.subarray(offset));
@@ -213,16 +214,4 @@ class TcpTransport implements Transport {
       // already closed
     }
   }
-}
-
-function join(chunks: Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const chunk of chunks) length += chunk.length;
-  const joined = new Uint8Array(length);
-  let offset = 0;
-  for (const chunk of chunks) {
-    joined.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return joined;
 }
