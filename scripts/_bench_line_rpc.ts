@@ -65,6 +65,47 @@ async function pinnedApart<T>(serverPid: number, fn: () => Promise<T>): Promise<
   }
 }
 
+/** What tells the plain and the pinned RPC line apart. */
+interface RpcLineKind {
+  id: string;
+  title: string;
+  floorLabel: string;
+  /** Runs one measurement against the server process `pid`. */
+  around: <T>(pid: number, fn: () => Promise<T>) => Promise<T>;
+}
+
+async function rpcLineOf(ctx: BenchContext, kind: RpcLineKind): Promise<LineResult> {
+  const n = size(ctx, 300, 3000);
+  const rounds = 3;
+  const { us, upstream } = await perServer(
+    ctx,
+    (server) =>
+      kind.around(
+        server.pid,
+        () => rpcSamples(server.url, { n: Math.ceil(n / rounds), initialize: true }),
+      ),
+    { rounds },
+  );
+  const floor = await guarded(ctx, "floor", async () => {
+    await using echo = await startEcho();
+    return await kind.around(echo.pid, () => rpcSamples(echo.url, { n, initialize: false }));
+  });
+  return makeLine({
+    id: kind.id,
+    title: kind.title,
+    unit: "ms",
+    better: "lower",
+    us,
+    floor,
+    floorLabel: kind.floorLabel,
+    upstream,
+    targets: [
+      { ratio: "floor", op: "<=", value: 2 },
+      { ratio: "upstream", op: "<=", value: 1 },
+    ],
+  });
+}
+
 /**
  * Small RPC round trip vs a bare websocket echo on the same loopback.
  *
@@ -73,31 +114,12 @@ async function pinnedApart<T>(serverPid: number, fn: () => Promise<T>): Promise<
  * const line = await rpcLine(ctx);
  * ```
  */
-export async function rpcLine(ctx: BenchContext): Promise<LineResult> {
-  const n = size(ctx, 300, 3000);
-  const rounds = 3;
-  const { us, upstream } = await perServer(
-    ctx,
-    (server) => rpcSamples(server.url, { n: Math.ceil(n / rounds), initialize: true }),
-    { rounds },
-  );
-  const floor = await guarded(ctx, "floor", async () => {
-    await using echo = await startEcho();
-    return await rpcSamples(echo.url, { n, initialize: false });
-  });
-  return makeLine({
+export function rpcLine(ctx: BenchContext): Promise<LineResult> {
+  return rpcLineOf(ctx, {
     id: "rpc_round_trip",
     title: "small RPC round trip (environment/status)",
-    unit: "ms",
-    better: "lower",
-    us,
-    floor,
     floorLabel: "bare Deno websocket echo server (own process), same client",
-    upstream,
-    targets: [
-      { ratio: "floor", op: "<=", value: 2 },
-      { ratio: "upstream", op: "<=", value: 1 },
-    ],
+    around: (_pid, fn) => fn(),
   });
 }
 
@@ -110,34 +132,11 @@ export async function rpcLine(ctx: BenchContext): Promise<LineResult> {
  * const line = await rpcPinnedLine(ctx);
  * ```
  */
-export async function rpcPinnedLine(ctx: BenchContext): Promise<LineResult> {
-  const n = size(ctx, 300, 3000);
-  const rounds = 3;
-  const { us, upstream } = await perServer(
-    ctx,
-    (server) =>
-      pinnedApart(
-        server.pid,
-        () => rpcSamples(server.url, { n: Math.ceil(n / rounds), initialize: true }),
-      ),
-    { rounds },
-  );
-  const floor = await guarded(ctx, "floor", async () => {
-    await using echo = await startEcho();
-    return await pinnedApart(echo.pid, () => rpcSamples(echo.url, { n, initialize: false }));
-  });
-  return makeLine({
+export function rpcPinnedLine(ctx: BenchContext): Promise<LineResult> {
+  return rpcLineOf(ctx, {
     id: "rpc_round_trip_pinned",
     title: "small RPC round trip, server and client pinned to different cores",
-    unit: "ms",
-    better: "lower",
-    us,
-    floor,
     floorLabel: "bare Deno websocket echo server pinned the same way, same client",
-    upstream,
-    targets: [
-      { ratio: "floor", op: "<=", value: 2 },
-      { ratio: "upstream", op: "<=", value: 1 },
-    ],
+    around: pinnedApart,
   });
 }
