@@ -211,10 +211,10 @@ export class ServerConnection implements ConnectionContext, SessionOwner {
 
   /** Answers one request; a promise only while the handler or the transport has to wait. */
   #answer(request: RequestMessage): Promise<void> | undefined {
-    const afterResponse: (() => void | Promise<void>)[] = [];
+    let afterResponse: (() => void | Promise<void>)[] | undefined;
     let result: unknown;
     try {
-      result = this.#dispatch(request, (task) => afterResponse.push(task));
+      result = this.#dispatch(request, (task) => (afterResponse ??= []).push(task));
     } catch (err) {
       return this.#answerError(request, err);
     }
@@ -230,7 +230,7 @@ export class ServerConnection implements ConnectionContext, SessionOwner {
   #respond(
     request: RequestMessage,
     result: unknown,
-    afterResponse: (() => void | Promise<void>)[],
+    afterResponse: (() => void | Promise<void>)[] | undefined,
   ): Promise<void> | undefined {
     if (this.#closing) return;
     let text: string;
@@ -240,7 +240,7 @@ export class ServerConnection implements ConnectionContext, SessionOwner {
       return this.#answerError(request, err);
     }
     const sent = this.#transport.send(text);
-    if (afterResponse.length === 0) return sent === SENT ? undefined : sent.catch(ignoreGonePeer);
+    if (!afterResponse) return sent === SENT ? undefined : sent.catch(ignoreGonePeer);
     // The peer may be gone (the connection is closing): the tasks run all the same.
     return sent.catch(ignoreGonePeer).then(() => {
       for (const task of afterResponse) {
