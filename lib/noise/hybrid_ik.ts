@@ -335,6 +335,32 @@ export interface ResponderOptions {
   entropy?: HandshakeEntropy;
 }
 
+/** What message 2 mixes in that depends on message 1 and fresh randomness only. */
+interface Message2Material {
+  /** Encapsulation to the harness's ephemeral ML-KEM key. */
+  ekem: Encapsulation;
+  /** Encapsulation to the harness's static ML-KEM key. */
+  skem: Encapsulation;
+  /** The executor's ephemeral key pair. */
+  e: HybridKeyPair;
+  /** X25519 of `e` with the harness's ephemeral and static keys. */
+  ee: Uint8Array;
+  es: Uint8Array;
+}
+
+/** Entropy is drawn in message 2's order (ekem, skem, e), which recorded-entropy tests replay. */
+async function prepareMessage2(
+  entropy: HandshakeEntropy,
+  remote: { ephemeral: HybridPublicKey; static: HybridPublicKey },
+): Promise<Message2Material> {
+  const ekem = await entropy.encapsulate(remote.ephemeral.mlkem768);
+  const skem = await entropy.encapsulate(remote.static.mlkem768);
+  const e = await entropy.ephemeral();
+  const ee = await dh(e.x25519Private, remote.ephemeral.x25519);
+  const es = await dh(e.x25519Private, remote.static.x25519);
+  return { ekem, skem, e, ee, es };
+}
+
 /**
  * The executor side: reads message 1 (authenticating the harness key and decrypting its
  * authorization), and writes message 2 only once the caller has validated both.
@@ -356,7 +382,7 @@ export class HybridIkResponder {
   readonly payload: Uint8Array;
   #state: SymmetricState;
   #remoteEphemeral: HybridPublicKey;
-  #options: ResponderOptions;
+  #prepared: Promise<Message2Material>;
   #written = false;
 
   private constructor(
@@ -365,10 +391,13 @@ export class HybridIkResponder {
     remote: { ephemeral: HybridPublicKey; static: HybridPublicKey; payload: Uint8Array },
   ) {
     this.#state = state;
-    this.#options = options;
     this.#remoteEphemeral = remote.ephemeral;
     this.remoteStatic = remote.static;
     this.payload = remote.payload;
+    // Message 2's randomness and public-key work needs only message 1, so it runs while the
+    // caller asks the registry; a failure shows when message 2 is written, after validation.
+    this.#prepared = prepareMessage2(options.entropy ?? webCryptoEntropy, remote);
+    this.#prepared.catch(() => {});
   }
 
   /**
@@ -411,18 +440,15 @@ export class HybridIkResponder {
     if (this.#written) throw new NoiseError("invalid_handshake", "message 2 was already written");
     this.#written = true;
     const state = this.#state;
-    const entropy = this.#options.entropy ?? webCryptoEntropy;
-    const ekem = await entropy.encapsulate(this.#remoteEphemeral.mlkem768);
+    const { ekem, skem, e, ee, es } = await this.#prepared;
     state.mixHash(ekem.ciphertext);
     await state.mixKey(ekem.sharedSecret);
-    const skem = await entropy.encapsulate(this.remoteStatic.mlkem768);
     const skemCt = await state.encryptAndHash(skem.ciphertext);
     await state.mixKeyAndHash(skem.sharedSecret);
-    const e = await entropy.ephemeral();
     state.mixHash(e.public.x25519);
     state.mixHash(e.public.mlkem768);
-    await state.mixKey(await dh(e.x25519Private, this.#remoteEphemeral.x25519));
-    await state.mixKey(await dh(e.x25519Private, this.remoteStatic.x25519));
+    await state.mixKey(ee);
+    await state.mixKey(es);
     const tag = await state.encryptAndHash(new Uint8Array(0));
     const [receive, send] = await state.split();
     return {
