@@ -34,8 +34,11 @@ const LARGE_FRAME_BYTES = 64 * 1024;
  */
 
 /**
- * A whole, final, masked data frame too large for one read, filled straight from the socket into
- * its own buffer (no copy into `ws`'s chunk list, no join, no byte-wise unmask).
+ * A whole, final, masked data frame that one read does not hold, filled straight from the socket
+ * into its own buffer (no copy into `ws`'s chunk list, no join, no byte-wise unmask). Reads never
+ * go past its end, so the read after it starts at a frame boundary and the fast path goes on:
+ * a frame cut by a read used to go to `ws`, and under a steady stream of frames `ws`'s parser
+ * was then never idle again (every relay link carried its 60 KiB segments through `ws`).
  */
 class LargeFrame {
   readonly header: Uint8Array;
@@ -48,8 +51,11 @@ class LargeFrame {
   constructor(header: Uint8Array, length: number, first: Uint8Array) {
     this.header = header.slice();
     this.length = length;
-    // Stale bytes of a reused buffer never show: only what the socket filled is handed on.
-    this.#buffer = first.length <= ARENA_BUFFER_BYTES
+    // Stale bytes of a reused buffer never show: only what the socket filled is handed on. A
+    // frame under LARGE_FRAME_BYTES gets a buffer of its own size (as much as one read holds).
+    this.#buffer = length < LARGE_FRAME_BYTES
+      ? new Uint8Array(length)
+      : first.length <= ARENA_BUFFER_BYTES
       ? takeFrameBuffer()
       : new Uint8Array(Math.min(length, first.length * 2));
     this.#buffer.set(first);
@@ -109,35 +115,91 @@ function largeText(payload: Buffer): string | null {
  * `maxPayload` bytes each; calls `onFrame` with each unmasked payload. Stops at the first frame
  * it does not take (or when `onFrame` returns false), leaving it and the rest to `ws`.
  */
+/**
+ * Bytes of a header starting `b0 b1` (masked: 4 mask bytes), or 2 while only `b0` is known.
+ */
+function headerBytes(bytes: Uint8Array, offset: number): number {
+  if (bytes.length - offset < 2) return 2;
+  const code = bytes[offset + 1] & 0x7f;
+  return 2 + (code === 127 ? 8 : code === 126 ? 2 : 0) + 4;
+}
+
+/**
+ * The payload length of the whole header at `offset`, or -1 when the fast path does not take
+ * the frame: not FIN + text/binary with RSV clear, not masked (clients must mask), over 4 GiB or
+ * over `maxPayload` (`ws` then closes with its error).
+ */
+function payloadLength(bytes: Uint8Array, offset: number, maxPayload: number): number {
+  const b1 = bytes[offset + 1];
+  if ((b1 & 0x80) === 0) return -1;
+  const head = offset + 2;
+  let length = b1 & 0x7f;
+  if (length === 127) {
+    if (bytes[head] | bytes[head + 1] | bytes[head + 2] | bytes[head + 3]) return -1;
+    length = ((bytes[head + 4] << 24) | (bytes[head + 5] << 16) | (bytes[head + 6] << 8) |
+      bytes[head + 7]) >>> 0;
+  } else if (length === 126) {
+    length = (bytes[head] << 8) | bytes[head + 1];
+  }
+  return length > maxPayload ? -1 : length;
+}
+
+function isDataFrameStart(b0: number): boolean {
+  return b0 === 0x81 || b0 === 0x82;
+}
+
+/**
+ * The first bytes (under 14) of a header one read cut: completed by reads of exactly the bytes
+ * it lacks, then handed on as a {@link LargeFrame} (or, when the fast path does not take the
+ * frame, to `ws` as it arrived).
+ */
+class PartialHeader {
+  #bytes = new Uint8Array(14);
+  #have: number;
+
+  constructor(first: Uint8Array) {
+    this.#bytes.set(first);
+    this.#have = first.length;
+  }
+
+  target(): Uint8Array {
+    return this.#bytes.subarray(this.#have, headerBytes(this.#bytes.subarray(0, this.#have), 0));
+  }
+
+  /**
+   * `n` bytes landed in {@link target}: the whole header once it is complete (or its first two
+   * bytes, when they show an unmasked frame the fast path does not take), else null.
+   */
+  filled(n: number): Uint8Array | null {
+    this.#have += n;
+    const bytes = this.#bytes.subarray(0, this.#have);
+    if (this.#have === headerBytes(bytes, 0)) return bytes;
+    return this.#have >= 2 && !(bytes[1] & 0x80) ? bytes : null;
+  }
+}
+
 function takeFrames(
   bytes: Uint8Array,
   maxPayload: number,
   onFrame: (data: Buffer | string, binary: boolean) => boolean,
   onLarge: (frame: LargeFrame) => void,
+  onPartialHeader: (header: PartialHeader) => void,
 ): number {
   let offset = 0;
-  while (bytes.length - offset >= 6) {
+  while (offset < bytes.length) {
     const b0 = bytes[offset];
-    const b1 = bytes[offset + 1];
-    // FIN set, RSV clear, opcode text (1) or binary (2); masked (clients must mask).
-    if ((b0 !== 0x81 && b0 !== 0x82) || (b1 & 0x80) === 0) break;
-    let length = b1 & 0x7f;
-    let head = offset + 2;
-    if (length === 127) {
-      if (bytes.length - offset < 14) break;
-      // Over 4 GiB (high word set) is over any limit: `ws` closes with its error.
-      if (bytes[head] | bytes[head + 1] | bytes[head + 2] | bytes[head + 3]) break;
-      length = ((bytes[head + 4] << 24) | (bytes[head + 5] << 16) | (bytes[head + 6] << 8) |
-        bytes[head + 7]) >>> 0;
-      head += 8;
-    } else if (length === 126) {
-      if (bytes.length - offset < 8) break;
-      length = (bytes[head] << 8) | bytes[head + 1];
-      head += 2;
+    if (!isDataFrameStart(b0) || (bytes.length - offset >= 2 && !(bytes[offset + 1] & 0x80))) {
+      break;
     }
-    if (length > maxPayload) break;
+    const headLength = headerBytes(bytes, offset);
+    if (bytes.length - offset < headLength) {
+      onPartialHeader(new PartialHeader(bytes.subarray(offset)));
+      return bytes.length;
+    }
+    const length = payloadLength(bytes, offset, maxPayload);
+    if (length < 0) break;
+    const head = offset + headLength - 4;
     if (bytes.length - head - 4 < length) {
-      if (length < LARGE_FRAME_BYTES || bytes.length - head < 4) break;
       // The rest of this read is the start of the frame; the reads that follow fill it.
       onLarge(new LargeFrame(bytes.subarray(offset, head + 4), length, bytes.subarray(head + 4)));
       return bytes.length;
@@ -227,17 +289,34 @@ export function installServerFastPath(
     return socket.readyState === OPEN && stream.readableFlowing === true;
   };
   let large: LargeFrame | null = null;
+  let partial: PartialHeader | null = null;
   const startLarge = (frame: LargeFrame) => large = frame;
+  const startPartial = (header: PartialHeader) => partial = header;
   stream.readHook = (bytes) => {
     if (socket.readyState !== OPEN || !ws.receiverIdle()) return 0;
     const binaryType = socket.binaryType;
     if (binaryType !== "nodebuffer" && binaryType !== "arraybuffer") return 0;
-    return takeFrames(bytes, maxPayload, deliver, startLarge);
+    return takeFrames(bytes, maxPayload, deliver, startLarge, startPartial);
+  };
+  const headerFilled = (header: Uint8Array) => {
+    partial = null;
+    const length = payloadLength(header, 0, maxPayload);
+    if (length > 0) {
+      large = new LargeFrame(header, length, header.subarray(header.length));
+    } else {
+      // Not ours to take (or empty): `ws` gets the header as it arrived, and what follows.
+      stream.push(Buffer.from(header));
+    }
   };
   stream.readInto = {
-    target: () => large?.target() ?? null,
+    target: () => large?.target() ?? partial?.target() ?? null,
     filled(n) {
-      const frame = large!;
+      if (!large) {
+        const header = partial!.filled(n);
+        if (header) headerFilled(header);
+        return;
+      }
+      const frame = large;
       if (!frame.filled(n)) return;
       large = null;
       const payload = frame.toggleMask();
@@ -263,6 +342,7 @@ export function installServerFastPath(
       // The connection ended mid-frame, and no read into the buffer is in flight any more.
       large?.release();
       large = null;
+      partial = null;
     },
   };
   // Frames written here wait in `stream`, not in `ws`: the transports' backpressure reads

@@ -257,6 +257,75 @@ Deno.test({
   }
 });
 
+/** `bytes` in two writes, the first `at` bytes a moment before the rest: the server likely reads
+ * them apart (a header cut by a read); the assertions hold however the reads fall. */
+async function writeApart(ws: RawWebSocket, bytes: Uint8Array, at: number): Promise<void> {
+  assert.ok(await ws.write(bytes.subarray(0, at)));
+  await new Promise((resolve) => setTimeout(resolve, 15));
+  assert.ok(await ws.write(bytes.subarray(at)));
+}
+
+Deno.test({
+  timeout: 60_000,
+  name: "fast path: frames of every size cut anywhere, headers too, arrive whole and in order",
+  ...TEST,
+}, async () => {
+  await using server = await startEcho(256 * 1024);
+  const ws = await RawWebSocket.open(server.url);
+  try {
+    // Each header form (7-bit, 16-bit, 64-bit length) cut after every byte of it.
+    for (const length of [100, 300, 70_000]) {
+      const frame = clientFrame(1, encoder.encode(text(length, length)));
+      const header = length < 126 ? 6 : length < 65536 ? 8 : 14;
+      for (let at = 1; at <= header; at++) {
+        await writeApart(ws, frame, at);
+        assert.equal(await readText(ws), text(length, length), `cut after byte ${at}`);
+      }
+    }
+    // Relay-sized frames (60 KiB segments) and others, streamed with cuts of every size.
+    const sizes = [0, 1, 125, 126, 61_500, 61_500, 65_535, 65_536, 1_000, 61_500, 200_000, 7];
+    const frames = sizes.flatMap((n, i) => [
+      clientFrame(1, encoder.encode(text(n, i))),
+      clientFrame(2, new Uint8Array(n + i)),
+    ]);
+    const reading = (async () => {
+      for (const [i, n] of sizes.entries()) {
+        assert.equal(await readText(ws), text(n, i));
+        assert.equal(await readText(ws), `bin:${n + i}`);
+      }
+    })();
+    for (let seed = 1; seed <= 3; seed++) await writeCut(ws, join(...frames), seed);
+    await within(30_000, "every echo", reading);
+    const again = (async () => {
+      for (let round = 0; round < 2; round++) {
+        for (const [i, n] of sizes.entries()) {
+          assert.equal(await readText(ws), text(n, i));
+          assert.equal(await readText(ws), `bin:${n + i}`);
+        }
+      }
+    })();
+    await within(30_000, "every echo again", again);
+  } finally {
+    ws.close();
+  }
+  // A cut header still meets every rule: unmasked closes with 1002, over the limit with 1009.
+  const unmasked = await RawWebSocket.open(server.url);
+  try {
+    await writeApart(unmasked, new Uint8Array([0x81, 2, 0x68, 0x69]), 1);
+    assert.equal(await within(5_000, "the close", unmasked.closeCode()), 1002);
+  } finally {
+    unmasked.close();
+  }
+  const over = await RawWebSocket.open(server.url);
+  try {
+    const frame = clientFrame(1, encoder.encode(text(256 * 1024 + 1, 9)));
+    await writeApart(over, frame.subarray(0, 20), 5);
+    assert.equal(await within(5_000, "the close", over.closeCode()), 1009);
+  } finally {
+    over.close();
+  }
+});
+
 Deno.test({
   timeout: 30_000,
   name: "fast path: a large frame of invalid UTF-8 closes with 1007, one over the limit with 1009",
