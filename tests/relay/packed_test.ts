@@ -85,6 +85,58 @@ function rawExecutor(
 
 Deno.test({
   name:
+    "packed: text of every UTF-8 width, packed or cut into segments, arrives byte-exact (a lone surrogate as U+FFFD, as TextEncoder writes it)",
+  timeout: 30_000,
+}, async () => {
+  const texts = [
+    "plain",
+    "é€😀 mixed widths",
+    "x\ud800y lone high, \udc00 lone low",
+    "€".repeat(30_000), // 90 KB: more than one segment, so not packed
+    `{"tail":"${"😀".repeat(5000)}\ud83d"}`,
+    "after the large ones",
+  ];
+  const rendezvous = new SimRendezvous();
+  const served = Promise.withResolvers<void>();
+  const mux = new ExecutorMux(rendezvous.connectExecutor(), {
+    ...OPTIONS,
+    onStream: (transport) => {
+      (async () => {
+        for await (const _ of transport.receive()) {
+          for (const text of texts) transport.send(text);
+        }
+      })().then(served.resolve, served.reject);
+    },
+  });
+  const harness = openHarnessStream(rendezvous.connectHarness(), { ...OPTIONS, streamId: "utf8" });
+  try {
+    await harness.send("go");
+    const got: string[] = [];
+    await within(
+      10_000,
+      "every text",
+      (async () => {
+        for await (const item of harness.receive()) {
+          got.push(textOf(item));
+          if (got.length === texts.length) break;
+        }
+      })(),
+    );
+    assert.equal(harness.mode, "reliable");
+    const expected = texts.map((t) => decoder.decode(new TextEncoder().encode(t)));
+    assert.equal(got.length, expected.length);
+    for (const [i, text] of expected.entries()) assert.ok(got[i] === text, `text ${i} differs`);
+  } finally {
+    harness.close();
+    await harness.closed;
+    mux.close();
+    rendezvous.close();
+    await served.promise.catch(() => {});
+  }
+});
+
+Deno.test({
+  name:
     "packed: ours to ours, a burst of small notifications travels several per segment, each once and in order, also over a lossy link",
   timeout: 30_000,
 }, async () => {
