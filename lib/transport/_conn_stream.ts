@@ -18,7 +18,22 @@ const SMALL_READ = 4 * 1024;
 const LARGE_READ = 64 * 1024;
 /** Queued writes are joined into writes of about this many bytes. */
 const COALESCE_BYTES = 256 * 1024;
+/** Write batches (`reserveDirect`) no connection holds, kept for the next burst: 1 MiB at most. */
+const spareBatches: Uint8Array<ArrayBuffer>[] = [];
+const MAX_SPARE_BATCHES = 4;
 const EMPTY = Buffer.alloc(0);
+
+/** One view of `parts` when they lie back to back in one buffer (see `reserveDirect`), else null. */
+function adjacent(parts: readonly { bytes: Uint8Array }[], length: number): Uint8Array | null {
+  const first = parts[0].bytes;
+  let end = first.byteOffset + first.length;
+  for (let i = 1; i < parts.length; i++) {
+    const bytes = parts[i].bytes;
+    if (bytes.buffer !== first.buffer || bytes.byteOffset !== end) return null;
+    end += bytes.length;
+  }
+  return new Uint8Array(first.buffer, first.byteOffset, length);
+}
 
 /**
  * @example
@@ -36,6 +51,13 @@ export class ConnStream extends Duplex {
   #directBytes = 0;
   /** Writes that arrived while one was in flight (a Writable chunk behind a direct write). */
   #waiting: { bytes: Uint8Array; callback: (error?: Error | null) => void }[] = [];
+  /**
+   * Where {@link reserveDirect} hands out space: append-only while any of it may be in a write,
+   * so a region given to the kernel is never written again; a full batch is left to the
+   * collector, a drained one goes back to the spares.
+   */
+  #batch: Uint8Array<ArrayBuffer> | null = null;
+  #batchUsed = 0;
 
   constructor(conn: Deno.Conn) {
     super({ allowHalfOpen: false });
@@ -128,6 +150,23 @@ export class ConnStream extends Duplex {
    * write starts in a microtask: frames sent in one synchronous run (a process's `exited` and
    * `closed`) leave in one write, one syscall and one wake-up of the peer.
    */
+  /**
+   * `length` bytes to fill and then pass to {@link writeDirect} at once: frames reserved and
+   * written in order lie back to back, so those that queue up leave in one write without being
+   * copied into a joined buffer (a process's output pieces of one read, above all).
+   */
+  reserveDirect(length: number): Uint8Array {
+    if (this.#batch === null || this.#batchUsed + length > this.#batch.length) {
+      // A full batch is not reused: the writes of its frames may still be in flight.
+      this.#batch = (length <= COALESCE_BYTES ? spareBatches.pop() : undefined) ??
+        new Uint8Array(Math.max(COALESCE_BYTES, length));
+      this.#batchUsed = 0;
+    }
+    const start = this.#batchUsed;
+    this.#batchUsed += length;
+    return this.#batch.subarray(start, start + length);
+  }
+
   writeDirect(bytes: Uint8Array): void {
     this.#directBytes += bytes.length;
     const callback = (error?: Error | null) => {
@@ -165,8 +204,16 @@ export class ConnStream extends Duplex {
         length += this.#waiting[count++].bytes.length;
       }
       const taken = this.#waiting.splice(0, count);
-      const joined = count === 1 ? taken[0].bytes : concatBytes(taken.map((t) => t.bytes), length);
+      const joined = count === 1 ? taken[0].bytes : adjacent(taken, length) ??
+        concatBytes(taken.map((t) => t.bytes), length);
       this.#startWrite(joined, taken.map((t) => t.callback));
+    } else if (this.#batch !== null) {
+      // All written, so nothing refers to the batch: it goes back to the spares (an idle
+      // connection keeps none), and the next burst of any connection reuses it unzeroed.
+      if (this.#batch.length === COALESCE_BYTES && spareBatches.length < MAX_SPARE_BATCHES) {
+        spareBatches.push(this.#batch);
+      }
+      this.#batch = null;
     }
     for (const callback of callbacks) callback(error);
   }

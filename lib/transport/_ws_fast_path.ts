@@ -27,6 +27,8 @@ const OPEN = 1;
 const CLOSED = 3;
 /** A frame at least this long that one read does not hold whole is filled here (a LargeFrame). */
 const LARGE_FRAME_BYTES = 64 * 1024;
+/** A text sent at least this long is framed into the connection's write batch. */
+const BATCHED_TEXT_CHARS = 1024;
 /**
  * A large frame goes into an arena buffer (2 MiB: a 1 MiB upload block's message, base64 and
  * JSON, fits) and moves to one twice as big each time it fills: a peer that announces a 64 MiB
@@ -238,10 +240,13 @@ function takeFrames(
  * serverTextFrame("hi"); // Uint8Array [0x81, 2, 0x68, 0x69]
  * ```
  */
-export function serverTextFrame(text: string): Uint8Array {
+export function serverTextFrame(
+  text: string,
+  allocate: (length: number) => Uint8Array = (length) => new Uint8Array(length),
+): Uint8Array {
   const length = Buffer.byteLength(text);
   const head = length < 126 ? 2 : length < 65536 ? 4 : 10;
-  const frame = new Uint8Array(head + length);
+  const frame = allocate(head + length);
   frame[0] = 0x81;
   if (head === 2) {
     frame[1] = length;
@@ -251,7 +256,7 @@ export function serverTextFrame(text: string): Uint8Array {
     frame[3] = length & 0xff;
   } else {
     frame[1] = 127;
-    new DataView(frame.buffer).setBigUint64(2, BigInt(length));
+    new DataView(frame.buffer, frame.byteOffset).setBigUint64(2, BigInt(length));
   }
   utf8.encodeInto(text, frame.subarray(head));
   return frame;
@@ -355,12 +360,17 @@ export function installServerFastPath(
     });
   }
   const send = socket.send.bind(socket);
+  const reserve = (length: number) => stream.reserveDirect(length);
   socket.send = (data: string | Uint8Array, ...rest: unknown[]) => {
     if (
       typeof data === "string" && rest.length === 0 && socket.readyState === OPEN &&
       ws.senderIdle() && stream.canWriteDirect()
     ) {
-      stream.writeDirect(serverTextFrame(data));
+      // Output notifications (kilobytes each) are framed straight into the stream's batch;
+      // small replies get a buffer of their own, not a batch of 256 KiB.
+      stream.writeDirect(
+        data.length >= BATCHED_TEXT_CHARS ? serverTextFrame(data, reserve) : serverTextFrame(data),
+      );
       return;
     }
     (send as (...args: unknown[]) => void)(data, ...rest);

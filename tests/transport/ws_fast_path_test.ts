@@ -156,6 +156,36 @@ Deno.test({
 });
 
 Deno.test({
+  timeout: 60_000,
+  name:
+    "fast path: bursts of output-sized replies on several connections at once, framed into shared write batches, arrive whole and in order on each",
+  ...TEST,
+}, async () => {
+  await using server = await startEcho(256 * 1024);
+  const connections = await Promise.all([1, 2, 3].map(() => RawWebSocket.open(server.url)));
+  try {
+    await Promise.all(connections.map(async (ws, c) => {
+      for (let round = 0; round < 4; round++) {
+        // 1 KiB to 60 KiB, ASCII and two-byte text, each with its own prefix: a batch reused
+        // while one of its writes was still in flight would show as another reply's bytes.
+        const sent = Array.from({ length: 60 }, (_, i) => {
+          const prefix = `c${c} r${round} #${i} `;
+          const length = 1024 + ((i * 7919 + c * 104729 + round * 31) % (60 * 1024));
+          return prefix + (i % 5 === 0 ? "ü" : text(1, i)).repeat(length);
+        });
+        assert.ok(await ws.write(join(...sent.map((t) => clientFrame(1, encoder.encode(t))))));
+        for (const expected of sent) {
+          const got = await readText(ws);
+          assert.ok(got === expected, `connection ${c} round ${round}: a reply differs`);
+        }
+      }
+    }));
+  } finally {
+    for (const ws of connections) ws.close();
+  }
+});
+
+Deno.test({
   timeout: 30_000,
   name: "fast path: a whole frame at the limit passes, one byte over closes with 1009",
   ...TEST,
