@@ -18,6 +18,13 @@ const SMALL_READ = 4 * 1024;
 const LARGE_READ = 64 * 1024;
 /** Queued writes are joined into writes of about this many bytes. */
 const COALESCE_BYTES = 256 * 1024;
+/** A write batch: `used` bytes handed out, `pending` of its frames not yet written. */
+interface Batch {
+  bytes: Uint8Array<ArrayBuffer>;
+  used: number;
+  pending: number;
+}
+
 /** Write batches (`reserveDirect`) no connection holds, kept for the next burst: 1 MiB at most. */
 const spareBatches: Uint8Array<ArrayBuffer>[] = [];
 const MAX_SPARE_BATCHES = 4;
@@ -53,11 +60,9 @@ export class ConnStream extends Duplex {
   #waiting: { bytes: Uint8Array; callback: (error?: Error | null) => void }[] = [];
   /**
    * Where {@link reserveDirect} hands out space: append-only while any of it may be in a write,
-   * so a region given to the kernel is never written again; a full batch is left to the
-   * collector, a drained one goes back to the spares.
+   * so a region given to the kernel is never written again.
    */
-  #batch: Uint8Array<ArrayBuffer> | null = null;
-  #batchUsed = 0;
+  #batch: Batch | null = null;
 
   constructor(conn: Deno.Conn) {
     super({ allowHalfOpen: false });
@@ -156,27 +161,48 @@ export class ConnStream extends Duplex {
    * copied into a joined buffer (a process's output pieces of one read, above all).
    */
   reserveDirect(length: number): Uint8Array {
-    if (this.#batch === null || this.#batchUsed + length > this.#batch.length) {
-      // A full batch is not reused: the writes of its frames may still be in flight.
-      this.#batch = (length <= COALESCE_BYTES ? spareBatches.pop() : undefined) ??
+    let batch = this.#batch;
+    if (batch === null || batch.used + length > batch.bytes.length) {
+      // A full batch goes back to the spares once the writes of its frames are done.
+      const bytes = (length <= COALESCE_BYTES ? spareBatches.pop() : undefined) ??
         new Uint8Array(Math.max(COALESCE_BYTES, length));
-      this.#batchUsed = 0;
+      batch = this.#batch = { bytes, used: 0, pending: 0 };
     }
-    const start = this.#batchUsed;
-    this.#batchUsed += length;
-    return this.#batch.subarray(start, start + length);
+    const start = batch.used;
+    batch.used += length;
+    batch.pending++;
+    return batch.bytes.subarray(start, start + length);
   }
 
   writeDirect(bytes: Uint8Array): void {
     this.#directBytes += bytes.length;
+    const batch = this.#batch?.bytes.buffer === bytes.buffer ? this.#batch : null;
     const callback = (error?: Error | null) => {
       this.#directBytes -= bytes.length;
       if (error) this.destroy(error);
+      else if (batch) this.#release(batch);
     };
     this.#waiting.push({ bytes, callback });
     if (!this.#writing) {
       this.#writing = true;
       queueMicrotask(() => this.#writeDone([], null));
+    }
+  }
+
+  /**
+   * One frame of `batch` was written (`written`), or the connection drained. Once no frame of
+   * the batch waits or is in flight, it goes back to the spares: at once when it is full, and
+   * when the connection has nothing more to write otherwise (an idle connection keeps none).
+   */
+  #release(batch: Batch, written = true): void {
+    if (written) batch.pending--;
+    if (batch.pending > 0) return;
+    if (batch === this.#batch) {
+      if (this.#writing || this.#waiting.length > 0) return;
+      this.#batch = null;
+    }
+    if (batch.bytes.length === COALESCE_BYTES && spareBatches.length < MAX_SPARE_BATCHES) {
+      spareBatches.push(batch.bytes);
     }
   }
 
@@ -207,13 +233,8 @@ export class ConnStream extends Duplex {
       const joined = count === 1 ? taken[0].bytes : adjacent(taken, length) ??
         concatBytes(taken.map((t) => t.bytes), length);
       this.#startWrite(joined, taken.map((t) => t.callback));
-    } else if (this.#batch !== null) {
-      // All written, so nothing refers to the batch: it goes back to the spares (an idle
-      // connection keeps none), and the next burst of any connection reuses it unzeroed.
-      if (this.#batch.length === COALESCE_BYTES && spareBatches.length < MAX_SPARE_BATCHES) {
-        spareBatches.push(this.#batch);
-      }
-      this.#batch = null;
+    } else if (this.#batch?.pending === 0) {
+      this.#release(this.#batch, false);
     }
     for (const callback of callbacks) callback(error);
   }

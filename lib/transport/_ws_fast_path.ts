@@ -1,12 +1,12 @@
 /**
  * A fast path beside npm `ws` for the frames nearly all traffic consists of: whole, final,
- * uncompressed data frames. On a server socket, a read that holds such client frames (masked,
- * under the message limit, text that is valid UTF-8) while `ws`'s parser is idle is unmasked here
- * and delivered as `ws` would deliver it (its `message` event); anything else (control frames,
- * fragments, partial frames, oversized or invalid ones) goes to `ws` unchanged, which applies every
- * rule and limit as before. Sends that find nothing queued are framed here and written in one
- * piece. This skips the Node stream machinery and `ws`'s parsing loop, which cost more than the
- * whole JSON-RPC dispatch of a small request.
+ * uncompressed data frames. On a server socket, a read that holds such client frames (masked, under
+ * the message limit, text that is valid UTF-8; a frame a read cuts is completed by the reads after
+ * it) while `ws`'s parser is idle is unmasked here and delivered as `ws` would deliver it (its
+ * `message` event); anything else (control frames, fragments, oversized or invalid ones) goes to
+ * `ws` unchanged, which applies every rule and limit as before. Sends (text and binary) that find
+ * nothing queued are framed here and written in one piece. This skips the Node stream machinery and
+ * `ws`'s parsing loop, which cost more than the whole JSON-RPC dispatch of a small request.
  * @module
  */
 import { Buffer, isUtf8 } from "node:buffer";
@@ -27,8 +27,9 @@ const OPEN = 1;
 const CLOSED = 3;
 /** A frame at least this long that one read does not hold whole is filled here (a LargeFrame). */
 const LARGE_FRAME_BYTES = 64 * 1024;
-/** A text sent at least this long is framed into the connection's write batch. */
-const BATCHED_TEXT_CHARS = 1024;
+/** A message sent at least this long (characters of text, bytes of binary) is framed into the
+ * connection's write batch. */
+const BATCHED_BYTES = 1024;
 /**
  * A large frame goes into an arena buffer (2 MiB: a 1 MiB upload block's message, base64 and
  * JSON, fits) and moves to one twice as big each time it fills: a peer that announces a 64 MiB
@@ -245,9 +246,37 @@ export function serverTextFrame(
   allocate: (length: number) => Uint8Array = (length) => new Uint8Array(length),
 ): Uint8Array {
   const length = Buffer.byteLength(text);
-  const head = length < 126 ? 2 : length < 65536 ? 4 : 10;
-  const frame = allocate(head + length);
-  frame[0] = 0x81;
+  const frame = allocate(headerLength(length) + length);
+  utf8.encodeInto(text, frame.subarray(writeServerHeader(frame, 0x81, length)));
+  return frame;
+}
+
+/**
+ * One unmasked (server-to-client) binary frame of `payload`, header and payload in one buffer.
+ *
+ * @example
+ * ```ts
+ * serverBinaryFrame(new Uint8Array([7])); // Uint8Array [0x82, 1, 7]
+ * ```
+ */
+export function serverBinaryFrame(
+  payload: Uint8Array,
+  allocate: (length: number) => Uint8Array = (length) => new Uint8Array(length),
+): Uint8Array {
+  const length = payload.length;
+  const frame = allocate(headerLength(length) + length);
+  frame.set(payload, writeServerHeader(frame, 0x82, length));
+  return frame;
+}
+
+function headerLength(length: number): number {
+  return length < 126 ? 2 : length < 65536 ? 4 : 10;
+}
+
+/** Writes FIN + `opcode` and the unmasked length; returns where the payload starts. */
+function writeServerHeader(frame: Uint8Array, opcode: number, length: number): number {
+  const head = headerLength(length);
+  frame[0] = opcode;
   if (head === 2) {
     frame[1] = length;
   } else if (head === 4) {
@@ -258,8 +287,7 @@ export function serverTextFrame(
     frame[1] = 127;
     new DataView(frame.buffer, frame.byteOffset).setBigUint64(2, BigInt(length));
   }
-  utf8.encodeInto(text, frame.subarray(head));
-  return frame;
+  return head;
 }
 
 /**
@@ -363,15 +391,23 @@ export function installServerFastPath(
   const reserve = (length: number) => stream.reserveDirect(length);
   socket.send = (data: string | Uint8Array, ...rest: unknown[]) => {
     if (
-      typeof data === "string" && rest.length === 0 && socket.readyState === OPEN &&
-      ws.senderIdle() && stream.canWriteDirect()
+      rest.length === 0 && socket.readyState === OPEN && ws.senderIdle() &&
+      stream.canWriteDirect()
     ) {
-      // Output notifications (kilobytes each) are framed straight into the stream's batch;
-      // small replies get a buffer of their own, not a batch of 256 KiB.
-      stream.writeDirect(
-        data.length >= BATCHED_TEXT_CHARS ? serverTextFrame(data, reserve) : serverTextFrame(data),
-      );
-      return;
+      // Output notifications and relay segments (kilobytes each) are framed straight into the
+      // stream's batch; small messages get a buffer of their own, not a batch of 256 KiB.
+      if (typeof data === "string") {
+        stream.writeDirect(
+          data.length >= BATCHED_BYTES ? serverTextFrame(data, reserve) : serverTextFrame(data),
+        );
+        return;
+      }
+      if (data instanceof Uint8Array) {
+        stream.writeDirect(
+          data.length >= BATCHED_BYTES ? serverBinaryFrame(data, reserve) : serverBinaryFrame(data),
+        );
+        return;
+      }
     }
     (send as (...args: unknown[]) => void)(data, ...rest);
   };

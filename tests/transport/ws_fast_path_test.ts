@@ -187,6 +187,40 @@ Deno.test({
 
 Deno.test({
   timeout: 30_000,
+  name: "fast path: binary sends of every header size, in a burst, arrive whole and in order",
+  ...TEST,
+}, async () => {
+  const listener = await serveHttp(
+    { hostname: "127.0.0.1", port: 0, label: "fast-path-test", maxMessageBytes: 1 << 20 },
+    () =>
+      acceptWebSocket((socket) => {
+        socket.binaryType = "arraybuffer";
+        socket.addEventListener("message", (event) => {
+          socket.send(new Uint8Array(event.data as ArrayBuffer));
+        });
+      }),
+  );
+  const ws = await RawWebSocket.open(`ws://127.0.0.1:${listener.addr.port}/`);
+  try {
+    const sizes = [1, 125, 126, 1023, 1024, 65_535, 65_536, 200_000, 3, 61_500, 61_500, 61_500];
+    const payloads = sizes.map((n, i) =>
+      Uint8Array.from({ length: n }, (_, j) => (i * 31 + j) & 255)
+    );
+    assert.ok(await ws.write(join(...payloads.map((p) => clientFrame(2, p)))));
+    for (const [i, expected] of payloads.entries()) {
+      const frame = await within(5_000, "a frame from the server", ws.read());
+      assert.ok(frame, "the server closed the connection");
+      assert.equal(frame.opcode, 2);
+      assert.deepEqual(frame.payload, expected, `binary reply ${i} (${expected.length} bytes)`);
+    }
+  } finally {
+    ws.close();
+    await listener.shutdown();
+  }
+});
+
+Deno.test({
+  timeout: 30_000,
   name: "fast path: a whole frame at the limit passes, one byte over closes with 1009",
   ...TEST,
 }, async () => {
