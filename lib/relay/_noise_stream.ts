@@ -138,8 +138,10 @@ export class NoiseStream implements MessageTransport {
         this.#releaseSpace();
         const records = await this.#init.channel.sealAll(batch);
         for (const { seq, record } of records) {
-          while (this.#endReason === undefined && this.#init.link.bufferedAmount > high) {
-            await delay(1);
+          const link = this.#init.link;
+          while (this.#endReason === undefined && link.bufferedAmount > high) {
+            // On the link's own drain where it tells (a 1 ms poll held E5 streams back).
+            await (link.whenBelow ? link.whenBelow(high / 2) : delay(1));
           }
           if (this.#endReason !== undefined) return;
           this.#init.link.send(encodeFrame({
@@ -186,7 +188,10 @@ export class NoiseStream implements MessageTransport {
       }
       const limit = this.#init.maxQueuedMessages ?? 1024;
       for (const message of messages) {
-        if (this.#inbound.length >= limit) {
+        // Once the link is paused, no record arrives until the application catches up, and the
+        // records delivered before (each counted as one message while it was opened, though it
+        // may carry several) are ours to hold: the limit is for a link that does not pause.
+        if (this.#inbound.length >= limit && !this.#linkPaused) {
           onError(new RelayError("protocol_error", `more than ${limit} messages queued`));
           return;
         }

@@ -94,20 +94,25 @@ export function connectWsLink(url: string, options: WsLinkOptions = {}): Promise
   options.signal?.addEventListener("abort", onAbort, { once: true });
   if (options.signal?.aborted) onAbort();
 
-  // One waiter at a time: the relay endpoint is the link's only writer.
-  let drainWaiter: { bytes: number; resolve: () => void } | undefined;
+  // Every stream writing on this link may wait here (the relay endpoint, each E5 stream).
+  let drainWaiters: { bytes: number; resolve: () => void }[] = [];
   const afterWrite = () => {
-    if (drainWaiter && socket.bufferedAmount <= drainWaiter.bytes) {
-      const { resolve } = drainWaiter;
-      drainWaiter = undefined;
-      resolve();
-    }
+    if (drainWaiters.length === 0) return;
+    const buffered = socket.bufferedAmount;
+    const ready = drainWaiters.filter((waiter) => buffered <= waiter.bytes);
+    if (ready.length === 0) return;
+    drainWaiters = drainWaiters.filter((waiter) => buffered > waiter.bytes);
+    for (const waiter of ready) waiter.resolve();
+  };
+  const releaseWaiters = () => {
+    const waiters = drainWaiters;
+    drainWaiters = [];
+    for (const waiter of waiters) waiter.resolve();
   };
   function closeWith(reason: string): void {
     if (closedReason !== undefined) return;
     closedReason = reason;
-    drainWaiter?.resolve();
-    drainWaiter = undefined;
+    releaseWaiters();
     clearTimeout(pingTimer);
     clearTimeout(pongTimer);
     handlers?.onClose(reason);
@@ -142,9 +147,8 @@ export function connectWsLink(url: string, options: WsLinkOptions = {}): Promise
     },
     whenBelow(bytes: number): Promise<void> {
       if (closedReason !== undefined || socket.bufferedAmount <= bytes) return Promise.resolve();
-      drainWaiter?.resolve();
       const { promise, resolve } = Promise.withResolvers<void>();
-      drainWaiter = { bytes, resolve };
+      drainWaiters.push({ bytes, resolve });
       return promise;
     },
     attach(next: RelayLinkHandlers): void {

@@ -39,7 +39,9 @@ async function sessionPair(): Promise<[NoiseChannel, NoiseChannel]> {
  * A sender stream whose link hands each `data` frame to a receiving stream. While the receiver
  * has stopped reading (`setReading(false)`), frames wait in the link, as in TCP buffers.
  */
-async function streamPair(options: { pauseLinkWhenBehind?: boolean } = {}) {
+async function streamPair(
+  options: { pauseLinkWhenBehind?: boolean; linkBuffered?: { bytes: number } } = {},
+) {
   const [sendChannel, receiveChannel] = await sessionPair();
   const errors: Error[] = [];
   const dataFrames: number[] = [];
@@ -73,7 +75,9 @@ async function streamPair(options: { pauseLinkWhenBehind?: boolean } = {}) {
   });
   const link: RelayLink = {
     label: "memory",
-    bufferedAmount: 0,
+    get bufferedAmount() {
+      return options.linkBuffered?.bytes ?? 0;
+    },
     send(bytes) {
       const frame = decodeFrame(bytes as Uint8Array);
       if (frame.body.case !== "data") return;
@@ -180,7 +184,9 @@ Deno.test({
   name: "noise stream: send() waits while more than the send buffer is queued, then drains",
   timeout: 15_000,
 }, async () => {
-  const { sender, receiver } = await streamPair();
+  // The link takes nothing until the sends are made: sealing alone (fast) never holds them up.
+  const linkBuffered = { bytes: 2 * 1024 * 1024 };
+  const { sender, receiver } = await streamPair({ linkBuffered });
   const got = within(10_000, "every message", receiveN(receiver, 40));
   let resolvedAtOnce = 0;
   const sends: Promise<void>[] = [];
@@ -193,8 +199,9 @@ Deno.test({
     if (done) resolvedAtOnce++;
     sends.push(send);
   }
-  // 4 MB queued in one task against a 1 MiB buffer: most sends had to wait.
+  // 4 MB queued against a 1 MiB buffer and a full link: most sends had to wait.
   assert.ok(resolvedAtOnce < 40, `${resolvedAtOnce} of 40 resolved at once`);
+  linkBuffered.bytes = 0;
   await within(10_000, "every send", Promise.all(sends));
   assert.equal((await got).length, 40);
   sender.close();
