@@ -29,6 +29,50 @@ export function size<T>(ctx: BenchContext, quick: T, full: T): T {
 }
 
 /**
+ * Runs `measure` for every column that is not skipped, `rounds` times, one column after the
+ * other in the same order every round, so drift in machine load hits all columns alike. A column
+ * that fails once is skipped with the reason from then on; the others go on.
+ *
+ * @example
+ * ```ts
+ * const samples = await alternateRounds(ctx, { a: [], b: [] }, 3, () => Promise.resolve([1]));
+ * ```
+ */
+export async function alternateRounds<K extends string>(
+  ctx: BenchContext,
+  columns: Record<K, Samples>,
+  rounds: number,
+  measure: (column: K, round: number) => Promise<number[]>,
+): Promise<Record<K, Samples>> {
+  for (let round = 0; round < rounds; round++) {
+    for (const column of Object.keys(columns) as K[]) {
+      const samples = columns[column];
+      if (!Array.isArray(samples)) continue;
+      try {
+        samples.push(...await measure(column, round));
+      } catch (error) {
+        columns[column] = failed(ctx, column, error);
+      }
+    }
+  }
+  return columns;
+}
+
+/**
+ * A skipped column for `error` (its first three lines), logged under `label`.
+ *
+ * @example
+ * ```ts
+ * const column = failed(ctx, "floor", new Error("no echo server"));
+ * ```
+ */
+export function failed(ctx: BenchContext, label: string, error: unknown): Samples {
+  const message = (error as Error).message.split("\n").slice(0, 3).join(" ");
+  ctx.log(`  ${label} failed: ${message}`);
+  return { skipped: `error: ${message}` };
+}
+
+/**
  * Runs `measure` against a fresh server of each kind (ours and upstream's, both up for the whole
  * line), alternating them for `rounds` rounds so drift in machine load hits both columns alike.
  * A failure turns that column into a skipped one with the reason instead of aborting the run.
@@ -48,40 +92,28 @@ export async function perServer(
     us: [],
     upstream: "skipped" in ctx.upstream ? { skipped: ctx.upstream.skipped } : [],
   };
-  const fail = (kind: "us" | "upstream", error: unknown) => {
-    const message = (error as Error).message.split("\n").slice(0, 3).join(" ");
-    ctx.log(`  ${kind} failed: ${message}`);
-    results[kind] = { skipped: `error: ${message}` };
-  };
   try {
     try {
       servers.us = await startOurs(options.ourArgs);
     } catch (error) {
-      fail("us", error);
+      results.us = failed(ctx, "us", error);
     }
     if (!("skipped" in ctx.upstream)) {
       try {
         servers.upstream = await startUpstream(ctx.upstream.binary);
       } catch (error) {
-        fail("upstream", error);
+        results.upstream = failed(ctx, "upstream", error);
       }
     }
-    for (let round = 0; round < (options.rounds ?? 1); round++) {
-      for (const kind of ["us", "upstream"] as const) {
-        const server = servers[kind];
-        const samples = results[kind];
-        if (!server || !Array.isArray(samples)) continue;
-        try {
-          samples.push(...await measure(server, kind, round));
-        } catch (error) {
-          fail(kind, error);
-        }
-      }
-    }
+    return await alternateRounds(
+      ctx,
+      results,
+      options.rounds ?? 1,
+      (kind, round) => measure(servers[kind]!, kind, round),
+    );
   } finally {
     await Promise.all(Object.values(servers).map((s) => s.stop()));
   }
-  return results;
 }
 
 /**
@@ -100,9 +132,7 @@ export async function guarded(
   try {
     return await fn();
   } catch (error) {
-    const message = (error as Error).message.split("\n").slice(0, 3).join(" ");
-    ctx.log(`  ${label} failed: ${message}`);
-    return { skipped: `error: ${message}` };
+    return failed(ctx, label, error);
   }
 }
 

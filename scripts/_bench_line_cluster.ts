@@ -7,7 +7,7 @@
  */
 import type { RpcClient } from "./_bench_rpc.ts";
 import { startServerProcess } from "./_server_process.ts";
-import { type BenchContext, guarded, since, size } from "./_bench_context.ts";
+import { alternateRounds, type BenchContext, guarded, since, size } from "./_bench_context.ts";
 import { outputThroughput } from "./_bench_line_process.ts";
 import { rpcSamples } from "./_bench_line_rpc.ts";
 import { ourRunFlags } from "./_bench_servers.ts";
@@ -97,20 +97,13 @@ async function crossVsLocal(
   if (!natsServerPath()) return { cross: NO_NATS, local: NO_NATS };
   const cluster = await startCluster();
   try {
-    const via = (registry: string) => () => relayClient(registry);
-    const columns: Record<"cross" | "local", Samples> = { cross: [], local: [] };
     const registries = { cross: cluster.b, local: cluster.a };
-    for (let round = 0; round < rounds; round++) {
-      for (const column of ["cross", "local"] as const) {
-        const samples = columns[column];
-        if (!Array.isArray(samples)) continue;
-        const label = column === "cross" ? "cross-node" : "one node";
-        const got = await guarded(ctx, label, () => measure(via(registries[column])));
-        if (Array.isArray(got)) samples.push(...got);
-        else columns[column] = got;
-      }
-    }
-    return columns;
+    return await alternateRounds(
+      ctx,
+      { cross: [], local: [] },
+      rounds,
+      (column) => measure(() => relayClient(registries[column])),
+    );
   } finally {
     await cluster.stop();
   }

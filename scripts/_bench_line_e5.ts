@@ -6,7 +6,7 @@
  */
 import { RpcClient, transportChannel } from "./_bench_rpc.ts";
 import { startServerProcess } from "./_server_process.ts";
-import { type BenchContext, guarded, size } from "./_bench_context.ts";
+import { alternateRounds, type BenchContext, guarded, size } from "./_bench_context.ts";
 import { outputThroughput } from "./_bench_line_process.ts";
 import { ourRunFlags } from "./_bench_servers.ts";
 import { relayClient, startRelay } from "./_bench_line_relay.ts";
@@ -131,28 +131,23 @@ export async function e5HandshakeLine(ctx: BenchContext): Promise<LineResult> {
   const n = size(ctx, 12, 60);
   const rounds = 4;
   const environments: Partial<Record<Kind, { registry: string; stop(): Promise<void> }>> = {};
-  const results: Record<Kind, Samples> = {
-    ours: [],
-    upstream: "skipped" in ctx.upstream ? { skipped: ctx.upstream.skipped } : [],
-  };
+  let results: Record<Kind, Samples>;
   try {
     // Both environments stay up for the whole line and take turns, so load drift hits both.
-    for (let round = 0; round < rounds; round++) {
-      for (const kind of ["ours", "upstream"] as const) {
-        const samples = results[kind];
-        if (!Array.isArray(samples)) continue;
-        try {
-          const first = environments[kind] === undefined;
-          const environment = environments[kind] ??= await startEnvironment(ctx, kind);
-          // The first handshakes of a fresh process warm up its JIT (and the rendezvous').
-          samples.push(...await handshakes(environment.registry, n / rounds, first ? 10 : 0));
-        } catch (error) {
-          const message = (error as Error).message.split("\n").slice(0, 3).join(" ");
-          ctx.log(`  ${kind} failed: ${message}`);
-          results[kind] = { skipped: `error: ${message}` };
-        }
-      }
-    }
+    results = await alternateRounds(
+      ctx,
+      {
+        ours: [],
+        upstream: "skipped" in ctx.upstream ? { skipped: ctx.upstream.skipped } : [],
+      },
+      rounds,
+      async (kind) => {
+        const first = environments[kind] === undefined;
+        const environment = environments[kind] ??= await startEnvironment(ctx, kind);
+        // The first handshakes of a fresh process warm up its JIT (and the rendezvous').
+        return await handshakes(environment.registry, n / rounds, first ? 10 : 0);
+      },
+    );
   } finally {
     for (const environment of Object.values(environments)) await environment.stop();
   }

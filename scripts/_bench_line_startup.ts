@@ -7,7 +7,7 @@
  */
 import { RpcClient } from "./_bench_rpc.ts";
 import { type ServerProcess, startServerProcess } from "./_server_process.ts";
-import { type BenchContext, since, size } from "./_bench_context.ts";
+import { alternateRounds, type BenchContext, since, size } from "./_bench_context.ts";
 import { type Artifact, releaseArtifact } from "./_bench_artifact.ts";
 import { rssBytes, startEcho, startOurs, startUpstream } from "./_bench_servers.ts";
 import { type LineResult, makeLine, type Samples, summarize } from "./_bench_stats.ts";
@@ -23,35 +23,26 @@ function delay(ms: number): Promise<void> {
  * columns alike; `measure` gets the started server and returns one sample. A column that fails
  * once is skipped with the reason from then on.
  */
-async function alternate(
+function alternate(
   ctx: BenchContext,
   starters: Record<string, Starter | { skipped: string }>,
   rounds: number,
   measure: (server: ServerProcess, startMs: number, column: string) => Promise<number>,
 ): Promise<Record<string, Samples>> {
-  const results: Record<string, Samples> = {};
+  const columns: Record<string, Samples> = {};
   for (const [name, starter] of Object.entries(starters)) {
-    results[name] = typeof starter === "function" ? [] : starter;
+    columns[name] = typeof starter === "function" ? [] : starter;
   }
-  for (let round = 0; round < rounds; round++) {
-    for (const [name, starter] of Object.entries(starters)) {
-      const samples = results[name];
-      if (typeof starter !== "function" || !Array.isArray(samples)) continue;
-      let server: ServerProcess | undefined;
-      try {
-        const t0 = performance.now();
-        server = await starter();
-        samples.push(await measure(server, since(t0), name));
-      } catch (error) {
-        const message = (error as Error).message.split("\n").slice(0, 3).join(" ");
-        ctx.log(`  ${name} failed: ${message}`);
-        results[name] = { skipped: `error: ${message}` };
-      } finally {
-        await server?.stop();
-      }
+  return alternateRounds(ctx, columns, rounds, async (name) => {
+    let server: ServerProcess | undefined;
+    try {
+      const t0 = performance.now();
+      server = await (starters[name] as Starter)();
+      return [await measure(server, since(t0), name)];
+    } finally {
+      await server?.stop();
     }
-  }
-  return results;
+  });
 }
 
 function upstreamStarter(ctx: BenchContext): Starter | { skipped: string } {
