@@ -150,12 +150,6 @@ export class ConnStream extends Duplex {
   }
 
   /**
-   * Writes `bytes` beside the Writable machinery (only when {@link canWriteDirect}); behind a
-   * write in flight it waits with the others, so bytes leave in the order of the calls. The
-   * write starts in a microtask: frames sent in one synchronous run (a process's `exited` and
-   * `closed`) leave in one write, one syscall and one wake-up of the peer.
-   */
-  /**
    * `length` bytes to fill and then pass to {@link writeDirect} at once: frames reserved and
    * written in order lie back to back, so those that queue up leave in one write without being
    * copied into a joined buffer (a process's output pieces of one read, above all).
@@ -174,13 +168,22 @@ export class ConnStream extends Duplex {
     return batch.bytes.subarray(start, start + length);
   }
 
+  /**
+   * Writes `bytes` beside the Writable machinery (only when {@link canWriteDirect}); behind a
+   * write in flight it waits with the others, so bytes leave in the order of the calls. The
+   * write starts in a microtask: frames sent in one synchronous run (a process's `exited` and
+   * `closed`) leave in one write, one syscall and one wake-up of the peer.
+   */
   writeDirect(bytes: Uint8Array): void {
     this.#directBytes += bytes.length;
     const batch = this.#batch?.bytes.buffer === bytes.buffer ? this.#batch : null;
     const callback = (error?: Error | null) => {
       this.#directBytes -= bytes.length;
       if (error) this.destroy(error);
-      else if (batch) this.#release(batch);
+      else if (batch) {
+        batch.pending--;
+        this.#recycle(batch);
+      }
     };
     this.#waiting.push({ bytes, callback });
     if (!this.#writing) {
@@ -190,12 +193,11 @@ export class ConnStream extends Duplex {
   }
 
   /**
-   * One frame of `batch` was written (`written`), or the connection drained. Once no frame of
-   * the batch waits or is in flight, it goes back to the spares: at once when it is full, and
-   * when the connection has nothing more to write otherwise (an idle connection keeps none).
+   * Once no frame of `batch` waits or is in flight, it goes back to the spares: at once when it
+   * is full, and when the connection has nothing more to write otherwise (an idle connection
+   * keeps none).
    */
-  #release(batch: Batch, written = true): void {
-    if (written) batch.pending--;
+  #recycle(batch: Batch): void {
     if (batch.pending > 0) return;
     if (batch === this.#batch) {
       if (this.#writing || this.#waiting.length > 0) return;
@@ -233,8 +235,8 @@ export class ConnStream extends Duplex {
       const joined = count === 1 ? taken[0].bytes : adjacent(taken, length) ??
         concatBytes(taken.map((t) => t.bytes), length);
       this.#startWrite(joined, taken.map((t) => t.callback));
-    } else if (this.#batch?.pending === 0) {
-      this.#release(this.#batch, false);
+    } else if (this.#batch) {
+      this.#recycle(this.#batch);
     }
     for (const callback of callbacks) callback(error);
   }

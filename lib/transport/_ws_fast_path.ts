@@ -25,10 +25,12 @@ const utf8Fatal = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const utf8Checked = new TextDecoder("utf-8", { ignoreBOM: true });
 const OPEN = 1;
 const CLOSED = 3;
-/** A frame at least this long that one read does not hold whole is filled here (a LargeFrame). */
+/**
+ * A cut frame at least this long is filled into an arena buffer (see below); a shorter one gets
+ * a buffer of its own size.
+ */
 const LARGE_FRAME_BYTES = 64 * 1024;
-/** A message sent at least this long (characters of text, bytes of binary) is framed into the
- * connection's write batch. */
+/** A message sent at least this long (text characters, binary bytes) goes into the write batch. */
 const BATCHED_BYTES = 1024;
 /**
  * A large frame goes into an arena buffer (2 MiB: a 1 MiB upload block's message, base64 and
@@ -114,23 +116,18 @@ function largeText(payload: Buffer): string | null {
 }
 
 /**
- * How many bytes at the start of `bytes` are whole, final, masked text/binary frames of at most
- * `maxPayload` bytes each; calls `onFrame` with each unmasked payload. Stops at the first frame
- * it does not take (or when `onFrame` returns false), leaving it and the rest to `ws`.
+ * Bytes of a client (masked) header starting `b0 b1` at `offset`, or 2 while only `b0` is known.
  */
-/**
- * Bytes of a header starting `b0 b1` (masked: 4 mask bytes), or 2 while only `b0` is known.
- */
-function headerBytes(bytes: Uint8Array, offset: number): number {
+function clientHeaderBytes(bytes: Uint8Array, offset: number): number {
   if (bytes.length - offset < 2) return 2;
   const code = bytes[offset + 1] & 0x7f;
   return 2 + (code === 127 ? 8 : code === 126 ? 2 : 0) + 4;
 }
 
 /**
- * The payload length of the whole header at `offset`, or -1 when the fast path does not take
- * the frame: not FIN + text/binary with RSV clear, not masked (clients must mask), over 4 GiB or
- * over `maxPayload` (`ws` then closes with its error).
+ * The payload length of the whole client header at `offset` (its first byte already checked by
+ * {@link isDataFrameStart}), or -1 when the fast path does not take the frame: not masked
+ * (clients must mask), over 4 GiB or over `maxPayload` (`ws` then closes with its error).
  */
 function payloadLength(bytes: Uint8Array, offset: number, maxPayload: number): number {
   const b1 = bytes[offset + 1];
@@ -147,6 +144,7 @@ function payloadLength(bytes: Uint8Array, offset: number, maxPayload: number): n
   return length > maxPayload ? -1 : length;
 }
 
+/** FIN set, RSV clear, opcode text (1) or binary (2). */
 function isDataFrameStart(b0: number): boolean {
   return b0 === 0x81 || b0 === 0x82;
 }
@@ -166,7 +164,10 @@ class PartialHeader {
   }
 
   target(): Uint8Array {
-    return this.#bytes.subarray(this.#have, headerBytes(this.#bytes.subarray(0, this.#have), 0));
+    return this.#bytes.subarray(
+      this.#have,
+      clientHeaderBytes(this.#bytes.subarray(0, this.#have), 0),
+    );
   }
 
   /**
@@ -176,11 +177,18 @@ class PartialHeader {
   filled(n: number): Uint8Array | null {
     this.#have += n;
     const bytes = this.#bytes.subarray(0, this.#have);
-    if (this.#have === headerBytes(bytes, 0)) return bytes;
+    if (this.#have === clientHeaderBytes(bytes, 0)) return bytes;
     return this.#have >= 2 && !(bytes[1] & 0x80) ? bytes : null;
   }
 }
 
+/**
+ * How many bytes at the start of `bytes` are whole, final, masked text/binary frames of at most
+ * `maxPayload` bytes each; calls `onFrame` with each unmasked payload. A frame the read cuts at
+ * its end goes to `onLarge` (its header whole) or `onPartialHeader`, and counts as taken. Stops
+ * at the first frame it does not take (or when `onFrame` returns false), leaving it and the rest
+ * to `ws`.
+ */
 function takeFrames(
   bytes: Uint8Array,
   maxPayload: number,
@@ -194,7 +202,7 @@ function takeFrames(
     if (!isDataFrameStart(b0) || (bytes.length - offset >= 2 && !(bytes[offset + 1] & 0x80))) {
       break;
     }
-    const headLength = headerBytes(bytes, offset);
+    const headLength = clientHeaderBytes(bytes, offset);
     if (bytes.length - offset < headLength) {
       onPartialHeader(new PartialHeader(bytes.subarray(offset)));
       return bytes.length;
@@ -246,7 +254,7 @@ export function serverTextFrame(
   allocate: (length: number) => Uint8Array = (length) => new Uint8Array(length),
 ): Uint8Array {
   const length = Buffer.byteLength(text);
-  const frame = allocate(headerLength(length) + length);
+  const frame = allocate(serverHeaderBytes(length) + length);
   utf8.encodeInto(text, frame.subarray(writeServerHeader(frame, 0x81, length)));
   return frame;
 }
@@ -264,18 +272,18 @@ export function serverBinaryFrame(
   allocate: (length: number) => Uint8Array = (length) => new Uint8Array(length),
 ): Uint8Array {
   const length = payload.length;
-  const frame = allocate(headerLength(length) + length);
+  const frame = allocate(serverHeaderBytes(length) + length);
   frame.set(payload, writeServerHeader(frame, 0x82, length));
   return frame;
 }
 
-function headerLength(length: number): number {
+function serverHeaderBytes(length: number): number {
   return length < 126 ? 2 : length < 65536 ? 4 : 10;
 }
 
 /** Writes FIN + `opcode` and the unmasked length; returns where the payload starts. */
 function writeServerHeader(frame: Uint8Array, opcode: number, length: number): number {
-  const head = headerLength(length);
+  const head = serverHeaderBytes(length);
   frame[0] = opcode;
   if (head === 2) {
     frame[1] = length;
@@ -396,18 +404,9 @@ export function installServerFastPath(
     ) {
       // Output notifications and relay segments (kilobytes each) are framed straight into the
       // stream's batch; small messages get a buffer of their own, not a batch of 256 KiB.
-      if (typeof data === "string") {
-        stream.writeDirect(
-          data.length >= BATCHED_BYTES ? serverTextFrame(data, reserve) : serverTextFrame(data),
-        );
-        return;
-      }
-      if (data instanceof Uint8Array) {
-        stream.writeDirect(
-          data.length >= BATCHED_BYTES ? serverBinaryFrame(data, reserve) : serverBinaryFrame(data),
-        );
-        return;
-      }
+      const allocate = data.length >= BATCHED_BYTES ? reserve : undefined;
+      if (typeof data === "string") return stream.writeDirect(serverTextFrame(data, allocate));
+      if (data instanceof Uint8Array) return stream.writeDirect(serverBinaryFrame(data, allocate));
     }
     (send as (...args: unknown[]) => void)(data, ...rest);
   };
