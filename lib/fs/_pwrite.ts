@@ -7,6 +7,8 @@
  * @module
  */
 
+import { openOptionalLibrary } from "../util/optional_ffi.ts";
+
 const SYMBOLS = {
   pwrite: {
     parameters: ["i32", "buffer", "usize", "i64"],
@@ -17,20 +19,9 @@ const SYMBOLS = {
 
 let libc: Deno.DynamicLibrary<typeof SYMBOLS>["symbols"] | null | undefined;
 
-/** libc once, or null where FFI is unavailable (not Linux, or no `--allow-ffi`). */
+/** libc once, or null where FFI is unavailable (then every write takes the node:fs path). */
 function lib() {
-  if (libc === undefined) {
-    libc = null;
-    try {
-      if (
-        Deno.build.os === "linux" && Deno.permissions.querySync({ name: "ffi" }).state === "granted"
-      ) {
-        libc = Deno.dlopen("libc.so.6", SYMBOLS).symbols;
-      }
-    } catch {
-      // no FFI here: every write takes the node:fs path
-    }
-  }
+  if (libc === undefined) libc = openOptionalLibrary(["libc.so.6"], SYMBOLS);
   return libc;
 }
 

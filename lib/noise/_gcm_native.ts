@@ -7,28 +7,32 @@
  * @module
  */
 
+import { openOptionalLibrary } from "../util/optional_ffi.ts";
+
+// The Encrypt and Decrypt halves of EVP share their signatures.
+/** `(ctx, cipher, engine, key, iv)` */
+const INIT = {
+  parameters: ["pointer", "pointer", "pointer", "buffer", "buffer"],
+  result: "i32",
+} as const;
+/** `(ctx, out, &outl, in, inl)` */
+const UPDATE = {
+  parameters: ["pointer", "buffer", "buffer", "buffer", "i32"],
+  result: "i32",
+} as const;
+/** `(ctx, out, &outl)` */
+const FINAL = { parameters: ["pointer", "buffer", "buffer"], result: "i32" } as const;
+
 const SYMBOLS = {
   EVP_CIPHER_CTX_new: { parameters: [], result: "pointer" },
   EVP_CIPHER_CTX_free: { parameters: ["pointer"], result: "void" },
   EVP_aes_256_gcm: { parameters: [], result: "pointer" },
-  EVP_EncryptInit_ex: {
-    parameters: ["pointer", "pointer", "pointer", "buffer", "buffer"],
-    result: "i32",
-  },
-  EVP_DecryptInit_ex: {
-    parameters: ["pointer", "pointer", "pointer", "buffer", "buffer"],
-    result: "i32",
-  },
-  EVP_EncryptUpdate: {
-    parameters: ["pointer", "buffer", "buffer", "buffer", "i32"],
-    result: "i32",
-  },
-  EVP_DecryptUpdate: {
-    parameters: ["pointer", "buffer", "buffer", "buffer", "i32"],
-    result: "i32",
-  },
-  EVP_EncryptFinal_ex: { parameters: ["pointer", "buffer", "buffer"], result: "i32" },
-  EVP_DecryptFinal_ex: { parameters: ["pointer", "buffer", "buffer"], result: "i32" },
+  EVP_EncryptInit_ex: INIT,
+  EVP_DecryptInit_ex: INIT,
+  EVP_EncryptUpdate: UPDATE,
+  EVP_DecryptUpdate: UPDATE,
+  EVP_EncryptFinal_ex: FINAL,
+  EVP_DecryptFinal_ex: FINAL,
   EVP_CIPHER_CTX_ctrl: { parameters: ["pointer", "i32", "i32", "buffer"], result: "i32" },
 } as const;
 
@@ -45,21 +49,8 @@ const MAX_RECORD_BYTES = 0x7fff_ffff;
 let loaded: Symbols | null | undefined;
 
 function load(): Symbols | null {
-  if (loaded !== undefined) return loaded;
-  loaded = null;
-  if (Deno.build.os !== "linux") return loaded;
-  try {
-    if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return loaded;
-  } catch {
-    return loaded;
-  }
-  for (const name of ["libcrypto.so.3", "libcrypto.so.1.1"]) {
-    try {
-      loaded = Deno.dlopen(name, SYMBOLS).symbols;
-      break;
-    } catch {
-      // not this version: try the next, else WebCrypto
-    }
+  if (loaded === undefined) {
+    loaded = openOptionalLibrary(["libcrypto.so.3", "libcrypto.so.1.1"], SYMBOLS);
   }
   return loaded;
 }

@@ -44,14 +44,15 @@ function nonceBytes(n: number): Uint8Array<ArrayBuffer> {
 
 /** One direction's key and nonce counter. */
 export class CipherState {
-  #key: CryptoKey | undefined;
-  /** The same key on `libcrypto` where it can be had (8x WebCrypto's throughput, measured). */
+  /** The key on `libcrypto` where it can be had (8x WebCrypto's throughput, measured). */
   #native: GcmKey | null = null;
+  /** The key in WebCrypto, only where `libcrypto` cannot be had. */
+  #key: CryptoKey | undefined;
   #n = 0;
 
   /** Whether a key has been set (before that, encryption is the identity). */
   get hasKey(): boolean {
-    return this.#key !== undefined;
+    return this.#native !== null || this.#key !== undefined;
   }
 
   /** The next nonce (records sent or received so far, after the handshake). */
@@ -62,11 +63,14 @@ export class CipherState {
   /** Sets a fresh key and resets the nonce. */
   async initializeKey(key: Uint8Array): Promise<void> {
     const raw = new Uint8Array(key.subarray(0, 32));
-    this.#key = await crypto.subtle.importKey("raw", raw, { name: "AES-GCM" }, false, [
-      "encrypt",
-      "decrypt",
-    ]);
     this.#native = nativeGcm(raw);
+    this.#key = this.#native ? undefined : await crypto.subtle.importKey(
+      "raw",
+      raw,
+      { name: "AES-GCM" },
+      false,
+      ["encrypt", "decrypt"],
+    );
     raw.fill(0);
     this.#n = 0;
   }
@@ -80,13 +84,13 @@ export class CipherState {
 
   /** AES-256-GCM with the next nonce; the identity while no key is set. */
   async encryptWithAd(ad: Uint8Array, plaintext: Uint8Array): Promise<Uint8Array<ArrayBuffer>> {
-    if (!this.#key) return new Uint8Array(plaintext);
+    if (!this.hasKey) return new Uint8Array(plaintext);
     const iv = this.#nextNonce();
     if (this.#native) return this.#native.seal(iv, ad, plaintext);
     return new Uint8Array(
       await crypto.subtle.encrypt(
         { name: "AES-GCM", iv, additionalData: new Uint8Array(ad) },
-        this.#key,
+        this.#key!,
         new Uint8Array(plaintext),
       ),
     );
@@ -98,7 +102,7 @@ export class CipherState {
    * asynchronous; a failure is fatal for the session (nothing retries a nonce).
    */
   async decryptWithAd(ad: Uint8Array, ciphertext: Uint8Array): Promise<Uint8Array<ArrayBuffer>> {
-    if (!this.#key) return new Uint8Array(ciphertext);
+    if (!this.hasKey) return new Uint8Array(ciphertext);
     if (ciphertext.length < TAG_BYTES) {
       throw new NoiseError("decrypt_failed", `ciphertext of ${ciphertext.length} bytes has no tag`);
     }
@@ -115,7 +119,7 @@ export class CipherState {
       return new Uint8Array(
         await crypto.subtle.decrypt(
           { name: "AES-GCM", iv, additionalData: new Uint8Array(ad) },
-          this.#key,
+          this.#key!,
           new Uint8Array(ciphertext),
         ),
       );

@@ -381,7 +381,6 @@ export class HybridIkResponder {
   /** The decrypted message 1 payload. */
   readonly payload: Uint8Array;
   #state: SymmetricState;
-  #remoteEphemeral: HybridPublicKey;
   #prepared: Promise<Message2Material>;
   #written = false;
 
@@ -391,7 +390,6 @@ export class HybridIkResponder {
     remote: { ephemeral: HybridPublicKey; static: HybridPublicKey; payload: Uint8Array },
   ) {
     this.#state = state;
-    this.#remoteEphemeral = remote.ephemeral;
     this.remoteStatic = remote.static;
     this.payload = remote.payload;
     // Message 2's randomness and public-key work needs only message 1, so it runs while the
